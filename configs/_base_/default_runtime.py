@@ -1,0 +1,18 @@
+# Runtime shared by every config of mmcd_ext.
+default_scope = 'mmcd_ext'
+custom_imports = dict(imports=['mmcd_ext'], allow_failed_imports=False)
+
+env_cfg = dict(
+    cudnn_benchmark=True,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),  # tools/train.py switches to gloo on CPU
+)
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(
+    type='CDLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+log_processor = dict(by_epoch=False)
+log_level = 'INFO'
+load_from = None
+resume = False
+
+tta_model = dict(type='SegTTAModel')

@@ -1,0 +1,3 @@
+from .bitemporal_fusion import BitemporalFusionNeck
+
+__all__ = ['BitemporalFusionNeck']

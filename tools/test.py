@@ -1,0 +1,124 @@
+"""Evaluate a change detector: ``python tools/test.py CONFIG CHECKPOINT``.
+
+Same interface as mmsegmentation's ``tools/test.py``: ``--out`` writes the
+predicted change maps, ``--show-dir`` writes TP/TN/FP/FN overlays (binary) or
+colour maps (semantic change), ``--tta`` uses the config's ``tta_pipeline``.
+The test mode (whole / slide with crop and stride) is logged with the scores.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.logging import print_log  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+from mmcd_ext.utils import register_all_modules  # noqa: E402
+from mmcd_ext.utils.launch import setup_launch  # noqa: E402
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Test (and evaluate) a change detector')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir', help='dir for logs and the metrics json')
+    parser.add_argument(
+        '--out', help='dir to save the predicted maps as PNG files')
+    parser.add_argument(
+        '--show', action='store_true', help='show prediction results')
+    parser.add_argument(
+        '--show-dir', help='dir to save painted results (overlays)')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value pairs')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument(
+        '--tta', action='store_true', help='test-time augmentation')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def trigger_visualization_hook(cfg: Config,
+                               args: argparse.Namespace) -> Config:
+    """Switch the visualization hook on for ``--show`` / ``--show-dir``."""
+    if 'visualization' not in cfg.default_hooks:
+        raise RuntimeError('--show/--show-dir need a visualization hook in '
+                           "default_hooks, e.g. visualization=dict("
+                           "type='CDVisualizationHook')")
+    hook = cfg.default_hooks['visualization']
+    hook['draw'] = True
+    if args.show:
+        hook['show'] = True
+        hook['wait_time'] = args.wait_time
+    if args.show_dir:
+        cfg.visualizer['save_dir'] = args.show_dir
+    return cfg
+
+
+def describe_test_mode(test_cfg: dict) -> str:
+    """One line saying how the model is evaluated."""
+    test_cfg = test_cfg or {}
+    mode = test_cfg.get('mode', 'whole')
+    if mode == 'slide':
+        return (f"slide inference, crop {tuple(test_cfg.get('crop_size'))}, "
+                f"stride {tuple(test_cfg.get('stride'))}")
+    return f'{mode} inference'
+
+
+def main() -> None:
+    args = parse_args()
+    register_all_modules(init_default_scope=False)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+    cfg.load_from = args.checkpoint
+
+    if args.show or args.show_dir:
+        cfg = trigger_visualization_hook(cfg, args)
+    test_mode = describe_test_mode(cfg.model.get('test_cfg'))
+    if args.tta:
+        if 'tta_pipeline' not in cfg or 'tta_model' not in cfg:
+            raise ValueError(f'--tta: {args.config} defines no tta_pipeline '
+                             'or tta_model')
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
+        test_mode += ' with test-time augmentation'
+    if args.out is not None:
+        cfg.test_evaluator['output_dir'] = args.out
+        cfg.test_evaluator['keep_results'] = True
+
+    setup_launch(cfg, args.launcher)
+    runner = Runner.from_cfg(cfg)
+    print_log(f'Test mode: {test_mode}', logger='current')
+    metrics = runner.test()
+    print_log(f'Test mode: {test_mode}; checkpoint {args.checkpoint}',
+              logger='current')
+    return metrics
+
+
+if __name__ == '__main__':
+    main()
