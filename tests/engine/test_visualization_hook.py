@@ -1,0 +1,113 @@
+"""Tests of CDVisualizationHook."""
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.structures import PixelData
+from mmengine.visualization import Visualizer
+from mmseg.structures import SegDataSample
+
+from mmcd_ext.engine import CDVisualizationHook
+from mmcd_ext.registry import HOOKS
+from mmcd_ext.visualization import CDLocalVisualizer
+
+H, W = 32, 32
+
+
+def write_dates(tmp_path, name='tile_3.png', seed=0):
+    """Two RGB images, date A in A/, date B in B/; returns paths and arrays."""
+    rng = np.random.default_rng(seed)
+    arrays = []
+    paths = []
+    for folder in ('A', 'B'):
+        rgb = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
+        (tmp_path / folder).mkdir(exist_ok=True)
+        path = tmp_path / folder / name
+        cv2.imwrite(str(path), rgb[..., ::-1])  # cv2 writes BGR
+        arrays.append(rgb)
+        paths.append(str(path))
+    return paths, arrays
+
+
+def make_output(img_path, img_path2, pred, gt) -> SegDataSample:
+    sample = SegDataSample(metainfo=dict(img_path=img_path))
+    if img_path2 is not None:
+        sample.set_metainfo(dict(img_path2=img_path2))
+    sample.pred_sem_seg = PixelData(data=torch.from_numpy(pred)[None])
+    sample.gt_sem_seg = PixelData(data=torch.from_numpy(gt)[None])
+    return sample
+
+
+def make_visualizer(tmp_path, name):
+    # get_instance makes it the current instance, which the hook picks up,
+    # as the Runner does with the config's visualizer.
+    return CDLocalVisualizer.get_instance(
+        name, vis_backends=[dict(type='LocalVisBackend')],
+        save_dir=str(tmp_path / 'show'))
+
+
+def maps():
+    pred = np.zeros((H, W), np.uint8)
+    gt = np.zeros((H, W), np.uint8)
+    pred[0, 0] = gt[0, 0] = 1  # TP
+    gt[1, 1] = 1  # FN
+    return pred, gt
+
+
+def test_registered():
+    assert HOOKS.get('CDVisualizationHook') is CDVisualizationHook
+
+
+def test_test_mode_writes_both_dates_and_overlay(tmp_path):
+    make_visualizer(tmp_path, f'hook_vis_{tmp_path.name}')
+    (path_a, path_b), (img_a, img_b) = write_dates(tmp_path)
+    hook = CDVisualizationHook(draw=True, interval=1)
+    runner = SimpleNamespace(iter=0)
+    hook.after_test_iter(runner, 0, {}, [make_output(path_a, path_b, *maps())])
+    out_file = tmp_path / 'show' / 'vis_data' / 'vis_image' / \
+        'test_tile_3.png_0.png'
+    assert out_file.is_file()
+    drawn = cv2.imread(str(out_file))[..., ::-1]
+    assert drawn.shape == (H, 3 * W, 3)
+    np.testing.assert_array_equal(drawn[:, :W], img_a)
+    np.testing.assert_array_equal(drawn[:, W:2 * W], img_b)
+    assert drawn[0, 2 * W].tolist() == [255, 255, 0]
+    assert drawn[1, 2 * W + 1].tolist() == [0, 255, 0]
+
+
+def test_interval_and_draw_false(tmp_path):
+    make_visualizer(tmp_path, f'hook_vis_interval_{tmp_path.name}')
+    (path_a, path_b), _ = write_dates(tmp_path)
+    outputs = [make_output(path_a, path_b, *maps())]
+    image_dir = tmp_path / 'show' / 'vis_data' / 'vis_image'
+    with pytest.warns(UserWarning, match='draw is False'):
+        off = CDVisualizationHook(draw=False, interval=1)
+    off.after_test_iter(SimpleNamespace(iter=0), 0, {}, outputs)
+    assert not image_dir.exists() or not any(image_dir.iterdir())
+    hook = CDVisualizationHook(draw=True, interval=2)
+    hook.after_val_iter(SimpleNamespace(iter=5), 0, {}, outputs)  # skipped
+    assert not image_dir.exists() or not any(image_dir.iterdir())
+    hook.after_val_iter(SimpleNamespace(iter=5), 1, {}, outputs)
+    assert (image_dir / 'val_tile_3.png_5.png').is_file()
+
+
+def test_clear_errors(tmp_path):
+    make_visualizer(tmp_path, f'hook_vis_err_{tmp_path.name}')
+    (path_a, path_b), _ = write_dates(tmp_path)
+    hook = CDVisualizationHook(draw=True, interval=1)
+    runner = SimpleNamespace(iter=0)
+    with pytest.raises(KeyError, match='tile_3.png.*img_path2'):
+        hook.after_test_iter(runner, 0, {},
+                             [make_output(path_a, None, *maps())])
+    missing = str(tmp_path / 'B' / 'nope.png')
+    with pytest.raises(FileNotFoundError, match='img_path2.*nope.png'):
+        hook.after_test_iter(runner, 0, {},
+                             [make_output(path_a, missing, *maps())])
+    # A plain mmengine visualizer cannot draw two dates.
+    Visualizer.get_instance(f'plain_vis_{tmp_path.name}')
+    plain = CDVisualizationHook(draw=True, interval=1)
+    with pytest.raises(TypeError, match='CDLocalVisualizer'):
+        plain.after_test_iter(runner, 0, {},
+                              [make_output(path_a, path_b, *maps())])

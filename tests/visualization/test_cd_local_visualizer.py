@@ -1,0 +1,177 @@
+"""Tests of CDLocalVisualizer."""
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
+
+from mmcd_ext.registry import VISUALIZERS
+from mmcd_ext.visualization import CDLocalVisualizer
+
+LANDSAT_CLASSES = ('no change', 'farmland', 'desert', 'building', 'water')
+LANDSAT_PALETTE = [[255, 255, 255], [0, 155, 0], [255, 165, 0],
+                   [230, 30, 100], [0, 170, 240]]
+
+H, W = 32, 40
+
+
+def read_rgb(path) -> np.ndarray:
+    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)[..., ::-1]
+
+
+def dates(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return (rng.integers(0, 256, (H, W, 3), dtype=np.uint8),
+            rng.integers(0, 256, (H, W, 3), dtype=np.uint8))
+
+
+def binary_sample(pred: np.ndarray, gt: np.ndarray) -> SegDataSample:
+    sample = SegDataSample()
+    sample.pred_sem_seg = PixelData(data=torch.from_numpy(pred)[None])
+    sample.gt_sem_seg = PixelData(data=torch.from_numpy(gt)[None])
+    return sample
+
+
+def semantic_sample(maps) -> SegDataSample:
+    sample = SegDataSample()
+    for key, value in maps.items():
+        sample.set_field(PixelData(data=torch.from_numpy(value)[None]), key)
+    return sample
+
+
+@pytest.fixture
+def visualizer(request, tmp_path):
+    return CDLocalVisualizer(
+        name=f'vis_{request.node.name}',
+        vis_backends=[dict(type='LocalVisBackend')],
+        save_dir=str(tmp_path))
+
+
+def test_registered_and_binary_default_meta(visualizer):
+    assert VISUALIZERS.get('CDLocalVisualizer') is CDLocalVisualizer
+    assert visualizer.dataset_meta == dict(
+        classes=['unchanged', 'changed'], palette=[[0, 0, 0],
+                                                   [255, 255, 255]])
+    custom = CDLocalVisualizer(
+        name='vis_custom_meta', classes=LANDSAT_CLASSES,
+        palette=LANDSAT_PALETTE)
+    assert custom.dataset_meta['palette'] == LANDSAT_PALETTE
+    with pytest.raises(ValueError, match='palette'):
+        CDLocalVisualizer(name='vis_bad_meta', classes=LANDSAT_CLASSES)
+
+
+def test_binary_layout_and_colours(visualizer, tmp_path):
+    img_a, img_b = dates()
+    pred = np.zeros((H, W), np.uint8)
+    gt = np.zeros((H, W), np.uint8)
+    pred[0, 0], gt[0, 0] = 1, 1  # TP
+    pred[1, 1] = 1  # FP
+    gt[2, 2] = 1  # FN
+    gt[3, 3] = 255  # ignored
+    out_file = tmp_path / 'binary.png'
+    drawn = visualizer.add_datasample(
+        'binary', np.concatenate([img_a, img_b], axis=-1),
+        binary_sample(pred, gt), out_file=str(out_file))
+    saved = read_rgb(out_file)
+    np.testing.assert_array_equal(saved, drawn)
+    assert saved.shape == (H, 3 * W, 3)
+    np.testing.assert_array_equal(saved[:, :W], img_a)
+    np.testing.assert_array_equal(saved[:, W:2 * W], img_b)
+    overlay = saved[:, 2 * W:]
+    assert overlay[0, 0].tolist() == [255, 255, 0]
+    assert overlay[1, 1].tolist() == [255, 0, 0]
+    assert overlay[2, 2].tolist() == [0, 255, 0]
+    assert overlay[3, 3].tolist() == [128, 128, 128]
+    assert overlay[5, 5].tolist() == [0, 0, 0]
+    # A pair of images draws the same as the concatenated array.
+    pair = visualizer.add_datasample('pair', (img_a, img_b),
+                                     binary_sample(pred, gt),
+                                     out_file=str(tmp_path / 'pair.png'))
+    np.testing.assert_array_equal(pair, drawn)
+
+
+def test_binary_prediction_only_goes_to_backend(visualizer, tmp_path):
+    img_a, img_b = dates(1)
+    pred = np.zeros((H, W), np.uint8)
+    pred[4, 7] = 1
+    drawn = visualizer.add_datasample('val_x.png', (img_a, img_b),
+                                      binary_sample(pred, pred),
+                                      draw_gt=False, step=3)
+    saved = read_rgb(tmp_path / 'vis_data' / 'vis_image' / 'val_x.png_3.png')
+    np.testing.assert_array_equal(saved, drawn)
+    assert saved[4, 2 * W + 7].tolist() == [255, 255, 255]
+    assert saved[0, 2 * W].tolist() == [0, 0, 0]
+
+
+def test_semantic_layout_uses_dataset_meta_palette(visualizer, tmp_path):
+    visualizer.dataset_meta = dict(classes=LANDSAT_CLASSES,
+                                   palette=LANDSAT_PALETTE)
+    img_a, img_b = dates(2)
+    rng = np.random.default_rng(4)
+    maps = {
+        key: rng.integers(0, 5, (H, W), dtype=np.uint8)
+        for key in ('pred_sem_seg_a', 'pred_sem_seg_b', 'gt_sem_seg_a',
+                    'gt_sem_seg_b')
+    }
+    maps['gt_sem_seg_b'][0, 0] = 255
+    out_file = tmp_path / 'scd.png'
+    visualizer.add_datasample('scd', (img_a, img_b), semantic_sample(maps),
+                              out_file=str(out_file))
+    saved = read_rgb(out_file)
+    assert saved.shape == (2 * H, 3 * W, 3)
+    np.testing.assert_array_equal(saved[:H, :W], img_a)
+    np.testing.assert_array_equal(saved[H:, :W], img_b)
+    lut = np.array(LANDSAT_PALETTE, np.uint8)
+    np.testing.assert_array_equal(saved[:H, W:2 * W],
+                                  lut[maps['pred_sem_seg_a']])
+    np.testing.assert_array_equal(saved[:H, 2 * W:],
+                                  lut[maps['gt_sem_seg_a']])
+    np.testing.assert_array_equal(saved[H:, W:2 * W],
+                                  lut[maps['pred_sem_seg_b']])
+    assert saved[H, 2 * W].tolist() == [0, 0, 0]  # ignored label
+    np.testing.assert_array_equal(saved[H + 1:, 2 * W + 1:],
+                                  lut[maps['gt_sem_seg_b'][1:, 1:]])
+
+    no_gt = visualizer.add_datasample('scd', (img_a, img_b),
+                                      semantic_sample(maps), draw_gt=False,
+                                      out_file=str(tmp_path / 'no_gt.png'))
+    assert no_gt.shape == (2 * H, 2 * W, 3)
+
+
+def test_semantic_needs_a_matching_palette(visualizer):
+    img_a, img_b = dates()
+    maps = {
+        'pred_sem_seg_a': np.full((H, W), 4, np.uint8),
+        'pred_sem_seg_b': np.zeros((H, W), np.uint8)
+    }
+    # The default (binary) palette has 2 colours: class 4 cannot be drawn.
+    with pytest.raises(ValueError, match=r'scd_x.*date A prediction.*\[4\]'):
+        visualizer.add_datasample('scd_x', (img_a, img_b),
+                                  semantic_sample(maps))
+
+
+def test_bad_images_and_sizes(visualizer):
+    img_a, img_b = dates()
+    pred = np.zeros((H, W), np.uint8)
+    with pytest.raises(ValueError, match='2C'):
+        visualizer.add_datasample('x', img_a, binary_sample(pred, pred))
+    with pytest.raises(ValueError, match='date B'):
+        visualizer.add_datasample('x', (img_a, img_b[:-1]),
+                                  binary_sample(pred, pred))
+    small = np.zeros((H - 2, W), np.uint8)
+    with pytest.raises(ValueError, match='name_y.*pred_sem_seg'):
+        visualizer.add_datasample('name_y', (img_a, img_b),
+                                  binary_sample(small, small))
+
+
+def test_non_uint8_and_multiband_dates_are_displayable(visualizer):
+    rng = np.random.default_rng(5)
+    stack = rng.random((H, W, 8)).astype(np.float32) * 3000  # 4 bands/date
+    pred = np.zeros((H, W), np.uint8)
+    drawn = visualizer.add_datasample('ms', stack, binary_sample(pred, pred),
+                                      out_file=None)
+    date_a = stack[..., :3].astype(np.float64)
+    expected = np.round(
+        (date_a - date_a.min()) * 255 / (date_a.max() - date_a.min()))
+    np.testing.assert_array_equal(drawn[:, :W], expected.astype(np.uint8))
