@@ -1,0 +1,104 @@
+"""Helpers for tests: shrink a method config so it trains on CPU in seconds.
+
+Method configs are written for GPU clusters (SyncBN, paper batch sizes and
+schedules, pretrained weights). :func:`shrink_config` turns a loaded config
+into a tiny CPU copy without touching the file: BN instead of SyncBN, no
+pretrained weights, small crops, batch 2, a couple of iterations, data read
+from a fixture directory.
+"""
+import copy
+from typing import Any, Optional, Tuple
+
+from mmengine.config import Config
+
+from mmcd_ext.utils.launch import syncbn_to_bn
+
+
+def drop_pretrained(node: Any) -> Any:
+    """Remove every ``init_cfg`` of type ``Pretrained`` (in place)."""
+    if isinstance(node, dict):
+        init = node.get('init_cfg')
+        if isinstance(init, dict) and init.get('type') == 'Pretrained':
+            node['init_cfg'] = None
+        elif isinstance(init, list):
+            node['init_cfg'] = [
+                c for c in init
+                if not (isinstance(c, dict) and c.get('type') == 'Pretrained')
+            ] or None
+        if 'pretrained' in node and isinstance(node['pretrained'], str):
+            node['pretrained'] = None
+        for value in node.values():
+            drop_pretrained(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            drop_pretrained(value)
+    return node
+
+
+def _shrink_pipeline(pipeline: list, crop: Tuple[int, int]) -> None:
+    for step in pipeline:
+        if 'crop_size' in step:
+            step['crop_size'] = crop
+        if step.get('type') in ('Resize', 'RandomResize') and 'scale' in step:
+            step['scale'] = crop
+        if 'transforms' in step:  # TestTimeAug
+            for group in step['transforms']:
+                _shrink_pipeline(group, crop)
+
+
+def shrink_config(cfg: Config,
+                  data_root: Optional[str] = None,
+                  work_dir: Optional[str] = None,
+                  crop: Tuple[int, int] = (32, 32),
+                  max_iters: int = 2) -> Config:
+    """Return a tiny CPU copy of ``cfg``.
+
+    Args:
+        cfg (Config): A loaded method config (not modified).
+        data_root (str, optional): Fixture data set root for all splits.
+            Defaults to None (data settings untouched apart from loaders).
+        work_dir (str, optional): Work dir of the copy. Defaults to None.
+        crop (tuple[int, int]): Crop / slide window size. Defaults to
+            (32, 32).
+        max_iters (int): Training iterations. Defaults to 2.
+
+    Returns:
+        Config: The shrunken copy.
+    """
+    cfg = copy.deepcopy(cfg)
+    syncbn_to_bn(cfg)
+    drop_pretrained(cfg.model)
+    test_cfg = cfg.model.get('test_cfg') or {}
+    if test_cfg.get('mode') == 'slide':
+        test_cfg['crop_size'] = crop
+        test_cfg['stride'] = (crop[0] // 2, crop[1] // 2)
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(name)
+        if loader is None:
+            continue
+        loader['batch_size'] = 2
+        loader['num_workers'] = 0
+        loader['persistent_workers'] = False
+        dataset = loader['dataset']
+        if data_root is not None:
+            dataset['data_root'] = data_root
+        _shrink_pipeline(dataset.get('pipeline', []), crop)
+    if 'tta_pipeline' in cfg:
+        _shrink_pipeline(cfg.tta_pipeline, crop)
+    cfg.train_cfg = dict(
+        type='IterBasedTrainLoop', max_iters=max_iters,
+        val_interval=max_iters)
+    cfg.param_scheduler = []
+    hooks = cfg.default_hooks
+    hooks['logger'] = dict(type='LoggerHook', interval=1,
+                           log_metric_by_epoch=False)
+    if 'checkpoint' in hooks:
+        hooks['checkpoint'].update(by_epoch=False, interval=max_iters)
+    cfg.log_processor = dict(by_epoch=False)
+    cfg.env_cfg = dict(cudnn_benchmark=False,
+                       mp_cfg=dict(mp_start_method='fork',
+                                   opencv_num_threads=0),
+                       dist_cfg=dict(backend='gloo'))
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    return cfg
