@@ -63,6 +63,7 @@ def trigger_visualization_hook(cfg: Config,
                            "type='CDVisualizationHook')")
     hook = cfg.default_hooks['visualization']
     hook['draw'] = True
+    hook['interval'] = 1  # draw every test sample, not every 50th
     if args.show:
         hook['show'] = True
         hook['wait_time'] = args.wait_time
@@ -109,7 +110,6 @@ def main() -> None:
         test_mode += ' with test-time augmentation'
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
-        cfg.test_evaluator['keep_results'] = True
 
     setup_launch(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
