@@ -1,5 +1,7 @@
 """Tests of CDVisualizationHook."""
+from pathlib import Path
 from types import SimpleNamespace
+from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -16,7 +18,9 @@ from mmcd_ext.visualization import CDLocalVisualizer
 H, W = 32, 32
 
 
-def write_dates(tmp_path, name='tile_3.png', seed=0):
+def write_dates(tmp_path: Path,
+                name: str = 'tile_3.png',
+                seed: int = 0) -> Tuple[List[str], List[np.ndarray]]:
     """Two RGB images, date A in A/, date B in B/; returns paths and arrays."""
     rng = np.random.default_rng(seed)
     arrays = []
@@ -31,7 +35,8 @@ def write_dates(tmp_path, name='tile_3.png', seed=0):
     return paths, arrays
 
 
-def make_output(img_path, img_path2, pred, gt) -> SegDataSample:
+def make_output(img_path: str, img_path2: Optional[str], pred: np.ndarray,
+                gt: np.ndarray) -> SegDataSample:
     sample = SegDataSample(metainfo=dict(img_path=img_path))
     if img_path2 is not None:
         sample.set_metainfo(dict(img_path2=img_path2))
@@ -40,7 +45,7 @@ def make_output(img_path, img_path2, pred, gt) -> SegDataSample:
     return sample
 
 
-def make_visualizer(tmp_path, name):
+def make_visualizer(tmp_path: Path, name: str) -> CDLocalVisualizer:
     # get_instance makes it the current instance, which the hook picks up,
     # as the Runner does with the config's visualizer.
     return CDLocalVisualizer.get_instance(
@@ -48,7 +53,7 @@ def make_visualizer(tmp_path, name):
         save_dir=str(tmp_path / 'show'))
 
 
-def maps():
+def maps() -> Tuple[np.ndarray, np.ndarray]:
     pred = np.zeros((H, W), np.uint8)
     gt = np.zeros((H, W), np.uint8)
     pred[0, 0] = gt[0, 0] = 1  # TP
@@ -56,11 +61,11 @@ def maps():
     return pred, gt
 
 
-def test_registered():
+def test_registered() -> None:
     assert HOOKS.get('CDVisualizationHook') is CDVisualizationHook
 
 
-def test_test_mode_writes_both_dates_and_overlay(tmp_path):
+def test_test_mode_writes_both_dates_and_overlay(tmp_path: Path) -> None:
     make_visualizer(tmp_path, f'hook_vis_{tmp_path.name}')
     (path_a, path_b), (img_a, img_b) = write_dates(tmp_path)
     hook = CDVisualizationHook(draw=True, interval=1)
@@ -77,7 +82,7 @@ def test_test_mode_writes_both_dates_and_overlay(tmp_path):
     assert drawn[1, 2 * W + 1].tolist() == [0, 255, 0]
 
 
-def test_interval_and_draw_false(tmp_path):
+def test_interval_and_draw_false(tmp_path: Path) -> None:
     make_visualizer(tmp_path, f'hook_vis_interval_{tmp_path.name}')
     (path_a, path_b), _ = write_dates(tmp_path)
     outputs = [make_output(path_a, path_b, *maps())]
@@ -93,7 +98,7 @@ def test_interval_and_draw_false(tmp_path):
     assert (image_dir / 'val_tile_3.png_5.png').is_file()
 
 
-def test_clear_errors(tmp_path):
+def test_clear_errors(tmp_path: Path) -> None:
     make_visualizer(tmp_path, f'hook_vis_err_{tmp_path.name}')
     (path_a, path_b), _ = write_dates(tmp_path)
     hook = CDVisualizationHook(draw=True, interval=1)

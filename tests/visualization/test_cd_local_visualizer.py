@@ -1,4 +1,7 @@
 """Tests of CDLocalVisualizer."""
+from pathlib import Path
+from typing import Dict, Tuple
+
 import cv2
 import numpy as np
 import pytest
@@ -16,11 +19,11 @@ LANDSAT_PALETTE = [[255, 255, 255], [0, 155, 0], [255, 165, 0],
 H, W = 32, 40
 
 
-def read_rgb(path) -> np.ndarray:
+def read_rgb(path: Path) -> np.ndarray:
     return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)[..., ::-1]
 
 
-def dates(seed: int = 0):
+def dates(seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     return (rng.integers(0, 256, (H, W, 3), dtype=np.uint8),
             rng.integers(0, 256, (H, W, 3), dtype=np.uint8))
@@ -33,7 +36,7 @@ def binary_sample(pred: np.ndarray, gt: np.ndarray) -> SegDataSample:
     return sample
 
 
-def semantic_sample(maps) -> SegDataSample:
+def semantic_sample(maps: Dict[str, np.ndarray]) -> SegDataSample:
     sample = SegDataSample()
     for key, value in maps.items():
         sample.set_field(PixelData(data=torch.from_numpy(value)[None]), key)
@@ -41,14 +44,16 @@ def semantic_sample(maps) -> SegDataSample:
 
 
 @pytest.fixture
-def visualizer(request, tmp_path):
+def visualizer(request: pytest.FixtureRequest,
+               tmp_path: Path) -> CDLocalVisualizer:
     return CDLocalVisualizer(
         name=f'vis_{request.node.name}',
         vis_backends=[dict(type='LocalVisBackend')],
         save_dir=str(tmp_path))
 
 
-def test_registered_and_binary_default_meta(visualizer):
+def test_registered_and_binary_default_meta(
+        visualizer: CDLocalVisualizer) -> None:
     assert VISUALIZERS.get('CDLocalVisualizer') is CDLocalVisualizer
     assert visualizer.dataset_meta == dict(
         classes=['unchanged', 'changed'], palette=[[0, 0, 0],
@@ -61,7 +66,8 @@ def test_registered_and_binary_default_meta(visualizer):
         CDLocalVisualizer(name='vis_bad_meta', classes=LANDSAT_CLASSES)
 
 
-def test_binary_layout_and_colours(visualizer, tmp_path):
+def test_binary_layout_and_colours(
+        visualizer: CDLocalVisualizer, tmp_path: Path) -> None:
     img_a, img_b = dates()
     pred = np.zeros((H, W), np.uint8)
     gt = np.zeros((H, W), np.uint8)
@@ -91,7 +97,8 @@ def test_binary_layout_and_colours(visualizer, tmp_path):
     np.testing.assert_array_equal(pair, drawn)
 
 
-def test_binary_prediction_only_goes_to_backend(visualizer, tmp_path):
+def test_binary_prediction_only_goes_to_backend(
+        visualizer: CDLocalVisualizer, tmp_path: Path) -> None:
     img_a, img_b = dates(1)
     pred = np.zeros((H, W), np.uint8)
     pred[4, 7] = 1
@@ -104,7 +111,8 @@ def test_binary_prediction_only_goes_to_backend(visualizer, tmp_path):
     assert saved[0, 2 * W].tolist() == [0, 0, 0]
 
 
-def test_semantic_layout_uses_dataset_meta_palette(visualizer, tmp_path):
+def test_semantic_layout_uses_dataset_meta_palette(
+        visualizer: CDLocalVisualizer, tmp_path: Path) -> None:
     visualizer.dataset_meta = dict(classes=LANDSAT_CLASSES,
                                    palette=LANDSAT_PALETTE)
     img_a, img_b = dates(2)
@@ -139,7 +147,8 @@ def test_semantic_layout_uses_dataset_meta_palette(visualizer, tmp_path):
     assert no_gt.shape == (2 * H, 2 * W, 3)
 
 
-def test_semantic_needs_a_matching_palette(visualizer):
+def test_semantic_needs_a_matching_palette(
+        visualizer: CDLocalVisualizer) -> None:
     img_a, img_b = dates()
     maps = {
         'pred_sem_seg_a': np.full((H, W), 4, np.uint8),
@@ -151,7 +160,8 @@ def test_semantic_needs_a_matching_palette(visualizer):
                                   semantic_sample(maps))
 
 
-def test_bad_images_and_sizes(visualizer):
+def test_bad_images_and_sizes(
+        visualizer: CDLocalVisualizer) -> None:
     img_a, img_b = dates()
     pred = np.zeros((H, W), np.uint8)
     with pytest.raises(ValueError, match='2C'):
@@ -165,7 +175,8 @@ def test_bad_images_and_sizes(visualizer):
                                   binary_sample(small, small))
 
 
-def test_non_uint8_and_multiband_dates_are_displayable(visualizer):
+def test_non_uint8_and_multiband_dates_are_displayable(
+        visualizer: CDLocalVisualizer) -> None:
     rng = np.random.default_rng(5)
     stack = rng.random((H, W, 8)).astype(np.float32) * 3000  # 4 bands/date
     pred = np.zeros((H, W), np.uint8)

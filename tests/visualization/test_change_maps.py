@@ -11,7 +11,7 @@ SECOND_PALETTE = [[255, 255, 255], [0, 0, 255], [128, 128, 128], [0, 128, 0],
                   [0, 255, 0], [128, 0, 0], [255, 0, 0]]
 
 
-def test_overlay_colours_at_known_pixels():
+def test_overlay_colours_at_known_pixels() -> None:
     pred = np.array([[1, 0, 1, 0, 1]], np.uint8)
     gt = np.array([[1, 0, 0, 1, 255]], np.uint8)
     out = binary_change_overlay(pred, gt)
@@ -25,7 +25,7 @@ def test_overlay_colours_at_known_pixels():
     ]
 
 
-def test_overlay_accepts_tensors_and_counts_match():
+def test_overlay_accepts_tensors_and_counts_match() -> None:
     rng = np.random.default_rng(3)
     pred = rng.integers(0, 2, (32, 32), dtype=np.uint8)
     gt = rng.integers(0, 2, (32, 32), dtype=np.uint8)
@@ -41,7 +41,7 @@ def test_overlay_accepts_tensors_and_counts_match():
     np.testing.assert_array_equal(black, (pred == 0) & (gt == 0))
 
 
-def test_overlay_without_label_and_single_map():
+def test_overlay_without_label_and_single_map() -> None:
     pred = np.array([[True, False]])
     assert binary_change_overlay(pred).tolist() == [[[255, 255, 255],
                                                      [0, 0, 0]]]
@@ -50,7 +50,7 @@ def test_overlay_without_label_and_single_map():
                                                   [128, 128, 128]]]
 
 
-def test_overlay_rejects_bad_input():
+def test_overlay_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match='only 0 and 1'):
         binary_change_overlay(np.array([[0, 255]]), np.array([[0, 1]]))
     with pytest.raises(ValueError, match=r'found \[2\]'):
@@ -61,7 +61,7 @@ def test_overlay_rejects_bad_input():
         binary_change_overlay(np.zeros((2, 2, 2)))
 
 
-def test_colorize_semantic():
+def test_colorize_semantic() -> None:
     sem = np.array([[0, 1, 2, 3], [4, 5, 6, 255]], np.uint8)
     out = colorize_semantic(torch.from_numpy(sem), SECOND_PALETTE)
     assert out.dtype == np.uint8 and out.shape == (2, 4, 3)

@@ -1,5 +1,7 @@
 """Tests of ChangeDetectionMetric and the binary score functions."""
 import math
+from pathlib import Path
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 import pytest
@@ -16,7 +18,7 @@ from mmcd_ext.registry import METRICS
 
 
 def make_sample(pred: np.ndarray,
-                gt: np.ndarray = None,
+                gt: Optional[np.ndarray] = None,
                 img_path: str = 'A/img.png') -> dict:
     """A model output as the Evaluator hands it to metrics (a dict)."""
     sample = SegDataSample(metainfo=dict(img_path=img_path))
@@ -26,14 +28,18 @@ def make_sample(pred: np.ndarray,
     return sample.to_dict()
 
 
-def maps_from_counts(tp: int, fp: int, fn: int, tn: int, width: int = 4):
+def maps_from_counts(tp: int,
+                     fp: int,
+                     fn: int,
+                     tn: int,
+                     width: int = 4) -> Tuple[np.ndarray, np.ndarray]:
     """pred / gt maps holding exactly the given counts, shape (H, width)."""
     pred = np.array([1] * tp + [1] * fp + [0] * fn + [0] * tn, np.uint8)
     gt = np.array([1] * tp + [0] * fp + [1] * fn + [0] * tn, np.uint8)
     return pred.reshape(-1, width), gt.reshape(-1, width)
 
 
-def run_metric(samples, **kwargs) -> dict:
+def run_metric(samples: List[dict], **kwargs: Any) -> dict:
     metric = ChangeDetectionMetric(**kwargs)
     metric.dataset_meta = dict(classes=('unchanged', 'changed'))
     metric.process({}, samples)
@@ -54,11 +60,11 @@ PRED = np.array([[1, 0, 0, 0],
 # TN: 15 valid pixels - 6 = 9.
 
 
-def test_registered():
+def test_registered() -> None:
     assert METRICS.get('ChangeDetectionMetric') is ChangeDetectionMetric
 
 
-def test_hand_worked_counts_and_scores():
+def test_hand_worked_counts_and_scores() -> None:
     assert binary_confusion(PRED, GT).tolist() == [3, 2, 1, 9]
     metrics = run_metric([make_sample(PRED, GT)])
     # P = 3/5, R = 3/4, F1 = 2*3/(2*3+2+1) = 2/3, IoU = 3/6, OA = 12/15,
@@ -71,7 +77,7 @@ def test_hand_worked_counts_and_scores():
         assert metrics[key] == pytest.approx(100 * value, abs=1e-9), key
 
 
-def test_pooled_not_per_image_average():
+def test_pooled_not_per_image_average() -> None:
     # image 1: TP=1 FP=3 FN=0 TN=12 -> F1 = 2/5
     # image 2: TP=6 FP=0 FN=2 TN=8  -> F1 = 12/14
     # pooled:  TP=7 FP=3 FN=2 TN=20 -> F1 = 14/19, P = 7/10, R = 7/9,
@@ -94,7 +100,7 @@ def test_pooled_not_per_image_average():
     assert abs(metrics['F1'] - per_image_mean) > 5
 
 
-def test_ignore_index_equals_dropping_pixels():
+def test_ignore_index_equals_dropping_pixels() -> None:
     rng = np.random.default_rng(0)
     pred = rng.integers(0, 2, (32, 32), dtype=np.uint8)
     gt = rng.integers(0, 2, (32, 32), dtype=np.uint8)
@@ -109,7 +115,7 @@ def test_ignore_index_equals_dropping_pixels():
     assert custom == pytest.approx(cropped)
 
 
-def test_nothing_predicted_changed_is_finite():
+def test_nothing_predicted_changed_is_finite() -> None:
     pred, gt = maps_from_counts(0, 0, 5, 11)
     metrics = run_metric([make_sample(pred, gt)])
     assert all(math.isfinite(v) for v in metrics.values())
@@ -124,7 +130,7 @@ def test_nothing_predicted_changed_is_finite():
     assert metrics['Kappa'] == pytest.approx(0, abs=1e-12)
 
 
-def test_nothing_labelled_changed_is_finite():
+def test_nothing_labelled_changed_is_finite() -> None:
     pred, gt = maps_from_counts(0, 4, 0, 12)
     metrics = run_metric([make_sample(pred, gt)])
     assert all(math.isfinite(v) for v in metrics.values())
@@ -134,7 +140,7 @@ def test_nothing_labelled_changed_is_finite():
     assert metrics['OA'] == pytest.approx(100 * 12 / 16)
 
 
-def test_all_negative_and_custom_zero_division():
+def test_all_negative_and_custom_zero_division() -> None:
     pred, gt = maps_from_counts(0, 0, 0, 16)
     metrics = run_metric([make_sample(pred, gt)])
     assert metrics['OA'] == 100
@@ -150,7 +156,7 @@ def test_all_negative_and_custom_zero_division():
     assert scores['F1'] == 0
 
 
-def test_no_pixels_at_all():
+def test_no_pixels_at_all() -> None:
     scores = binary_change_scores(0, 0, 0, 0)
     assert scores == dict(Precision=0.0, Recall=0.0, F1=0.0, IoU=0.0,
                           OA=0.0, Kappa=0.0)
@@ -158,7 +164,7 @@ def test_no_pixels_at_all():
         binary_change_scores(-1, 0, 0, 0)
 
 
-def test_agrees_with_mmseg_iou_metric_and_kappa_formula():
+def test_agrees_with_mmseg_iou_metric_and_kappa_formula() -> None:
     rng = np.random.default_rng(1)
     samples = []
     areas = []
@@ -195,7 +201,7 @@ def test_agrees_with_mmseg_iou_metric_and_kappa_formula():
     assert metrics['Kappa'] == pytest.approx(100 * (po - pe) / (1 - pe))
 
 
-def test_bad_input_names_the_file():
+def test_bad_input_names_the_file() -> None:
     pred = np.zeros((4, 4), np.uint8)
     with pytest.raises(ValueError, match='A/bad.png.*shape'):
         run_metric([
@@ -212,7 +218,7 @@ def test_bad_input_names_the_file():
         ChangeDetectionMetric(format_only=True)
 
 
-def test_output_dir_and_format_only(tmp_path):
+def test_output_dir_and_format_only(tmp_path: Path) -> None:
     pred, gt = PRED, GT
     out = tmp_path / 'preds'
     metrics = run_metric([make_sample(pred, gt, '/data/A/test_7.png')],
@@ -229,7 +235,7 @@ def test_output_dir_and_format_only(tmp_path):
         np.array(Image.open(out2 / 'test_8.png')), pred * 255)
 
 
-def test_prefix_and_table_logged(tmp_path):
+def test_prefix_and_table_logged(tmp_path: Path) -> None:
     log_file = tmp_path / 'metric.log'
     MMLogger.get_instance(f'cd_metric_{tmp_path.name}', log_file=str(log_file))
     metrics = run_metric([make_sample(PRED, GT)], prefix='cd')
@@ -239,7 +245,7 @@ def test_prefix_and_table_logged(tmp_path):
     assert 'TP=3 FP=2 FN=1 TN=9' in logged
 
 
-def test_built_from_config_through_mmengine_evaluator():
+def test_built_from_config_through_mmengine_evaluator() -> None:
     from mmengine.evaluator import Evaluator
     from mmengine.registry import DefaultScope
 

@@ -1,5 +1,7 @@
 """Tests of SCDMetric and the semantic change score functions."""
 import math
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pytest
@@ -15,7 +17,11 @@ SECOND_CLASSES = ('unchanged', 'water', 'ground', 'low vegetation', 'tree',
                   'building', 'playground')
 
 
-def make_sample(pred_a, pred_b, gt_a=None, gt_b=None, img_path='im1/x.png'):
+def make_sample(pred_a: np.ndarray,
+                pred_b: np.ndarray,
+                gt_a: Optional[np.ndarray] = None,
+                gt_b: Optional[np.ndarray] = None,
+                img_path: str = 'im1/x.png') -> dict:
     sample = SegDataSample(metainfo=dict(img_path=img_path))
     sample.set_field(PixelData(data=torch.as_tensor(pred_a)[None]),
                      'pred_sem_seg_a')
@@ -29,7 +35,9 @@ def make_sample(pred_a, pred_b, gt_a=None, gt_b=None, img_path='im1/x.png'):
     return sample.to_dict()
 
 
-def run_metric(samples, classes=None, **kwargs) -> dict:
+def run_metric(samples: List[dict],
+               classes: Optional[Sequence[str]] = None,
+               **kwargs: Any) -> dict:
     metric = SCDMetric(**kwargs)
     if classes is not None:
         metric.dataset_meta = dict(classes=classes)
@@ -37,7 +45,10 @@ def run_metric(samples, classes=None, **kwargs) -> dict:
     return metric.evaluate(len(samples))
 
 
-def reference_scores(preds, labels, num_classes, ignore_index=255):
+def reference_scores(preds: List[np.ndarray],
+                     labels: List[np.ndarray],
+                     num_classes: int,
+                     ignore_index: int = 255) -> Dict[str, float]:
     """METHODS.md section 3, transcribed directly (fractions)."""
     hist = np.zeros((num_classes, num_classes))
     for pred, label in zip(preds, labels):
@@ -69,7 +80,7 @@ def reference_scores(preds, labels, num_classes, ignore_index=255):
 HIST = np.array([[5, 1, 1], [1, 3, 1], [0, 1, 2]])
 
 
-def hand_example_maps():
+def hand_example_maps() -> Tuple[np.ndarray, ...]:
     """Both dates' maps realising HIST (date B has one ignored pixel)."""
     pairs = [(p, l) for p in range(3) for l in range(3)
              for _ in range(HIST[p, l])]
@@ -81,11 +92,11 @@ def hand_example_maps():
             label[:8].reshape(2, 4), label[8:].reshape(2, 4))
 
 
-def test_registered():
+def test_registered() -> None:
     assert METRICS.get('SCDMetric') is SCDMetric
 
 
-def test_confusion_matrix_of_both_dates():
+def test_confusion_matrix_of_both_dates() -> None:
     pred_a, pred_b, gt_a, gt_b = hand_example_maps()
     hist = scd_confusion_matrix(pred_a, gt_a, 3) + scd_confusion_matrix(
         pred_b, gt_b, 3)
@@ -95,7 +106,7 @@ def test_confusion_matrix_of_both_dates():
     np.testing.assert_array_equal(metric.results[0], HIST)
 
 
-def test_hand_worked_example():
+def test_hand_worked_example() -> None:
     metrics = run_metric([make_sample(*hand_example_maps())],
                          classes=('unchanged', 'one', 'two'))
     # OA = 10/15. Collapse: h00=5, h0c=2, hc0=1, hcc=7:
@@ -122,7 +133,7 @@ def test_hand_worked_example():
         assert metrics[key] == pytest.approx(100 * value, abs=1e-9), key
 
 
-def test_against_direct_transcription_random():
+def test_against_direct_transcription_random() -> None:
     rng = np.random.default_rng(2)
     samples, preds, labels = [], [], []
     for i in range(4):
@@ -153,7 +164,7 @@ def test_against_direct_transcription_random():
     assert metrics['IoU.low vegetation'] > 0
 
 
-def test_sek_uses_kappa_without_unchanged_hits():
+def test_sek_uses_kappa_without_unchanged_hits() -> None:
     # SeK must drop hist[0, 0]: adding correctly predicted no-change pixels
     # changes OA and IoU_nc but leaves kappa_n0, IoU_c and hence SeK alone.
     base = scd_scores(HIST)
@@ -165,7 +176,7 @@ def test_sek_uses_kappa_without_unchanged_hits():
     assert bigger['OA'] > base['OA']
 
 
-def test_nothing_predicted_changed_is_finite():
+def test_nothing_predicted_changed_is_finite() -> None:
     label = np.array([[0, 1], [2, 0]], np.uint8)
     pred = np.zeros_like(label)
     metrics = run_metric([make_sample(pred, pred, label, label)],
@@ -182,7 +193,7 @@ def test_nothing_predicted_changed_is_finite():
     assert math.isnan(scores['P_sc']) and math.isnan(scores['Fscd'])
 
 
-def test_nothing_changed_anywhere_is_finite():
+def test_nothing_changed_anywhere_is_finite() -> None:
     zeros = np.zeros((4, 4), np.uint8)
     metrics = run_metric([make_sample(zeros, zeros, zeros, zeros)],
                          num_classes=3)
@@ -193,7 +204,7 @@ def test_nothing_changed_anywhere_is_finite():
     assert metrics['SeK'] == 0 and metrics['Fscd'] == 0
 
 
-def test_num_classes_from_meta_or_argument():
+def test_num_classes_from_meta_or_argument() -> None:
     pred_a, pred_b, gt_a, gt_b = hand_example_maps()
     sample = make_sample(pred_a, pred_b, gt_a, gt_b)
     with pytest.raises(ValueError, match='num_classes'):
@@ -206,13 +217,14 @@ def test_num_classes_from_meta_or_argument():
         SCDMetric(num_classes=1)
 
 
-def test_bad_input_names_the_file():
+def test_bad_input_names_the_file() -> None:
     ok = np.zeros((4, 4), np.uint8)
     bad = ok.copy()
     bad[0, 0] = 3
     with pytest.raises(ValueError, match=r'im1/b.png \(date B\).*\[3\]'):
         run_metric([make_sample(ok, bad, ok, ok, 'im1/b.png')], num_classes=3)
-    with pytest.raises(ValueError, match=r'im1/b.png \(date A\).*label.*\[3\]'):
+    with pytest.raises(ValueError,
+                       match=r'im1/b.png \(date A\).*label.*\[3\]'):
         run_metric([make_sample(ok, ok, bad, ok, 'im1/b.png')], num_classes=3)
     with pytest.raises(ValueError, match='im1/b.png.*shape'):
         run_metric([make_sample(ok, ok, np.zeros((4, 5), np.uint8), ok,
@@ -222,7 +234,7 @@ def test_bad_input_names_the_file():
                    num_classes=3)
 
 
-def test_output_dir_and_format_only(tmp_path):
+def test_output_dir_and_format_only(tmp_path: Path) -> None:
     pred_a, pred_b, gt_a, gt_b = hand_example_maps()
     metric = SCDMetric(output_dir=str(tmp_path), format_only=True)
     metric.process({}, [make_sample(pred_a, pred_b, None, None,

@@ -1,0 +1,3 @@
+from .hooks import CDVisualizationHook
+
+__all__ = ['CDVisualizationHook']

@@ -1,0 +1,3 @@
+from .cd_visualization_hook import CDVisualizationHook
+
+__all__ = ['CDVisualizationHook']

@@ -1,0 +1,106 @@
+"""Visualization hook that loads both dates of a change detection sample."""
+import os.path as osp
+from typing import Sequence
+
+import mmcv
+import mmengine.fileio as fileio
+import numpy as np
+from mmengine.runner import Runner
+from mmseg.engine.hooks import SegVisualizationHook
+from mmseg.structures import SegDataSample
+
+from mmcd_ext.registry import HOOKS
+from mmcd_ext.visualization import CDLocalVisualizer
+
+
+@HOOKS.register_module()
+class CDVisualizationHook(SegVisualizationHook):
+    """Draw validation / test predictions of change detection models.
+
+    Same contract as mmseg's ``SegVisualizationHook`` (whose arguments it
+    takes unchanged): nothing happens unless ``draw=True``; every
+    ``interval``-th batch of the val and test loops is drawn; the drawing
+    goes to the visualizer's vis backends, so ``tools/test.py --show-dir
+    DIR`` (which sets ``default_hooks.visualization.draw=True`` and
+    ``visualizer.save_dir=DIR``) writes PNGs under
+    ``DIR/vis_data/vis_image/``. Set ``interval=1`` to draw every test
+    sample.
+
+    The difference: both dates are read, from ``img_path`` (date A) and
+    ``img_path2`` (date B) of each data sample, and handed to the
+    visualizer as a pair, so the visualizer must be a
+    :class:`~mmcd_ext.visualization.CDLocalVisualizer`.
+
+    Args:
+        draw (bool): Whether to draw at all. Defaults to False.
+        interval (int): Draw every ``interval``-th batch. Defaults to 50.
+        show (bool): Show the drawings in a window instead of storing them.
+            Defaults to False.
+        wait_time (float): Seconds each window is shown. Defaults to 0.
+        backend_args (dict, optional): mmengine file backend arguments used
+            to read the images. Defaults to None.
+    """
+
+    def _load_rgb(self, path: str, key: str, name: str) -> np.ndarray:
+        """Read one date as an RGB array, ``(H, W, 3)``."""
+        try:
+            img_bytes = fileio.get(path, backend_args=self.backend_args)
+        except FileNotFoundError as err:
+            raise FileNotFoundError(f'{name}: cannot read "{key}" {path}: '
+                                    f'{err}') from err
+        try:
+            img = mmcv.imfrombytes(img_bytes, channel_order='rgb')
+        except Exception as err:  # cv2 raises its own error type
+            raise ValueError(f'{name}: "{key}" {path} is not a readable '
+                             f'image: {err}') from err
+        if img is None:
+            raise ValueError(f'{name}: "{key}" {path} is not a readable '
+                             'image')
+        return img
+
+    def _after_iter(self,
+                    runner: Runner,
+                    batch_idx: int,
+                    data_batch: dict,
+                    outputs: Sequence[SegDataSample],
+                    mode: str = 'val') -> None:
+        """Draw the samples of every ``interval``-th val / test batch.
+
+        Args:
+            runner (Runner): The runner.
+            batch_idx (int): Index of the batch in the loop.
+            data_batch (dict): Batch from the dataloader (unused).
+            outputs (Sequence[SegDataSample]): Model outputs, each with the
+                metainfo ``img_path`` and ``img_path2``.
+            mode (str): 'train', 'val' or 'test'. Defaults to 'val'.
+        """
+        if self.draw is False or mode == 'train':
+            return
+        if not self.every_n_inner_iters(batch_idx, self.interval):
+            return
+        if not isinstance(self._visualizer, CDLocalVisualizer):
+            raise TypeError(
+                'CDVisualizationHook needs the visualizer to be a '
+                "CDLocalVisualizer (visualizer = dict(type='CDLocalVisualizer'"
+                ', ...) in the config), got '
+                f'{type(self._visualizer).__name__}')
+        for output in outputs:
+            paths = []
+            for key in ('img_path', 'img_path2'):
+                path = output.metainfo.get(key)
+                if path is None:
+                    name = output.metainfo.get('img_path', 'a data sample')
+                    raise KeyError(f'{name}: the data sample has no "{key}" '
+                                   'metainfo; change detection datasets must '
+                                   'set img_path (date A) and img_path2 '
+                                   '(date B)')
+                paths.append(path)
+            name = paths[0]
+            img_a = self._load_rgb(paths[0], 'img_path', name)
+            img_b = self._load_rgb(paths[1], 'img_path2', name)
+            self._visualizer.add_datasample(
+                f'{mode}_{osp.basename(paths[0])}', (img_a, img_b),
+                data_sample=output,
+                show=self.show,
+                wait_time=self.wait_time,
+                step=runner.iter)
