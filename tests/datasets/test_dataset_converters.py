@@ -1,0 +1,181 @@
+"""tools/dataset_converters: LEVIR-CD patch cutting and SCD label indexing."""
+import glob
+import importlib.util
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from mmcd_ext.datasets.palettes import LANDSAT_SCD_PALETTE, SECOND_PALETTE
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONVERTERS = osp.join(REPO, 'tools', 'dataset_converters')
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(
+        f'_converter_{name}', osp.join(CONVERTERS, name + '.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def levir_cd():
+    return _load('levir_cd')
+
+
+@pytest.fixture(scope='module')
+def scd_labels():
+    return _load('scd_labels')
+
+
+def _write(path, arr):
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    assert cv2.imwrite(path, arr)
+
+
+def _fake_levir(root, rng, tiles=None, size=64):
+    """Tiny LEVIR-CD: {split: n tiles} of size x size."""
+    tiles = tiles or dict(train=3, val=1, test=2)
+    truth = {}
+    for split, n in tiles.items():
+        for i in range(n):
+            stem = f'{split}_{i + 1}'
+            a = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+            b = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+            label = (rng.random((size, size)) < 0.3).astype(np.uint8) * 255
+            for folder, arr in (('A', a), ('B', b), ('label', label)):
+                _write(osp.join(root, split, folder, stem + '.png'), arr)
+            truth[(split, stem)] = dict(A=a, B=b, label=label)
+    return truth
+
+
+def test_levir_counts_and_exact_reassembly(levir_cd, tmp_path, rng, capsys):
+    src, dst = str(tmp_path / 'levir'), str(tmp_path / 'out')
+    tiles = dict(train=3, val=1, test=2)
+    truth = _fake_levir(src, rng, tiles)
+    assert levir_cd.main([src, dst, '--patch-size', '32']) == 0
+    out = capsys.readouterr().out
+    assert '[train] done: 3 tiles -> 12 patches' in out
+    for split, n in tiles.items():
+        for folder in ('A', 'B', 'label'):
+            files = glob.glob(osp.join(dst, split, folder, '*.png'))
+            # count formula: tiles * (H / P) * (W / P)
+            assert len(files) == n * (64 // 32)**2
+    for (split, stem), arrays in truth.items():
+        for folder, tile in arrays.items():
+            rebuilt = np.zeros_like(tile)
+            for row in range(2):
+                for col in range(2):
+                    name = osp.join(dst, split, folder,
+                                    f'{stem}_{row}_{col}.png')
+                    patch = cv2.imread(name, cv2.IMREAD_UNCHANGED)
+                    assert patch.shape[:2] == (32, 32)
+                    rebuilt[row * 32:(row + 1) * 32,
+                            col * 32:(col + 1) * 32] = patch
+            assert np.array_equal(rebuilt, tile), (split, stem, folder)
+
+
+def test_levir_paper_counts_formula(levir_cd):
+    # LEVIR-CD: 445 / 64 / 128 tiles of 1024 x 1024
+    img = np.zeros((1024, 1024), np.uint8)
+    per_tile = sum(1 for _ in levir_cd.cut_patches(img, 256))
+    assert per_tile == 16
+    assert [n * per_tile for n in (445, 64, 128)] == [7120, 1024, 2048]
+    assert sum(1 for _ in levir_cd.cut_patches(img, 512)) == 4
+
+
+def test_levir_patches_are_ordered_row_col(levir_cd):
+    img = np.arange(16, dtype=np.uint8).reshape(4, 4)
+    patches = list(levir_cd.cut_patches(img, 2))
+    assert [(r, c) for r, c, _ in patches] == [(0, 0), (0, 1), (1, 0),
+                                               (1, 1)]
+    assert patches[1][2].tolist() == [[2, 3], [6, 7]]
+
+
+def test_levir_refuses_non_empty_output_unless_force(
+        levir_cd, tmp_path, rng):
+    src, dst = str(tmp_path / 'levir'), str(tmp_path / 'out')
+    _fake_levir(src, rng, dict(train=1))
+    levir_cd.main([src, dst, '--patch-size', '32', '--splits', 'train'])
+    with pytest.raises(FileExistsError, match='not empty.*--force'):
+        levir_cd.main([src, dst, '--patch-size', '32', '--splits', 'train'])
+    # --force clears stale patches: 16 at P=16 replace the 4 at P=32
+    levir_cd.main(
+        [src, dst, '--patch-size', '16', '--splits', 'train', '--force'])
+    assert len(glob.glob(osp.join(dst, 'train', 'A', '*.png'))) == 16
+
+
+def test_levir_errors_name_the_file(levir_cd, tmp_path, rng):
+    src, dst = str(tmp_path / 'levir'), str(tmp_path / 'out')
+    _fake_levir(src, rng, dict(train=2))
+    with pytest.raises(ValueError, match='train_1.png is 64x64.*24'):
+        levir_cd.main([src, dst, '--patch-size', '24', '--splits', 'train'])
+    os.remove(osp.join(src, 'train', 'B', 'train_2.png'))
+    with pytest.raises(FileNotFoundError, match='B/train_2.png is missing'):
+        levir_cd.main([src, str(tmp_path / 'o2'), '--splits', 'train'])
+    _write(osp.join(src, 'train', 'B', 'train_2.png'),
+           np.zeros((32, 64, 3), np.uint8))
+    with pytest.raises(ValueError, match='train_2 .*differ in size'):
+        levir_cd.main([src, str(tmp_path / 'o3'), '--patch-size', '32',
+                       '--splits', 'train'])
+
+
+def test_levir_help():
+    out = subprocess.run(
+        [sys.executable, osp.join(CONVERTERS, 'levir_cd.py'), '--help'],
+        capture_output=True, text=True, check=True).stdout
+    assert '--patch-size' in out and '--force' in out
+
+
+def test_scd_labels_convert(scd_labels, tmp_path, rng):
+    src, dst = str(tmp_path / 'label1'), str(tmp_path / 'label1_index')
+    pal = np.asarray(LANDSAT_SCD_PALETTE, np.uint8)
+    truth = {}
+    for name in ('a.png', 'sub/b.png'):
+        idx = rng.integers(0, 5, (16, 16)).astype(np.uint8)
+        _write(osp.join(src, name), np.ascontiguousarray(pal[idx][..., ::-1]))
+        truth[name] = idx
+    assert scd_labels.main([src, dst, '--dataset', 'landsat']) == 0
+    for name, idx in truth.items():
+        out = cv2.imread(osp.join(dst, name), cv2.IMREAD_UNCHANGED)
+        assert out.ndim == 2 and np.array_equal(out, idx)
+    with pytest.raises(FileExistsError, match='--force'):
+        scd_labels.main([src, dst, '--dataset', 'landsat'])
+    scd_labels.main([src, dst, '--dataset', 'landsat', '--force'])
+
+
+def test_scd_labels_hand_made_second(scd_labels, tmp_path):
+    rgb = np.array([[SECOND_PALETTE[0], SECOND_PALETTE[5]],
+                    [SECOND_PALETTE[6], SECOND_PALETTE[2]]], np.uint8)
+    _write(str(tmp_path / 'in' / 'x.png'),
+           np.ascontiguousarray(rgb[..., ::-1]))
+    scd_labels.main(
+        [str(tmp_path / 'in'), str(tmp_path / 'out'), '--dataset', 'second'])
+    out = cv2.imread(str(tmp_path / 'out' / 'x.png'), cv2.IMREAD_UNCHANGED)
+    assert out.tolist() == [[0, 5], [6, 2]]
+
+
+def test_scd_labels_unknown_colour(scd_labels, tmp_path):
+    rgb = np.full((8, 8, 3), 255, np.uint8)
+    rgb[0, :3] = (0, 155, 0)  # Landsat farmland: not a SECOND colour
+    _write(str(tmp_path / 'in' / 'x.png'),
+           np.ascontiguousarray(rgb[..., ::-1]))
+    with pytest.raises(ValueError) as err:
+        scd_labels.main([
+            str(tmp_path / 'in'),
+            str(tmp_path / 'out'), '--dataset', 'second'
+        ])
+    msg = str(err.value)
+    assert 'x.png' in msg and '(0, 155, 0): 3 px' in msg
+    _write(str(tmp_path / 'in2' / 'g.png'), np.zeros((8, 8), np.uint8))
+    with pytest.raises(ValueError, match=r'g.png has shape \(8, 8\)'):
+        scd_labels.main([
+            str(tmp_path / 'in2'),
+            str(tmp_path / 'out2'), '--dataset', 'second'
+        ])
