@@ -1,0 +1,316 @@
+"""Parameters and FLOPs of a change detection model.
+
+Usage::
+
+    python tools/analysis/get_flops.py CONFIG --shape H [W]
+        [--in-channels C] [--cfg-options k=v ...] [--show-table]
+        [--out-json FILE]
+
+The model sees one image pair per call: a random tensor ``(1, 2C, H, W)``
+(date A channels then date B channels) goes through the model's data
+preprocessor (normalisation, test-time padding) and then through
+``model(inputs, mode='tensor')``, i.e. ``_forward`` = ``extract_feat`` +
+decode head, like mmseg's ``tools/analysis/get_flops.py`` for single images.
+The FLOPs come from mmengine's ``get_model_complexity_info``, which counts
+one multiply-accumulate as one FLOP and ignores element-wise operations.
+Auxiliary heads and losses are not on this path, so they add parameters but
+no FLOPs.
+
+The model is built without ``init_weights()``, so no pretrained checkpoint
+(``init_cfg``/``pretrained`` in the config) is read: the tool works before any
+weights are downloaded.
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+from typing import Dict, List, Optional, Sequence, Tuple
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if REPO_ROOT not in sys.path:
+    sys.path.insert(0, REPO_ROOT)  # find mmcd_ext without installing it
+
+import torch  # noqa: E402
+from mmengine.analysis import get_model_complexity_info  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.model import revert_sync_batchnorm  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+from mmseg.structures import SegDataSample  # noqa: E402
+from torch import nn  # noqa: E402
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Command-line arguments.
+
+    Args:
+        argv (list[str], optional): Arguments; None reads ``sys.argv``.
+            Defaults to None.
+
+    Returns:
+        argparse.Namespace: The parsed arguments.
+    """
+    parser = argparse.ArgumentParser(
+        description='Parameters and FLOPs of a change detection model for '
+        'one image pair')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument(
+        '--shape', type=int, nargs='+', default=[512],
+        help='input size of each date: H (square) or H W. Defaults to 512')
+    parser.add_argument(
+        '--in-channels', type=int, default=3,
+        help='channels C of ONE date; the model input has 2C channels. '
+        'Defaults to 3')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings of the config, as key=value pairs')
+    parser.add_argument(
+        '--show-table', action='store_true',
+        help="also print mmengine's per-module FLOPs/params table")
+    parser.add_argument(
+        '--out-json', default=None, help='also write the results as JSON')
+    return parser.parse_args(argv)
+
+
+def parse_shape(shape: Sequence[int]) -> Tuple[int, int]:
+    """``--shape`` as ``(H, W)``.
+
+    Args:
+        shape (Sequence[int]): One value (square) or two values (H, W).
+
+    Returns:
+        tuple[int, int]: Height and width.
+
+    Raises:
+        ValueError: If there are not 1 or 2 positive values.
+    """
+    if len(shape) == 1:
+        shape = (shape[0], shape[0])
+    if len(shape) != 2 or min(shape) <= 0:
+        raise ValueError(f'--shape takes H or H W (positive integers), got '
+                         f'{list(shape)}')
+    return int(shape[0]), int(shape[1])
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Read a config, apply overrides and set its default scope.
+
+    Importing the config runs its ``custom_imports`` (mmcd_ext), and
+    mmseg's and mmcd_ext's modules are registered.
+
+    Args:
+        path (str): Config file.
+        cfg_options (dict, optional): Overrides in dotted-key form.
+            Defaults to None.
+
+    Returns:
+        Config: The resolved config.
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        KeyError: If the config has no ``model``.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file {path} does not exist')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if 'model' not in cfg:
+        raise KeyError(f'{path}: the config has no `model` field')
+    from mmcd_ext.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    init_default_scope(cfg.get('default_scope', 'mmcd_ext'))
+    return cfg
+
+
+def build_model(cfg: Config) -> nn.Module:
+    """Build ``cfg.model`` on CPU, in eval mode, with random weights.
+
+    ``init_weights()`` is deliberately not called, so pretrained checkpoints
+    named in ``init_cfg`` are never read; SyncBN becomes BN so the model
+    runs without a process group.
+
+    Args:
+        cfg (Config): Config with a ``model`` field.
+
+    Returns:
+        nn.Module: The model.
+    """
+    from mmcd_ext.registry import MODELS
+    model = MODELS.build(cfg.model)
+    model = revert_sync_batchnorm(model)
+    model.eval()
+    return model
+
+
+def make_pair_input(model: nn.Module, height: int, width: int,
+                    in_channels: int, seed: int = 0) -> torch.Tensor:
+    """A preprocessed random image pair, as the model sees it at test time.
+
+    Args:
+        model (nn.Module): Model whose ``data_preprocessor`` is applied.
+        height (int): Height H of each date.
+        width (int): Width W of each date.
+        in_channels (int): Channels C of one date.
+        seed (int): Seed of the random image. Defaults to 0.
+
+    Returns:
+        torch.Tensor: ``(1, 2C, H', W')``; H', W' differ from H, W only when
+        the preprocessor pads at test time.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    pair = torch.randint(
+        0, 256, (2 * in_channels, height, width), generator=gen,
+        dtype=torch.uint8)
+    meta = dict(img_shape=(height, width), ori_shape=(height, width),
+                pad_shape=(height, width))
+    batch = dict(inputs=[pair], data_samples=[SegDataSample(metainfo=meta)])
+    preprocessor = getattr(model, 'data_preprocessor', None)
+    inputs = preprocessor(batch, False)['inputs'] if preprocessor \
+        is not None else batch['inputs']
+    if isinstance(inputs, (list, tuple)):  # a preprocessor that only casts
+        inputs = torch.stack([x.float() for x in inputs])
+    return inputs
+
+
+def count_parameters(module: nn.Module) -> Tuple[int, int]:
+    """Total and trainable parameter counts of a module.
+
+    Args:
+        module (nn.Module): The module.
+
+    Returns:
+        tuple[int, int]: ``(total, trainable)``; shared tensors count once.
+    """
+    total = sum(p.numel() for p in module.parameters())
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    return total, trainable
+
+
+def human(n: float) -> str:
+    """Short human-readable number: ``1234567 -> '1.235M'``.
+
+    Args:
+        n (float): The number.
+
+    Returns:
+        str: The number with a K/M/G/T suffix.
+    """
+    for div, suffix in ((1e12, 'T'), (1e9, 'G'), (1e6, 'M'), (1e3, 'K')):
+        if abs(n) >= div:
+            return f'{n / div:.3f}{suffix}'
+    return f'{n:g}'
+
+
+def get_flops(cfg: Config,
+              shape: Tuple[int, int],
+              in_channels: int = 3,
+              show_table: bool = False) -> Dict[str, object]:
+    """Parameters and FLOPs of ``cfg.model`` for one image pair.
+
+    Args:
+        cfg (Config): A loaded config (see :func:`load_config`).
+        shape (tuple[int, int]): ``(H, W)`` of each date.
+        in_channels (int): Channels C of one date. Defaults to 3.
+        show_table (bool): Also return mmengine's per-module table.
+            Defaults to False.
+
+    Returns:
+        dict: ``input_shape`` (per date), ``model_input_shape``
+        ``(1, 2C, H', W')``, ``params``/``trainable_params`` (ints),
+        ``flops`` (int), ``activations`` (int), ``modules`` (per top-level
+        submodule: params and trainable params) and ``table`` (str, empty
+        unless ``show_table``).
+    """
+    height, width = shape
+    if in_channels <= 0:
+        raise ValueError(f'--in-channels must be positive, got {in_channels}')
+    model = build_model(cfg)
+    inputs = make_pair_input(model, height, width, in_channels)
+    with torch.no_grad():
+        info = get_model_complexity_info(
+            model, inputs=(inputs, ), show_table=show_table, show_arch=False)
+    total, trainable = count_parameters(model)
+    modules = {}
+    for name, child in model.named_children():
+        n, t = count_parameters(child)
+        modules[name] = dict(params=n, trainable_params=t)
+    return dict(
+        input_shape=[in_channels, height, width],
+        model_input_shape=list(inputs.shape),
+        params=total,
+        trainable_params=trainable,
+        flops=int(info['flops']),
+        activations=int(info['activations']),
+        modules=modules,
+        table=info.get('out_table', '') if show_table else '')
+
+
+def format_result(result: Dict[str, object], config: str) -> str:
+    """Readable table of :func:`get_flops`'s result.
+
+    Args:
+        result (dict): Output of :func:`get_flops`.
+        config (str): Config path, for the header.
+
+    Returns:
+        str: The table.
+    """
+    c, h, w = result['input_shape']
+    model_shape = tuple(result['model_input_shape'])
+    rows = [
+        ('config', config),
+        ('input per date', f'({c}, {h}, {w})'),
+        ('model input', f'{model_shape}' + (
+            '  (padded by the data preprocessor)'
+            if tuple(model_shape[-2:]) != (h, w) else '')),
+        ('FLOPs', f'{human(result["flops"])}  ({result["flops"]:,})'),
+        ('activations', human(result['activations'])),
+        ('params', f'{human(result["params"])}  ({result["params"]:,})'),
+        ('trainable params', f'{human(result["trainable_params"])}  '
+         f'({result["trainable_params"]:,})'),
+    ]
+    width = max(len(k) for k, _ in rows)
+    lines = ['=' * 64]
+    lines += [f'{k:<{width}}  {v}' for k, v in rows]
+    lines.append('-' * 64)
+    name_w = max([len('module')] + [len(k) for k in result['modules']])
+    lines.append(f'{"module":<{name_w}}  {"params":>12}  {"trainable":>12}')
+    for name, m in result['modules'].items():
+        lines.append(f'{name:<{name_w}}  {human(m["params"]):>12}  '
+                     f'{human(m["trainable_params"]):>12}')
+    lines.append('=' * 64)
+    lines.append('FLOPs count one multiply-accumulate as one operation '
+                 "(mmengine's convention) and skip element-wise ops; check "
+                 'the unsupported-operator warnings above before quoting '
+                 'them.')
+    return '\n'.join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> Dict[str, object]:
+    """Compute and print the complexity of a config's model.
+
+    Args:
+        argv (list[str], optional): Arguments; None reads ``sys.argv``.
+            Defaults to None.
+
+    Returns:
+        dict: The result of :func:`get_flops`.
+    """
+    args = parse_args(argv)
+    shape = parse_shape(args.shape)
+    cfg = load_config(args.config, args.cfg_options)
+    result = get_flops(cfg, shape, args.in_channels, args.show_table)
+    if result['table']:
+        print(result['table'])
+    print(format_result(result, args.config))
+    if args.out_json:
+        out = {k: v for k, v in result.items() if k != 'table'}
+        out['config'] = args.config
+        with open(args.out_json, 'w', encoding='utf-8') as f:
+            json.dump(out, f, indent=2)
+        print(f'Results written to {args.out_json}')
+    return result
+
+
+if __name__ == '__main__':
+    main()

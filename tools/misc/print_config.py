@@ -1,0 +1,86 @@
+"""Print a config with every ``_base_`` merged and every override applied.
+
+Usage::
+
+    python tools/misc/print_config.py CONFIG [--cfg-options k=v ...]
+        [--dump OUT.py]
+
+``--cfg-options`` takes mmengine's ``key=value`` overrides (the same syntax
+as ``tools/train.py``), e.g. ``train_dataloader.batch_size=4``.
+"""
+import argparse
+import os.path as osp
+import sys
+from typing import List, Optional
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if REPO_ROOT not in sys.path:
+    sys.path.insert(0, REPO_ROOT)  # find mmcd_ext without installing it
+
+from mmengine.config import Config, DictAction  # noqa: E402
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Command-line arguments.
+
+    Args:
+        argv (list[str], optional): Arguments; None reads ``sys.argv``.
+            Defaults to None.
+
+    Returns:
+        argparse.Namespace: ``config``, ``cfg_options`` and ``dump``.
+    """
+    parser = argparse.ArgumentParser(
+        description='Print the fully resolved config')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings of the config, as key=value pairs '
+        '(lists: key="[a,b]" or key=a,b; nested: key="[(a,b),(c,d)]"; '
+        'quotes needed, no spaces)')
+    parser.add_argument(
+        '--dump', default=None,
+        help='also write the resolved config to this file (.py, .json or '
+        '.yaml); nothing is written without it')
+    return parser.parse_args(argv)
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Read a config and apply ``--cfg-options``.
+
+    Args:
+        path (str): Config file.
+        cfg_options (dict, optional): Overrides in mmengine's dotted-key
+            form. Defaults to None.
+
+    Returns:
+        Config: The resolved config.
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file {path} does not exist')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Print (and optionally dump) the resolved config.
+
+    Args:
+        argv (list[str], optional): Arguments; None reads ``sys.argv``.
+            Defaults to None.
+    """
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options)
+    print(f'Config ({args.config}):\n{cfg.pretty_text}')
+    if args.dump:
+        cfg.dump(args.dump)
+        print(f'Resolved config written to {args.dump}')
+
+
+if __name__ == '__main__':
+    main()
