@@ -79,6 +79,11 @@ def test_train_then_test(tmp_path, data_root):
     shown = glob.glob(str(tmp_path / 'show' / '**' / '*.png'),
                       recursive=True)
     assert len(shown) == 2
+    # test-time augmentation (flip) through the config's tta_pipeline
+    proc = run([sys.executable, 'tools/test.py', cfg, str(ckpt), '--tta',
+                '--work-dir', str(tmp_path / 'tta')])
+    assert 'with test-time augmentation' in proc.stdout + proc.stderr
+    assert len(glob.glob(str(tmp_path / 'tta' / '*' / '*.json'))) == 1
 
 
 @pytest.mark.slow

@@ -24,10 +24,32 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
 
 from mmcd_ext.datasets.synthetic import (  # noqa: E402
     PseudoChangeParams, generate_levir_like, generate_second_like)
-from mmcd_ext.datasets.synthetic.common import ProgressPrinter  # noqa: E402
 
 # Per-layout defaults of the image counts (train, val, test).
 DEFAULT_COUNTS = dict(levir=(200, 40, 40), second=(120, 30, 30))
+
+
+class ProgressPrinter:
+    """Print ``prefix: done/total`` at most every 10% of the work.
+
+    Args:
+        prefix (str): Text printed before the counter.
+        total (int): Number of steps.
+    """
+
+    def __init__(self, prefix: str, total: int) -> None:
+        self.prefix = prefix
+        self.total = total
+        self.step = max(1, total // 10)
+
+    def __call__(self, done: int) -> None:
+        """Report ``done`` finished steps.
+
+        Args:
+            done (int): Finished steps so far.
+        """
+        if done == self.total or done % self.step == 0:
+            print(f'{self.prefix}: {done}/{self.total}', flush=True)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -1,0 +1,656 @@
+"""Semantic change scenes in SECOND layout.
+
+A scene is a land-cover map (water, ground, low vegetation, tree, building,
+playground) rendered with per-class textures, roads (ground), roofs with
+shadows and sports grounds. Real changes are regions whose class differs
+between the dates: new buildings (ground / low vegetation -> building),
+demolitions (building -> ground), vegetation growth or clearing, water
+receding or new ponds, new playgrounds. As in SECOND, ``label1`` / ``label2``
+carry the date-A / date-B class in changed pixels and "unchanged" (white)
+elsewhere, so both are white at exactly the same pixels. Pseudo-changes as in
+:mod:`.pseudo_changes`, plus a water colour change between dates.
+"""
+import os.path as osp
+from dataclasses import asdict, dataclass
+from typing import Callable, Dict, List, Optional, Tuple
+
+import cv2
+import numpy as np
+
+from ..palettes import SECOND_CLASSES, SECOND_PALETTE, index_to_colour
+from .buildings import (Building, apply_shadow, render_buildings,
+                        shadow_mask, sun_light)
+from .common import (PAD, SeedLike, bezier, check_probability, check_range,
+                     check_size, component_rngs, dilate, fill_polygons,
+                     fractal_noise, randint, rotated_rect, uniform,
+                     write_png)
+from .placement import Occupancy, place_buildings, place_row, try_add
+from .pseudo_changes import (PseudoChangeParams, acquire, combine_pseudo,
+                             crop, draw_conditions, misregistration_edges)
+from .render import (GROUND_TONES, LAWN_DRY, LAWN_LUSH, WOOD_DRY, WOOD_LUSH,
+                     canopy_texture, ground_layer, lerp_colour, make_cars,
+                     make_roads, render_cars, render_roads, retint_patch)
+from .writer import write_dataset
+
+GENERATOR_VERSION = 1
+SECOND_FOLDERS = ('im1', 'im2', 'label1', 'label2', 'pseudo')
+# Class indices of SECOND (names and colours: ``mmcd_ext.datasets.palettes``).
+UNCHANGED, WATER, GROUND, LOW_VEG, TREE, BUILDING, PLAYGROUND = range(7)
+
+WATER_COLOURS = np.array([[52, 74, 90], [58, 84, 78], [72, 82, 68]],
+                         np.float32)
+TRACK = np.array([172, 74, 62], np.float32)
+TURF = np.array([66, 138, 74], np.float32)
+
+_PARTS = ('conditions', 'classes', 'water', 'roads', 'buildings',
+          'playgrounds', 'changes', 'textures', 'roofs', 'fields', 'cars',
+          'acquire_a', 'acquire_b')
+# (from classes, to class) of natural region changes.
+_REGION_CHANGES = (((LOW_VEG, ), TREE), ((TREE, ), LOW_VEG),
+                   ((LOW_VEG, TREE), GROUND), ((GROUND, ), LOW_VEG))
+
+
+@dataclass
+class SecondSceneParams:
+    """Content of the semantic change scenes (sizes at 256 px, scaled).
+
+    Args:
+        class_bias (float): Random per-scene bias of the ground / low
+            vegetation / tree proportions. Defaults to 0.15.
+        p_water (float): Probability of a river or pond. Defaults to 0.5.
+        num_roads (tuple[int, int]): Roads (class ground). Defaults to
+            (0, 2).
+        buildings (tuple[int, int]): Unchanged buildings wanted. Defaults
+            to (6, 18).
+        p_playground (float): Probability of an unchanged playground.
+            Defaults to 0.3.
+        changed_fraction (tuple[float, float]): Target fraction of changed
+            pixels; change events are added until it is reached. Defaults to
+            (0.08, 0.25).
+        event_weights (tuple[float, ...]): Relative frequency of the events
+            (build, demolish, vegetation, water, playground). Defaults to
+            (0.35, 0.1, 0.4, 0.1, 0.05).
+        blob_radius (tuple[float, float]): Radius of natural change regions
+            in pixels at 256 px. Defaults to (18, 45).
+        margin (float): Free space around buildings in pixels at 256 px.
+            Defaults to 2.0.
+    """
+    class_bias: float = 0.15
+    p_water: float = 0.5
+    num_roads: Tuple[int, int] = (0, 2)
+    buildings: Tuple[int, int] = (6, 18)
+    p_playground: float = 0.3
+    changed_fraction: Tuple[float, float] = (0.08, 0.25)
+    event_weights: Tuple[float, ...] = (0.35, 0.1, 0.4, 0.1, 0.05)
+    blob_radius: Tuple[float, float] = (18.0, 45.0)
+    margin: float = 2.0
+
+    def __post_init__(self) -> None:
+        check_range('num_roads', self.num_roads, 0, 8)
+        check_range('buildings', self.buildings, 0)
+        check_range('changed_fraction', self.changed_fraction, 0.0, 0.8)
+        check_range('blob_radius', self.blob_radius, 1.0)
+        for name in ('p_water', 'p_playground'):
+            check_probability(name, getattr(self, name))
+        w = np.asarray(self.event_weights, np.float64)
+        if w.shape != (5, ) or (w < 0).any() or w.sum() <= 0:
+            raise ValueError('event_weights must be 5 non-negative numbers '
+                             f'with a positive sum, got {self.event_weights}')
+        if self.class_bias < 0 or self.margin < 0:
+            raise ValueError('class_bias and margin must be >= 0')
+
+    def to_dict(self) -> dict:
+        """JSON-friendly copy (tuples become lists).
+
+        Returns:
+            dict: The parameters.
+        """
+        return {k: list(v) if isinstance(v, tuple) else v
+                for k, v in asdict(self).items()}
+
+
+@dataclass
+class Playground:
+    """A sports ground: a running track around a turf (or court) field.
+
+    Args:
+        cx (float): Centre x.
+        cy (float): Centre y.
+        length (float): Outer length.
+        width (float): Outer width.
+        angle (float): Orientation in radians.
+        inner (np.ndarray): ``(3,)`` colour of the inner field.
+    """
+    cx: float
+    cy: float
+    length: float
+    width: float
+    angle: float
+    inner: np.ndarray
+
+    def corners(self) -> np.ndarray:
+        """Outer footprint, a stadium (rectangle with round ends).
+
+        Returns:
+            np.ndarray: ``(N, 2)`` polygon.
+        """
+        return stadium(self.cx, self.cy, self.length, self.width,
+                       self.angle)
+
+    def proxy(self) -> Building:
+        """A flat box with the same outer rectangle, for placement.
+
+        Returns:
+            Building: The box.
+        """
+        return Building(self.cx, self.cy, self.length, self.width,
+                        self.angle, 0.0, 'flat', self.inner, 0.0)
+
+
+def stadium(cx: float, cy: float, length: float, width: float,
+            angle: float, num: int = 12) -> np.ndarray:
+    """Polygon of a stadium: two half discs joined by straight sides.
+
+    Args:
+        cx (float): Centre x.
+        cy (float): Centre y.
+        length (float): Outer length (>= width).
+        width (float): Outer width, the discs' diameter.
+        angle (float): Orientation in radians.
+        num (int): Points per half disc. Defaults to 12.
+
+    Returns:
+        np.ndarray: ``(2 num, 2)`` ``(x, y)`` vertices.
+    """
+    r = width / 2
+    half = max(length / 2 - r, 0.0)
+    t = np.linspace(-np.pi / 2, np.pi / 2, num)
+    right = np.stack([half + r * np.cos(t), r * np.sin(t)], 1)
+    left = np.stack([-half - r * np.cos(t), -r * np.sin(t)], 1)
+    local = np.concatenate([right, left])
+    c, s = np.cos(angle), np.sin(angle)
+    rot = np.array([[c, -s], [s, c]])
+    return local @ rot.T + [cx, cy]
+
+
+def _random_playground(rng: np.random.Generator, canvas: int,
+                       scale: float) -> Playground:
+    """Draw a playground at a random position.
+
+    Args:
+        rng (np.random.Generator): Random generator.
+        canvas (int): Canvas side.
+        scale (float): ``size / 256``.
+
+    Returns:
+        Playground: The playground.
+    """
+    length = rng.uniform(44, 80) * scale
+    width = rng.uniform(0.5, 0.7) * length
+    inner = TURF if rng.random() < 0.7 else TRACK * 0.9
+    c = rng.uniform(0.15, 0.85, 2) * canvas
+    return Playground(float(c[0]), float(c[1]), float(length), float(width),
+                      float(rng.uniform(0, np.pi)),
+                      inner * rng.uniform(0.9, 1.1))
+
+
+def _render_playground(img: np.ndarray, p: Playground,
+                       tex: np.ndarray) -> np.ndarray:
+    """Paint a playground in place; return its footprint.
+
+    Args:
+        img (np.ndarray): ``(H, W, 3)`` float32 image.
+        p (Playground): The playground.
+        tex (np.ndarray): ``(H, W)`` float32 texture in ``[0, 1]``.
+
+    Returns:
+        np.ndarray: ``(H, W)`` bool footprint.
+    """
+    shape = img.shape[:2]
+    outer = fill_polygons(shape, [p.corners()]).astype(bool)
+    track = min(p.width * 0.15, 8.0)
+    inner_poly = stadium(p.cx, p.cy, p.length - 2 * track,
+                         p.width - 2 * track, p.angle)
+    inner = fill_polygons(shape, [inner_poly]).astype(bool)
+    eroded = inner & ~dilate(~inner, 1)
+    line = inner & ~eroded  # white line around the inner field
+    shade = (1 + 0.06 * (tex - 0.5))[..., None]
+    img[outer] = (TRACK * shade)[outer]
+    img[inner] = (p.inner * shade)[inner]
+    img[line] = 228.0
+    return outer
+
+
+def _blob(rng: np.random.Generator, shape: Tuple[int, int],
+          noise: np.ndarray, radius: Tuple[float, float], scale: float,
+          centre_range: Tuple[float, float]) -> np.ndarray:
+    """An irregular region: a noisy ellipse.
+
+    Args:
+        rng (np.random.Generator): Random generator.
+        shape (tuple[int, int]): ``(H, W)``.
+        noise (np.ndarray): ``(H, W)`` smooth noise in ``[0, 1]``.
+        radius (tuple[float, float]): Radius range at 256 px.
+        scale (float): ``size / 256``.
+        centre_range (tuple[float, float]): Bounds of the centre.
+
+    Returns:
+        np.ndarray: ``(H, W)`` bool.
+    """
+    h, w = shape
+    cx, cy = rng.uniform(centre_range[0], centre_range[1], 2)
+    rx = uniform(rng, radius) * scale
+    ry = rx * rng.uniform(0.6, 1.4)
+    ang = rng.uniform(0, np.pi)
+    y0, y1 = max(int(cy - 2 * max(rx, ry)), 0), min(
+        int(cy + 2 * max(rx, ry)) + 1, h)
+    x0, x1 = max(int(cx - 2 * max(rx, ry)), 0), min(
+        int(cx + 2 * max(rx, ry)) + 1, w)
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    dx, dy = xx - cx, yy - cy
+    c, s = np.cos(ang), np.sin(ang)
+    d = ((dx * c + dy * s) / rx)**2 + ((-dx * s + dy * c) / ry)**2
+    out = np.zeros(shape, bool)
+    out[y0:y1, x0:x1] = np.sqrt(d) + 0.8 * (noise[y0:y1, x0:x1] - 0.5) < 1
+    return out
+
+
+def _land_cover(rng: np.random.Generator, rw: np.random.Generator,
+                shape: Tuple[int, int], scale: float,
+                params: SecondSceneParams) -> np.ndarray:
+    """Natural classes (ground / low vegetation / tree) plus water.
+
+    Args:
+        rng (np.random.Generator): Random generator of the classes.
+        rw (np.random.Generator): Random generator of the water.
+        shape (tuple[int, int]): ``(H, W)``.
+        scale (float): ``size / 256``.
+        params (SecondSceneParams): Scene parameters.
+
+    Returns:
+        np.ndarray: ``(H, W)`` uint8 class map.
+    """
+    fields = np.stack(
+        [fractal_noise(rng, shape, 90 * scale, octaves=4) for _ in range(3)])
+    fields += rng.uniform(-params.class_bias, params.class_bias, (3, 1, 1))
+    classes = np.array([GROUND, LOW_VEG, TREE], np.uint8)[fields.argmax(0)]
+    has_water = rw.random() < params.p_water
+    river = rw.random() < 0.5
+    h, w = shape
+    if has_water:
+        if river:
+            a = rw.uniform(0, 2 * np.pi)
+            p0 = np.array([w, h]) / 2 + 0.8 * w * np.array(
+                [np.cos(a), np.sin(a)])
+            p2 = np.array([w, h]) / 2 - 0.8 * w * np.array(
+                [np.cos(a), np.sin(a)])
+            p1 = rw.uniform(0.2, 0.8, 2) * [w, h]
+            water = np.zeros(shape, np.uint8)
+            pts = np.round(bezier(p0, p1, p2) * 16).astype(np.int32)[None]
+            cv2.polylines(water, pts, False, 1,
+                          max(2, int(rw.uniform(14, 34) * scale)),
+                          cv2.LINE_8, 4)
+            water = water.astype(bool)
+        else:
+            noise = fractal_noise(rw, shape, 30 * scale, octaves=3)
+            water = _blob(rw, shape, noise, (25.0, 55.0), scale,
+                          (0.2 * w, 0.8 * w))
+        classes[water] = WATER
+    return classes
+
+
+def make_second_like_sample(seed: SeedLike = 0,
+                            size: int = 256,
+                            scene: Optional[SecondSceneParams] = None,
+                            pseudo: Optional[PseudoChangeParams] = None
+                            ) -> Dict[str, object]:
+    """Generate one bitemporal semantic change scene, in memory.
+
+    Args:
+        seed (int | np.random.SeedSequence): Seed of this image. Defaults
+            to 0.
+        size (int): Image side in pixels (>= 32). Defaults to 256.
+        scene (SecondSceneParams, optional): Scene content. Defaults to
+            ``SecondSceneParams()``.
+        pseudo (PseudoChangeParams, optional): Pseudo-changes. Defaults to
+            ``PseudoChangeParams()``.
+
+    Returns:
+        dict: ``img_a``, ``img_b`` (``(S, S, 3)`` uint8 RGB), ``cover_a``,
+        ``cover_b`` (``(S, S)`` uint8 full land cover, classes 1..6),
+        ``label_a``, ``label_b`` (``(S, S)`` uint8, the cover where it
+        changed, 0 elsewhere), ``change`` (``(S, S)`` bool), ``pseudo``
+        (``(S, S)`` uint8 0/255), ``pseudo_parts`` (dict of ``(S, S)`` bool
+        per source: ``season``, ``water``, ``field``, ``cars``, ``shadow``,
+        ``misregistration``; before the buffer around real change is
+        removed), ``changed_shadow`` (``(S, S)`` bool, shadows of changed
+        buildings) and ``info`` (JSON-friendly summary).
+    """
+    check_size(size)
+    scene = SecondSceneParams() if scene is None else scene
+    pseudo = PseudoChangeParams() if pseudo is None else pseudo
+    rngs = component_rngs(seed, _PARTS)
+    scale = size / 256.0
+    canvas = size + 2 * PAD
+    shape = (canvas, canvas)
+    cond_a, cond_b, shift = draw_conditions(rngs['conditions'], pseudo)
+
+    cover = _land_cover(rngs['classes'], rngs['water'], shape, scale, scene)
+    roads = make_roads(rngs['roads'], canvas, scale,
+                       randint(rngs['roads'], scene.num_roads))
+    # Bare-soil tones only: no grass-like ground next to low vegetation.
+    ground = ground_layer(rngs['textures'], shape, scale,
+                          tones=GROUND_TONES[[1, 2, 3, 5]])
+    road_mask = render_roads(ground, rngs['roads'], roads)
+    cover[road_mask] = GROUND
+
+    # Unchanged objects.
+    margin = scene.margin * scale
+    natural_block = dilate(road_mask, 1) | np.isin(cover, (WATER, TREE))
+    occ = Occupancy(natural_block)
+    rp = rngs['playgrounds']
+    playgrounds_a: List[Playground] = []
+    if rp.random() < scene.p_playground:
+        for _ in range(10):
+            p = _random_playground(rp, canvas, scale)
+            if try_add(occ, p.proxy(), margin):
+                playgrounds_a.append(p)
+                break
+    rb = rngs['buildings']
+    persistent = place_buildings(rb, occ, roads, randint(rb, scene.buildings),
+                                 scale, 0.15, 0.6, margin)
+    # Footprints of every object so far (region events keep off them).
+    objects = fill_polygons(
+        shape, [o.corners() for o in persistent + playgrounds_a]).astype(bool)
+
+    # Change events.
+    rc = rngs['changes']
+    target = uniform(rc, scene.changed_fraction) * size * size
+    weights = np.asarray(scene.event_weights, np.float64)
+    weights = weights / weights.sum()
+    blob_noise = fractal_noise(rc, shape, 20 * scale, octaves=3)
+    cover_b = cover.copy()
+    protected = road_mask.copy()  # never changed by region events
+    appeared: List[Building] = []
+    vanished: List[Building] = []
+    playgrounds_b = list(playgrounds_a)
+    inside = (PAD, PAD + size)
+    events: List[str] = []
+    for _ in range(40):
+        changed = crop(cover != cover_b, PAD, size).sum()
+        changed += sum(b.length * b.width for b in appeared + vanished)
+        if changed >= target:
+            break
+        kind = ('build', 'demolish', 'vegetation', 'water',
+                'playground')[int(rc.choice(5, p=weights))]
+        if kind == 'build':
+            if roads and rc.random() < 0.5:
+                road = roads[int(rc.integers(len(roads)))]
+                group = place_row(rc, occ, road, randint(rc, (2, 5)), scale,
+                                  margin, inside)
+            else:
+                group = place_buildings(rc, occ, roads, randint(rc, (1, 3)),
+                                        scale, 0.2, 0.5, margin, inside, 15)
+            appeared.extend(group)
+            objects |= fill_polygons(
+                shape, [b.corners() for b in group]).astype(bool)
+        elif kind == 'demolish':
+            candidates = [b for b in persistent
+                          if inside[0] <= b.cx < inside[1]
+                          and inside[0] <= b.cy < inside[1]]
+            if candidates:
+                b = candidates[int(rc.integers(len(candidates)))]
+                persistent.remove(b)
+                vanished.append(b)
+        elif kind == 'playground':
+            # New sports grounds may also replace trees.
+            occ_pg = Occupancy(dilate(objects, int(np.ceil(margin)))
+                               | dilate(road_mask, 1) | (cover == WATER)
+                               | (cover_b == WATER))
+            for _ in range(10):
+                p = _random_playground(rc, canvas, scale)
+                if try_add(occ_pg, p.proxy(), margin, inside):
+                    occ.add(p.proxy().corners())
+                    objects |= fill_polygons(shape,
+                                             [p.corners()]).astype(bool)
+                    playgrounds_b.append(p)
+                    break
+        else:
+            blob = _blob(rc, shape, blob_noise, scene.blob_radius, scale,
+                         inside) & ~protected & ~objects
+            if kind == 'water':
+                if (cover == WATER).any() and rc.random() < 0.8:
+                    sources, dest = (WATER, ), (GROUND, LOW_VEG)[int(
+                        rc.integers(2))]
+                else:
+                    # A new pond keeps away from buildings and roads.
+                    blob &= ~dilate(objects | protected,
+                                    max(1, int(8 * scale)))
+                    sources, dest = (GROUND, LOW_VEG), WATER
+            else:
+                sources, dest = _REGION_CHANGES[int(
+                    rc.integers(len(_REGION_CHANGES)))]
+            region = blob & np.isin(cover_b, sources)
+            cover_b[region] = dest
+            protected |= region
+            if dest in (WATER, TREE):
+                occ.blocked |= region  # nothing is built there later
+        events.append(kind)
+    # Objects are drawn into the cover maps after the region events.
+    for b in persistent + vanished:
+        cover[fill_polygons(shape, [b.corners()]).astype(bool)] = BUILDING
+    for b in persistent:
+        cover_b[fill_polygons(shape, [b.corners()]).astype(bool)] = BUILDING
+    for b in vanished:
+        cover_b[fill_polygons(shape, [b.corners()]).astype(bool)] = GROUND
+    for b in appeared:
+        cover_b[fill_polygons(shape, [b.corners()]).astype(bool)] = BUILDING
+    for p in playgrounds_a:
+        cover[fill_polygons(shape, [p.corners()]).astype(bool)] = PLAYGROUND
+    for p in playgrounds_b:
+        cover_b[fill_polygons(shape, [p.corners()]).astype(bool)] = PLAYGROUND
+
+    # Textures shared by both dates.
+    rt = rngs['textures']
+    lawn_tex = 1 + 0.18 * (fractal_noise(rt, shape, 6, 3) - 0.5)
+    wood_tex = canopy_texture(rt, shape, scale)
+    water_base = WATER_COLOURS[int(rt.integers(len(WATER_COLOURS)))]
+    water_tex = 1 + 0.06 * (fractal_noise(rt, shape, 24 * scale, 3) - 0.5)
+    water_tint = (1 + rt.uniform(-1, 1, 3) * pseudo.water_tint).astype(
+        np.float32)
+    tint_water = bool(rt.random() < pseudo.p_water_tint)
+    pg_tex = fractal_noise(rt, shape, 4, 2)
+    roof_tex = fractal_noise(rngs['roofs'], shape, 2.5, octaves=2)
+
+    rf = rngs['fields']
+    grounds = [ground, ground]
+    field_mask = np.zeros(shape, bool)
+    if rf.random() < pseudo.p_field:
+        c = rf.uniform(0.1, 0.9, 2) * canvas
+        poly = rotated_rect(c[0], c[1], rf.uniform(50, 120) * scale,
+                            rf.uniform(40, 90) * scale, rf.uniform(0, np.pi))
+        field_mask = fill_polygons(shape, [poly]).astype(bool) & ~dilate(
+            road_mask, 1)
+        tone = GROUND_TONES[int(rf.integers(len(GROUND_TONES)))]
+        date = int(rf.integers(2))
+        grounds[date] = retint_patch(ground, field_mask, tone,
+                                     rf.uniform(0.6, 0.9))
+    rcar = rngs['cars']
+    cars = [make_cars(rcar, roads, randint(rcar, pseudo.cars), scale)
+            for _ in range(2)]
+
+    canvases, car_masks = [], []
+    for date, (cond, cov) in enumerate(((cond_a, cover), (cond_b, cover_b))):
+        img = grounds[date].copy()
+        g = cond.greenness
+        lawn = lawn_tex[..., None] * lerp_colour(LAWN_DRY, LAWN_LUSH, g)
+        wood = wood_tex[..., None] * lerp_colour(WOOD_DRY, WOOD_LUSH,
+                                                 0.4 + 0.6 * g)
+        water_col = water_base * (water_tint if date == 1 and tint_water
+                                  else 1.0)
+        for cls, tex in ((LOW_VEG, lawn), (TREE, wood)):
+            m = cov == cls
+            img[m] = tex[m]
+        m = cov == WATER
+        img[m] = (water_tex[..., None] * water_col)[m]
+        car_masks.append(render_cars(img, cars[date]))
+        present = persistent + (vanished if date == 0 else appeared)
+        shadows = shadow_mask(shape, present, [], cond.shadow_dir,
+                              cond.shadow_length)
+        apply_shadow(img, shadows & (cov != WATER), cond.shadow_darkness)
+        # Roofs are shaded with date A's sun on both dates.
+        render_buildings(img, present, sun_light(cond_a.shadow_dir),
+                         roof_tex)
+        for p in (playgrounds_a if date == 0 else playgrounds_b):
+            _render_playground(img, p, pg_tex)
+        canvases.append(img)
+
+    # Labels in date A's frame.
+    cover_a_img = crop(cover, PAD, size).copy()
+    cover_b_img = crop(cover_b, PAD, size).copy()
+    change = cover_a_img != cover_b_img
+    label_a = np.where(change, cover_a_img, UNCHANGED).astype(np.uint8)
+    label_b = np.where(change, cover_b_img, UNCHANGED).astype(np.uint8)
+
+    same = cover == cover_b
+    veg = np.isin(cover, (LOW_VEG, TREE)) & same
+    parts = {
+        'season': veg & (cond_a.greenness != cond_b.greenness),
+        'water': (cover == WATER) & same & tint_water,
+        'field': field_mask & (cover == GROUND) & same & ~road_mask,
+        'cars': dilate(car_masks[0] | car_masks[1], 1),
+    }
+    persist_shadow = [
+        shadow_mask(shape, persistent, [], c.shadow_dir, c.shadow_length)
+        for c in (cond_a, cond_b)
+    ]
+    parts['shadow'] = ((persist_shadow[0] ^ persist_shadow[1]) & same
+                       & ~np.isin(cover, (BUILDING, WATER, PLAYGROUND)))
+    parts = {k: crop(v, PAD, size).copy() for k, v in parts.items()}
+    parts['misregistration'] = misregistration_edges(
+        canvases[1], cond_b, PAD, size, shift, pseudo.edge_threshold)
+    changed_shadows = (
+        shadow_mask(shape, vanished, [], cond_a.shadow_dir,
+                    cond_a.shadow_length)
+        | shadow_mask(shape, appeared, [], cond_b.shadow_dir,
+                      cond_b.shadow_length)) & (cover != BUILDING) & (
+                          cover_b != BUILDING)
+    changed_shadow = crop(changed_shadows, PAD, size).copy()
+    pseudo_mask = combine_pseudo(parts, change, changed_shadow,
+                                 pseudo.label_buffer)
+
+    img_a = acquire(canvases[0], cond_a, PAD, size, (0, 0),
+                    rngs['acquire_a'])
+    img_b = acquire(canvases[1], cond_b, PAD, size, shift,
+                    rngs['acquire_b'])
+    transitions: Dict[str, int] = {}
+    pairs, counts = np.unique(
+        label_a[change].astype(np.int64) * 8 + label_b[change],
+        return_counts=True)
+    for pair, n in zip(pairs, counts):
+        key = f'{SECOND_CLASSES[pair // 8]}->{SECOND_CLASSES[pair % 8]}'
+        transitions[key] = int(n)
+    info = dict(
+        changed_fraction=round(float(change.mean()), 5),
+        pseudo_fraction=round(float(pseudo_mask.mean()), 5),
+        transitions=transitions,
+        events=events,
+        num_unchanged_buildings=len(persistent),
+        num_appeared=len(appeared),
+        num_vanished=len(vanished),
+        shift=[int(shift[0]), int(shift[1])],
+        season_change=bool(cond_a.greenness != cond_b.greenness),
+        water_tint=bool(tint_water and (cover == WATER).any()),
+        cars=[len(cars[0]), len(cars[1])],
+        date_a=cond_a.summary(),
+        date_b=cond_b.summary())
+    return dict(
+        img_a=img_a,
+        img_b=img_b,
+        cover_a=cover_a_img,
+        cover_b=cover_b_img,
+        label_a=label_a,
+        label_b=label_b,
+        change=change,
+        pseudo=(pseudo_mask * 255).astype(np.uint8),
+        pseudo_parts=parts,
+        changed_shadow=changed_shadow,
+        info=info)
+
+
+def _write_second_sample(split_dir: str, name: str,
+                         sample: Dict[str, object]) -> None:
+    """Write one SECOND-like sample's PNGs.
+
+    Args:
+        split_dir (str): ``<out>/<split>``.
+        name (str): File stem.
+        sample (dict): Output of :func:`make_second_like_sample`.
+    """
+    files = (('im1', sample['img_a']), ('im2', sample['img_b']),
+             ('label1', index_to_colour(sample['label_a'], SECOND_PALETTE)),
+             ('label2', index_to_colour(sample['label_b'], SECOND_PALETTE)),
+             ('pseudo', sample['pseudo']))
+    for folder, img in files:
+        write_png(osp.join(split_dir, folder, name + '.png'), img)
+
+
+def generate_second_like(out_dir: str,
+                         num_train: int = 120,
+                         num_val: int = 30,
+                         num_test: int = 30,
+                         size: int = 256,
+                         seed: int = 0,
+                         scene: Optional[SecondSceneParams] = None,
+                         pseudo: Optional[PseudoChangeParams] = None,
+                         overwrite: bool = False,
+                         progress: Optional[Callable[[int, int],
+                                                     None]] = None) -> dict:
+    """Write a SECOND-layout data set of synthetic scenes.
+
+    Layout:
+    ``<out>/{train,val,test}/{im1,im2,label1,label2,pseudo}/<split>_<i>.png``
+    (RGB dates, RGB labels colour-coded with
+    ``mmcd_ext.datasets.palettes.SECOND_PALETTE``, 0/255 pseudo-change masks)
+    and ``<out>/meta.json``.
+
+    Args:
+        out_dir (str): Data-set root; must be empty or absent unless
+            ``overwrite``.
+        num_train (int): Training images. Defaults to 120.
+        num_val (int): Validation images. Defaults to 30.
+        num_test (int): Test images. Defaults to 30.
+        size (int): Image side in pixels. Defaults to 256.
+        seed (int): Data-set seed; image ``i`` of a split depends only on
+            ``(seed, split, i)``. Defaults to 0.
+        scene (SecondSceneParams, optional): Scene content. Defaults to
+            ``SecondSceneParams()``.
+        pseudo (PseudoChangeParams, optional): Pseudo-changes. Defaults to
+            ``PseudoChangeParams()``.
+        overwrite (bool): Write into a non-empty directory, replacing a
+            previous run's PNGs and meta.json. Defaults to False.
+        progress (Callable, optional): Called as ``progress(done, total)``
+            after each image. Defaults to None.
+
+    Returns:
+        dict: The content of ``meta.json``.
+    """
+    scene = SecondSceneParams() if scene is None else scene
+    pseudo = PseudoChangeParams() if pseudo is None else pseudo
+    counts = dict(train=num_train, val=num_val, test=num_test)
+    meta = dict(
+        layout='second',
+        generator='mmcd_ext.datasets.synthetic.generate_second_like',
+        generator_version=GENERATOR_VERSION,
+        seed=int(seed),
+        size=int(size),
+        counts=counts,
+        folders=list(SECOND_FOLDERS),
+        classes=list(SECOND_CLASSES),
+        palette=[list(c) for c in SECOND_PALETTE],
+        scene=scene.to_dict(),
+        pseudo=pseudo.to_dict())
+    return write_dataset(
+        out_dir, 'second', SECOND_FOLDERS, counts, size, seed,
+        lambda ss: make_second_like_sample(ss, size, scene, pseudo),
+        _write_second_sample, meta, overwrite, progress)
