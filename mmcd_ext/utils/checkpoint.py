@@ -73,6 +73,7 @@ def allow_mmengine_checkpoint_types() -> None:
     from mmengine.logging.history_buffer import HistoryBuffer
     add([
         HistoryBuffer, *_numpy_types(),
+        bytes,  # an empty numpy array pickles its data as bytes()
         (_history_buffer_getattr, 'builtins.getattr'),
         (_history_buffer_getattr, '__builtin__.getattr'),
     ])

@@ -11,6 +11,7 @@ import mmcd_ext  # noqa: F401  (allow-lists the checkpoint types)
 
 def test_runner_style_checkpoint_loads_with_weights_only(tmp_path):
     hub = MessageHub.get_instance('test_ckpt_hub')
+    hub.log_scalars['train/empty'] = HistoryBuffer()  # empty numpy arrays
     hub.update_scalar('train/loss', 0.5)
     hub.update_scalar('train/lr', np.float64(1e-3))
     ckpt = dict(
