@@ -11,12 +11,12 @@ import mmcd_ext  # noqa: F401  (allow-lists the checkpoint types)
 
 def test_runner_style_checkpoint_loads_with_weights_only(tmp_path):
     hub = MessageHub.get_instance('test_ckpt_hub')
-    hub.log_scalars['train/empty'] = HistoryBuffer()  # empty numpy arrays
     hub.update_scalar('train/loss', 0.5)
     hub.update_scalar('train/lr', np.float64(1e-3))
     ckpt = dict(
         meta=dict(seed=np.int64(7), iter=3, message_hub=hub.state_dict(),
-                  hist=np.arange(3, dtype=np.float32)),
+                  hist=np.arange(3, dtype=np.float32),
+                  empty=HistoryBuffer()),  # empty arrays pickle as bytes
         state_dict=dict(w=torch.arange(4.)))
     path = tmp_path / 'ckpt.pth'
     torch.save(ckpt, path)
@@ -25,6 +25,7 @@ def test_runner_style_checkpoint_loads_with_weights_only(tmp_path):
     assert out['meta']['message_hub']['log_scalars']['train/loss'].mean() \
         == pytest.approx(0.5)
     np.testing.assert_array_equal(out['meta']['hist'], [0, 1, 2])
+    assert len(out['meta']['empty'].data[0]) == 0
     torch.testing.assert_close(out['state_dict']['w'], torch.arange(4.))
 
 
