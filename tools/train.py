@@ -16,6 +16,7 @@ from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mmcd_ext.utils import register_all_modules  # noqa: E402
+from mmcd_ext.utils.config_utils import propagate_data_root  # noqa: E402
 from mmcd_ext.utils.launch import setup_launch  # noqa: E402
 
 
@@ -36,7 +37,8 @@ def parse_args() -> argparse.Namespace:
         '--cfg-options',
         nargs='+',
         action=DictAction,
-        help='override settings of the config, key=value pairs')
+        help='override settings of the config, key=value pairs; '
+        'data_root=PATH sets the data root of every dataloader')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -55,6 +57,7 @@ def main() -> None:
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+        propagate_data_root(cfg, args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

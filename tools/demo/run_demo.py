@@ -72,9 +72,7 @@ def main() -> None:
         run([py, 'tools/misc/make_synthetic_data.py', '--layout', 'levir',
              '--out', args.data_root, '--seed', str(args.seed), '--force'])
 
-    data_opt = [f'train_dataloader.dataset.data_root={args.data_root}',
-                f'val_dataloader.dataset.data_root={args.data_root}',
-                f'test_dataloader.dataset.data_root={args.data_root}']
+    data_opt = [f'data_root={args.data_root}']
     if not args.skip_train:
         run([py, 'tools/train.py', CONFIG, '--work-dir', args.work_dir,
              '--cfg-options', f'randomness.seed={args.seed}', *data_opt])
