@@ -62,3 +62,12 @@ def test_scd_base_config(second_root, cfg_file, loader):
     np.testing.assert_array_equal(change == 1, a != 0)
     np.testing.assert_array_equal(a == 0, b == 0)
     assert (change == 1).any()
+
+
+def test_landsat_base_config_uses_its_own_palette(second_root):
+    dataset = build('landsat_scd.py', 'test_dataloader', second_root)
+    assert type(dataset).__name__ == 'LandsatSCDDataset'
+    assert len(dataset.metainfo['classes']) == 5
+    # SECOND's colours are not Landsat-SCD's: decoding must refuse them
+    with pytest.raises(ValueError, match='label1.*not in the palette'):
+        dataset[0]

@@ -17,7 +17,7 @@ from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mmcd_ext.utils import register_all_modules  # noqa: E402
-from mmcd_ext.utils.config_utils import propagate_data_root  # noqa: E402
+from mmcd_ext.utils.config_utils import load_tool_config  # noqa: E402
 from mmcd_ext.utils.launch import setup_launch  # noqa: E402
 
 
@@ -87,15 +87,7 @@ def describe_test_mode(test_cfg: dict) -> str:
 def main() -> None:
     args = parse_args()
     register_all_modules(init_default_scope=False)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-        propagate_data_root(cfg, args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_tool_config(args.config, args.cfg_options, args.work_dir)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     cfg.load_from = args.checkpoint

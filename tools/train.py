@@ -11,12 +11,12 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mmcd_ext.utils import register_all_modules  # noqa: E402
-from mmcd_ext.utils.config_utils import propagate_data_root  # noqa: E402
+from mmcd_ext.utils.config_utils import load_tool_config  # noqa: E402
 from mmcd_ext.utils.launch import setup_launch  # noqa: E402
 
 
@@ -54,15 +54,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     register_all_modules(init_default_scope=False)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-        propagate_data_root(cfg, args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_tool_config(args.config, args.cfg_options, args.work_dir)
 
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.type

@@ -1,4 +1,5 @@
 """Config conveniences shared by the command-line tools."""
+import os.path as osp
 from typing import Optional
 
 from mmengine.config import Config
@@ -33,4 +34,34 @@ def propagate_data_root(cfg: Config, cfg_options: Optional[dict]) -> Config:
         targets = dataset.get('datasets') or [dataset.get('dataset', dataset)]
         for target in targets:
             target['data_root'] = root
+    return cfg
+
+
+def load_tool_config(config: str,
+                     cfg_options: Optional[dict] = None,
+                     work_dir: Optional[str] = None) -> Config:
+    """Load a config the way ``tools/train.py`` and ``tools/test.py`` do.
+
+    Applies ``--cfg-options`` (with :func:`propagate_data_root`) and sets
+    ``work_dir``: the given one, else the config's, else
+    ``./work_dirs/<config name>``, as mmseg's tools do.
+
+    Args:
+        config (str): Config file path.
+        cfg_options (dict, optional): Parsed ``--cfg-options``.
+            Defaults to None.
+        work_dir (str, optional): ``--work-dir``. Defaults to None.
+
+    Returns:
+        Config: The loaded config.
+    """
+    cfg = Config.fromfile(config)
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+        propagate_data_root(cfg, cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(config))[0])
     return cfg
