@@ -1,27 +1,14 @@
 """Binary change-detection datasets stored as folders of image pairs."""
-from typing import Dict, List, Optional, Sequence, Tuple
-
-from mmseg.datasets import BaseCDDataset
+from typing import Dict, Optional
 
 from mmcd_ext.registry import DATASETS
-from .file_pairing import pair_folders, pair_from_list
+from .file_pairing import BaseFolderCDDataset
 from .palettes import BINARY_CD_CLASSES, BINARY_CD_PALETTE
 from .transforms.loading import CD_LABEL_ENCODINGS
 
 
-def _reject_label_map(cls: type, new_classes: Optional[Sequence]) -> None:
-    """Change labels cannot be remapped to a class subset."""
-    old = cls.METAINFO.get('classes', None)
-    if new_classes is not None and old is not None \
-            and list(new_classes) != list(old):
-        raise ValueError(
-            f'{cls.__name__}: metainfo classes {tuple(new_classes)} differ '
-            f'from {tuple(old)}; renaming or dropping classes of a change '
-            'dataset is not supported')
-
-
 @DATASETS.register_module()
-class BinaryCDFolderDataset(BaseCDDataset):
+class BinaryCDFolderDataset(BaseFolderCDDataset):
     """Binary change detection from folders of date A, date B and labels.
 
     Layout (folder names and suffixes configurable)::
@@ -70,6 +57,9 @@ class BinaryCDFolderDataset(BaseCDDataset):
     """
 
     METAINFO = dict(classes=BINARY_CD_CLASSES, palette=BINARY_CD_PALETTE)
+    DEFAULT_PREFIX = dict(img_path='A', img_path2='B', seg_map_path='label')
+    LABEL_KEYS = ('seg_map_path', )
+    ZERO_MEANING = 'unchanged'
 
     def __init__(self,
                  img_suffix: str = '.png',
@@ -83,83 +73,22 @@ class BinaryCDFolderDataset(BaseCDDataset):
             raise ValueError(f'{type(self).__name__}: label_encoding must be '
                              f'one of {list(CD_LABEL_ENCODINGS)}, got '
                              f'"{label_encoding}"')
-        if reduce_zero_label:
-            raise ValueError(f'{type(self).__name__}: reduce_zero_label=True'
-                             ' is not supported (0 means "unchanged")')
-        if data_prefix is None:
-            data_prefix = dict(
-                img_path='A', img_path2='B', seg_map_path='label')
-        for key in ('img_path', 'img_path2'):
-            if key not in data_prefix:
-                raise KeyError(f'{type(self).__name__}: data_prefix needs '
-                               f'"{key}", got {data_prefix}')
         self.label_encoding = label_encoding
-        self.with_labels = bool(data_prefix.get('seg_map_path', ''))
         super().__init__(
             img_suffix=img_suffix,
-            img_suffix2=img_suffix2 if img_suffix2 is not None else
-            img_suffix,
+            img_suffix2=img_suffix2,
             seg_map_suffix=seg_map_suffix,
             data_prefix=data_prefix,
-            reduce_zero_label=False,
+            reduce_zero_label=reduce_zero_label,
             **kwargs)
 
-    @classmethod
-    def get_label_map(cls,
-                      new_classes: Optional[Sequence] = None) -> None:
-        """Refuse class remapping (mmseg's ``label_map``).
-
-        Args:
-            new_classes (Sequence, optional): Classes given in ``metainfo``.
-                Defaults to None.
+    def _sample_info(self) -> dict:
+        """The label encoding, which :class:`LoadCDAnnotations` reads.
 
         Returns:
-            None: Change labels are never remapped.
-
-        Raises:
-            ValueError: If ``new_classes`` differs from the dataset's.
+            dict: ``label_encoding``.
         """
-        _reject_label_map(cls, new_classes)
-        return None
-
-    def _sources(self) -> Dict[str, Tuple[str, str]]:
-        sources = {
-            'img_path': (self.data_prefix['img_path'], self.img_suffix),
-            'img_path2': (self.data_prefix['img_path2'], self.img_suffix2),
-        }
-        if self.with_labels:
-            sources['seg_map_path'] = (self.data_prefix['seg_map_path'],
-                                       self.seg_map_suffix)
-        return sources
-
-    def load_data_list(self) -> List[dict]:
-        """Pair the files of the folders into samples.
-
-        Returns:
-            list[dict]: One data_info per sample: ``img_path``,
-            ``img_path2``, ``seg_map_path`` (with labels),
-            ``label_encoding``, ``label_map`` (None), ``reduce_zero_label``
-            (False) and an empty ``seg_fields``.
-        """
-        name = type(self).__name__
-        if self.ann_file:
-            pairs = pair_from_list(
-                self.ann_file,
-                self._sources(),
-                backend_args=self.backend_args,
-                dataset_name=name)
-        else:
-            pairs = pair_folders(
-                self._sources(),
-                backend_args=self.backend_args,
-                dataset_name=name)
-        for info in pairs:
-            info.update(
-                label_encoding=self.label_encoding,
-                label_map=None,
-                reduce_zero_label=False,
-                seg_fields=[])
-        return pairs
+        return dict(label_encoding=self.label_encoding)
 
 
 @DATASETS.register_module()

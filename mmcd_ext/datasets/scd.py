@@ -1,17 +1,12 @@
 """Semantic change-detection datasets (SECOND, Landsat-SCD)."""
-from typing import Dict, List, Optional, Sequence, Tuple
-
-from mmseg.datasets import BaseCDDataset
-
 from mmcd_ext.registry import DATASETS
-from .binary_cd import _reject_label_map
-from .file_pairing import pair_folders, pair_from_list
+from .file_pairing import BaseFolderCDDataset
 from .palettes import (LANDSAT_SCD_CLASSES, LANDSAT_SCD_PALETTE,
                        SECOND_CLASSES, SECOND_PALETTE, check_palette)
 
 
 @DATASETS.register_module()
-class SCDFolderDataset(BaseCDDataset):
+class SCDFolderDataset(BaseFolderCDDataset):
     """Semantic change detection from ``im1/ im2/ label1/ label2/`` folders.
 
     Layout (folder names configurable through ``data_prefix``)::
@@ -53,37 +48,30 @@ class SCDFolderDataset(BaseCDDataset):
     """
 
     METAINFO: dict = dict()
+    DEFAULT_PREFIX = dict(
+        img_path='im1',
+        img_path2='im2',
+        seg_map_path_a='label1',
+        seg_map_path_b='label2')
+    LABEL_KEYS = ('seg_map_path_a', 'seg_map_path_b')
+    ZERO_MEANING = 'no change'
 
-    def __init__(self,
-                 img_suffix: str = '.png',
-                 img_suffix2: Optional[str] = None,
-                 seg_map_suffix: str = '.png',
-                 data_prefix: Optional[Dict[str, str]] = None,
-                 reduce_zero_label: bool = False,
-                 **kwargs) -> None:
+    def _check_metainfo(self, metainfo: dict) -> None:
+        """Check the classes and label colours; keep the palette.
+
+        Sets ``label_palette`` (list of RGB colours) for the samples.
+
+        Args:
+            metainfo (dict): The ``metainfo`` given to the dataset (empty
+                when none); missing entries come from :attr:`METAINFO`.
+
+        Raises:
+            ValueError: If there are no classes or colours, their numbers
+                differ, there are more than 255 classes, or the classes
+                differ from the subclass's.
+        """
         name = type(self).__name__
-        if reduce_zero_label:
-            raise ValueError(f'{name}: reduce_zero_label=True is not '
-                             'supported (0 means "no change")')
-        if data_prefix is None:
-            data_prefix = dict(
-                img_path='im1',
-                img_path2='im2',
-                seg_map_path_a='label1',
-                seg_map_path_b='label2')
-        for key in ('img_path', 'img_path2'):
-            if key not in data_prefix:
-                raise KeyError(f'{name}: data_prefix needs "{key}", got '
-                               f'{data_prefix}')
-        with_a = bool(data_prefix.get('seg_map_path_a', ''))
-        with_b = bool(data_prefix.get('seg_map_path_b', ''))
-        if with_a != with_b:
-            raise KeyError(f'{name}: data_prefix must give both or neither '
-                           f'of seg_map_path_a/seg_map_path_b, got '
-                           f'{data_prefix}')
-        self.with_labels = with_a
-        metainfo = kwargs.get('metainfo', None) or {}
-        _reject_label_map(type(self), metainfo.get('classes', None))
+        type(self).get_label_map(metainfo.get('classes', None))
         classes = metainfo.get('classes', self.METAINFO.get('classes'))
         palette = metainfo.get('palette', self.METAINFO.get('palette'))
         if classes is None or palette is None:
@@ -97,71 +85,14 @@ class SCDFolderDataset(BaseCDDataset):
         if len(classes) > 255:
             raise ValueError(f'{name}: at most 255 classes fit uint8 labels')
         self.label_palette = palette.tolist()
-        super().__init__(
-            img_suffix=img_suffix,
-            img_suffix2=img_suffix2 if img_suffix2 is not None else
-            img_suffix,
-            seg_map_suffix=seg_map_suffix,
-            data_prefix=data_prefix,
-            reduce_zero_label=False,
-            **kwargs)
 
-    @classmethod
-    def get_label_map(cls,
-                      new_classes: Optional[Sequence] = None) -> None:
-        """Refuse class remapping (mmseg's ``label_map``).
-
-        Args:
-            new_classes (Sequence, optional): Classes given in ``metainfo``.
-                Defaults to None.
+    def _sample_info(self) -> dict:
+        """The label colours, which :class:`LoadSCDAnnotations` reads.
 
         Returns:
-            None: Labels are never remapped.
-
-        Raises:
-            ValueError: If ``new_classes`` differs from the dataset's.
+            dict: ``label_palette``.
         """
-        _reject_label_map(cls, new_classes)
-        return None
-
-    def _sources(self) -> Dict[str, Tuple[str, str]]:
-        sources = {
-            'img_path': (self.data_prefix['img_path'], self.img_suffix),
-            'img_path2': (self.data_prefix['img_path2'], self.img_suffix2),
-        }
-        if self.with_labels:
-            for key in ('seg_map_path_a', 'seg_map_path_b'):
-                sources[key] = (self.data_prefix[key], self.seg_map_suffix)
-        return sources
-
-    def load_data_list(self) -> List[dict]:
-        """Pair the files of the four folders into samples.
-
-        Returns:
-            list[dict]: One data_info per sample: ``img_path``,
-            ``img_path2``, ``seg_map_path_a``/``seg_map_path_b`` (with
-            labels), ``label_palette``, ``label_map`` (None),
-            ``reduce_zero_label`` (False) and an empty ``seg_fields``.
-        """
-        name = type(self).__name__
-        if self.ann_file:
-            pairs = pair_from_list(
-                self.ann_file,
-                self._sources(),
-                backend_args=self.backend_args,
-                dataset_name=name)
-        else:
-            pairs = pair_folders(
-                self._sources(),
-                backend_args=self.backend_args,
-                dataset_name=name)
-        for info in pairs:
-            info.update(
-                label_palette=self.label_palette,
-                label_map=None,
-                reduce_zero_label=False,
-                seg_fields=[])
-        return pairs
+        return dict(label_palette=self.label_palette)
 
 
 @DATASETS.register_module()

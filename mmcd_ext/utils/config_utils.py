@@ -3,6 +3,9 @@ import os.path as osp
 from typing import Optional
 
 from mmengine.config import Config
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import init_default_scope
+from torch import nn
 
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -55,13 +58,83 @@ def load_tool_config(config: str,
     Returns:
         Config: The loaded config.
     """
-    cfg = Config.fromfile(config)
-    if cfg_options is not None:
-        cfg.merge_from_dict(cfg_options)
-        propagate_data_root(cfg, cfg_options)
+    cfg = read_config(config, cfg_options)
+    propagate_data_root(cfg, cfg_options)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(config))[0])
     return cfg
+
+
+def read_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Read a config file and apply ``--cfg-options``.
+
+    Args:
+        path (str): Config file.
+        cfg_options (dict, optional): Overrides in mmengine's dotted-key
+            form. Defaults to None.
+
+    Returns:
+        Config: The resolved config.
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file {path} does not exist')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def load_model_config(path: str,
+                      cfg_options: Optional[dict] = None) -> Config:
+    """Read a config that must build a model, ready for ``MODELS.build``.
+
+    :func:`read_config`, then mmseg's and mmcd_ext's modules are registered
+    and the config's ``default_scope`` (``'mmcd_ext'`` when it sets none)
+    becomes the default scope.
+
+    Args:
+        path (str): Config file.
+        cfg_options (dict, optional): Overrides in dotted-key form.
+            Defaults to None.
+
+    Returns:
+        Config: The resolved config.
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        KeyError: If the config has no ``model``.
+    """
+    cfg = read_config(path, cfg_options)
+    if 'model' not in cfg:
+        raise KeyError(f'{path}: the config has no `model` field')
+    from .set_env import register_all_modules
+    register_all_modules(init_default_scope=False)
+    init_default_scope(cfg.get('default_scope', 'mmcd_ext'))
+    return cfg
+
+
+def build_untrained_model(cfg: Config) -> nn.Module:
+    """Build ``cfg.model`` on CPU, in eval mode, with random weights.
+
+    ``init_weights()`` is deliberately not called, so pretrained checkpoints
+    named in ``init_cfg`` are never read; SyncBN becomes BN so the model
+    runs without a process group.
+
+    Args:
+        cfg (Config): Config with a ``model`` field (see
+            :func:`load_model_config`).
+
+    Returns:
+        nn.Module: The model.
+    """
+    from mmcd_ext.registry import MODELS
+    model = MODELS.build(cfg.model)
+    model = revert_sync_batchnorm(model)
+    model.eval()
+    return model

@@ -52,7 +52,10 @@ from mmengine.structures import PixelData  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
 from torch import nn  # noqa: E402
 
-from get_flops import build_model, load_config, parse_shape  # noqa: E402
+from get_flops import parse_shape  # noqa: E402
+
+from mmcd_ext.utils.config_utils import (build_untrained_model,  # noqa: E402
+                                         load_model_config)
 
 MODES = ('infer', 'train')
 
@@ -330,8 +333,8 @@ def run_benchmark(args: argparse.Namespace) -> Dict[str, object]:
         torch.set_num_threads(args.threads)
     height, width = parse_shape(args.shape)
     torch.manual_seed(args.seed)
-    cfg = load_config(args.config, args.cfg_options)
-    model = build_model(cfg)
+    cfg = load_model_config(args.config, args.cfg_options)
+    model = build_untrained_model(cfg)
     if args.checkpoint is not None:
         if not osp.isfile(args.checkpoint):
             raise FileNotFoundError(

@@ -33,10 +33,11 @@ if REPO_ROOT not in sys.path:
 import torch  # noqa: E402
 from mmengine.analysis import get_model_complexity_info  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.model import revert_sync_batchnorm  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
 from torch import nn  # noqa: E402
+
+from mmcd_ext.utils.config_utils import (build_untrained_model,  # noqa: E402
+                                         load_model_config)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -89,57 +90,6 @@ def parse_shape(shape: Sequence[int]) -> Tuple[int, int]:
         raise ValueError(f'--shape takes H or H W (positive integers), got '
                          f'{list(shape)}')
     return int(shape[0]), int(shape[1])
-
-
-def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Read a config, apply overrides and set its default scope.
-
-    Importing the config runs its ``custom_imports`` (mmcd_ext), and
-    mmseg's and mmcd_ext's modules are registered.
-
-    Args:
-        path (str): Config file.
-        cfg_options (dict, optional): Overrides in dotted-key form.
-            Defaults to None.
-
-    Returns:
-        Config: The resolved config.
-
-    Raises:
-        FileNotFoundError: If ``path`` does not exist.
-        KeyError: If the config has no ``model``.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'config file {path} does not exist')
-    cfg = Config.fromfile(path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    if 'model' not in cfg:
-        raise KeyError(f'{path}: the config has no `model` field')
-    from mmcd_ext.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
-    init_default_scope(cfg.get('default_scope', 'mmcd_ext'))
-    return cfg
-
-
-def build_model(cfg: Config) -> nn.Module:
-    """Build ``cfg.model`` on CPU, in eval mode, with random weights.
-
-    ``init_weights()`` is deliberately not called, so pretrained checkpoints
-    named in ``init_cfg`` are never read; SyncBN becomes BN so the model
-    runs without a process group.
-
-    Args:
-        cfg (Config): Config with a ``model`` field.
-
-    Returns:
-        nn.Module: The model.
-    """
-    from mmcd_ext.registry import MODELS
-    model = MODELS.build(cfg.model)
-    model = revert_sync_batchnorm(model)
-    model.eval()
-    return model
 
 
 def make_pair_input(model: nn.Module, height: int, width: int,
@@ -208,7 +158,8 @@ def get_flops(cfg: Config,
     """Parameters and FLOPs of ``cfg.model`` for one image pair.
 
     Args:
-        cfg (Config): A loaded config (see :func:`load_config`).
+        cfg (Config): A loaded config (see
+            :func:`mmcd_ext.utils.config_utils.load_model_config`).
         shape (tuple[int, int]): ``(H, W)`` of each date.
         in_channels (int): Channels C of one date. Defaults to 3.
         show_table (bool): Also return mmengine's per-module table.
@@ -224,7 +175,7 @@ def get_flops(cfg: Config,
     height, width = shape
     if in_channels <= 0:
         raise ValueError(f'--in-channels must be positive, got {in_channels}')
-    model = build_model(cfg)
+    model = build_untrained_model(cfg)
     inputs = make_pair_input(model, height, width, in_channels)
     with torch.no_grad():
         info = get_model_complexity_info(
@@ -298,7 +249,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, object]:
     """
     args = parse_args(argv)
     shape = parse_shape(args.shape)
-    cfg = load_config(args.config, args.cfg_options)
+    cfg = load_model_config(args.config, args.cfg_options)
     result = get_flops(cfg, shape, args.in_channels, args.show_table)
     if result['table']:
         print(result['table'])

@@ -211,11 +211,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     sys.path.insert(0, REPO_ROOT)
     import torch
 
-    from mmcd_ext.utils import register_all_modules
-    register_all_modules()
-    from mmengine.config import Config
-
-    from mmcd_ext.registry import MODELS
+    from mmcd_ext.utils.config_utils import (build_untrained_model,
+                                             load_model_config)
 
     work = args.work_dir or tempfile.mkdtemp(prefix='infer_mem_')
     os.makedirs(work, exist_ok=True)
@@ -224,7 +221,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         f.write(MODEL_CONFIG)
     ckpt_path = osp.join(work, 'small_model.pth')
     torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(cfg_path).model)
+    model = build_untrained_model(load_model_config(cfg_path))
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), ckpt_path)
     env = dict(os.environ, PYTHONPATH=REPO_ROOT,
                OMP_NUM_THREADS=str(args.threads))

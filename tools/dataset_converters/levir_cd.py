@@ -34,6 +34,11 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+_HERE = osp.dirname(osp.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)  # the sibling converter_utils.py
+from converter_utils import check_src_dst, print_progress  # noqa: E402
+
 FOLDERS = ('A', 'B', 'label')
 SPLITS = ('train', 'val', 'test')
 
@@ -197,15 +202,6 @@ def prepare_output(dirs: List[str], suffix: str, force: bool) -> None:
         os.makedirs(d, exist_ok=True)
 
 
-def _progress(split: str, done: int, total: int, patches: int) -> None:
-    """Print progress: in place on a terminal, every 10 % otherwise."""
-    line = f'[{split}] {done}/{total} tiles, {patches} patches'
-    if sys.stdout.isatty():
-        print('\r' + line, end='\n' if done == total else '', flush=True)
-    elif done == total or done % max(1, total // 10) == 0:
-        print(line, flush=True)
-
-
 def convert_split(src_split: str, dst_split: str, patch_size: int,
                   suffix: str) -> Tuple[int, int]:
     """Cut every tile of one split.
@@ -245,7 +241,8 @@ def convert_split(src_split: str, dst_split: str, patch_size: int,
                     raise ValueError(f'cannot write {out}')
                 count += 1
         n_patches += count
-        _progress(split, i, len(stems), n_patches)
+        print_progress(f'[{split}] {i}/{len(stems)} tiles, {n_patches} '
+                       'patches', i, len(stems))
     return len(stems), n_patches
 
 
@@ -260,8 +257,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         int: Exit code (0 on success).
     """
     args = parse_args(argv)
-    if osp.realpath(args.src) == osp.realpath(args.dst):
-        raise ValueError('SRC and DST must be different folders')
+    check_src_dst(args.src, args.dst)
     outputs = [
         osp.join(args.dst, split, folder) for split in args.splits
         for folder in FOLDERS

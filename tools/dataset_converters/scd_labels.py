@@ -29,6 +29,11 @@ import numpy as np
 
 from mmcd_ext.datasets.palettes import SCD_PALETTES, colour_to_index
 
+_HERE = osp.dirname(osp.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)  # the sibling converter_utils.py
+from converter_utils import check_src_dst, print_progress  # noqa: E402
+
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse the command line.
@@ -96,8 +101,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         int: Exit code (0 on success).
     """
     args = parse_args(argv)
-    if osp.realpath(args.src) == osp.realpath(args.dst):
-        raise ValueError('SRC and DST must be different folders')
+    check_src_dst(args.src, args.dst)
     if not osp.isdir(args.src):
         raise FileNotFoundError(f'label folder {args.src} does not exist')
     files = sorted(
@@ -110,17 +114,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                               '--force to write into it')
     os.makedirs(args.dst, exist_ok=True)
     _, palette = SCD_PALETTES[args.dataset]
-    tty = sys.stdout.isatty()
-    step = max(1, len(files) // 10)
     for i, src in enumerate(files, start=1):
         rel = osp.relpath(src, args.src)
         convert_label(src, osp.join(args.dst, rel), palette)
-        line = f'[{args.dataset}] {i}/{len(files)} labels'
-        if tty:
-            print('\r' + line, end='\n' if i == len(files) else '',
-                  flush=True)
-        elif i == len(files) or i % step == 0:
-            print(line, flush=True)
+        print_progress(f'[{args.dataset}] {i}/{len(files)} labels', i,
+                       len(files))
     print(f'done: {len(files)} index labels in {args.dst}', flush=True)
     return 0
 

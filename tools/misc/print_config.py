@@ -17,7 +17,9 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)  # find mmcd_ext without installing it
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
+
+from mmcd_ext.utils.config_utils import read_config  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -45,28 +47,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Read a config and apply ``--cfg-options``.
-
-    Args:
-        path (str): Config file.
-        cfg_options (dict, optional): Overrides in mmengine's dotted-key
-            form. Defaults to None.
-
-    Returns:
-        Config: The resolved config.
-
-    Raises:
-        FileNotFoundError: If ``path`` does not exist.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'config file {path} does not exist')
-    cfg = Config.fromfile(path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    return cfg
-
-
 def main(argv: Optional[List[str]] = None) -> None:
     """Print (and optionally dump) the resolved config.
 
@@ -75,7 +55,7 @@ def main(argv: Optional[List[str]] = None) -> None:
             Defaults to None.
     """
     args = parse_args(argv)
-    cfg = load_config(args.config, args.cfg_options)
+    cfg = read_config(args.config, args.cfg_options)
     print(f'Config ({args.config}):\n{cfg.pretty_text}')
     if args.dump:
         cfg.dump(args.dump)

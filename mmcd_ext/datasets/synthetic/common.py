@@ -7,6 +7,7 @@ while they are being composed and ``uint8`` RGB once finished.
 import json
 import os
 import os.path as osp
+from dataclasses import asdict
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import cv2
@@ -23,6 +24,37 @@ SeedLike = Union[int, np.random.SeedSequence]
 #: Margin in pixels around the image on the drawing canvas. Date B is cut
 #: out of it with the misregistration shift, so this bounds ``max_shift``.
 PAD = 8
+
+
+class JsonParamsMixin:
+    """Base of the parameter dataclasses: their ``meta.json`` form."""
+
+    def to_dict(self) -> dict:
+        """JSON-friendly copy (tuples become lists).
+
+        Returns:
+            dict: The parameters.
+        """
+        return {k: list(v) if isinstance(v, tuple) else v
+                for k, v in asdict(self).items()}
+
+
+def scene_frame(size: int) -> Tuple[float, int, Tuple[int, int]]:
+    """Validate the image size and give the drawing canvas around it.
+
+    Scenes are designed at 256 px and scaled by ``size / 256``; they are
+    drawn on a canvas with a margin of :data:`PAD` pixels on every side.
+
+    Args:
+        size (int): Image side in pixels (>= 32).
+
+    Returns:
+        tuple: ``(scale, canvas, shape)``: ``size / 256``, the canvas side
+        ``size + 2 PAD`` and its ``(H, W)``.
+    """
+    check_size(size)
+    canvas = size + 2 * PAD
+    return size / 256.0, canvas, (canvas, canvas)
 
 
 def as_seed_sequence(seed: SeedLike) -> np.random.SeedSequence:

@@ -9,25 +9,25 @@ not change). Pseudo-changes are added as described in
 ``PAD`` pixels (:mod:`.common`) so that date B can be shifted without border
 artefacts; labels and pseudo masks are in date A's frame.
 """
-import os.path as osp
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from .buildings import (Building, apply_shadow, render_buildings,
                         shadow_mask, sun_light)
-from .common import (PAD, SeedLike, check_probability, check_range,
-                     check_size, component_rngs, dilate, fill_polygons,
-                     fractal_noise, randint, rotated_rect, uniform,
-                     write_png)
+from .common import (PAD, JsonParamsMixin, SeedLike, check_probability,
+                     check_range, component_rngs, dilate, fill_polygons,
+                     fractal_noise, randint, scene_frame, uniform)
 from .placement import Occupancy, place_buildings, place_row, place_trees
-from .pseudo_changes import (PseudoChangeParams, acquire, combine_pseudo,
-                             crop, draw_conditions, misregistration_edges)
+from .pseudo_changes import (PseudoChangeParams, acquire_dates, crop,
+                             draw_conditions, local_pseudo_changes,
+                             shadow_changes)
 from .render import (GROUND_TONES, ground_layer, make_cars, make_roads,
-                     make_vegetation, render_cars, render_roads, render_trees,
-                     retint_patch, tree_leaves, tree_shading)
-from .writer import write_dataset
+                     make_vegetation, random_field, render_cars,
+                     render_roads, render_trees, retint_patch, tree_leaves,
+                     tree_shading)
+from .writer import Layout, write_dataset
 
 #: Version of the scene design, stored in meta.json.
 GENERATOR_VERSION = 1
@@ -39,7 +39,7 @@ _PARTS = ('conditions', 'ground', 'roads', 'vegetation', 'changes',
 
 
 @dataclass
-class LevirSceneParams:
+class LevirSceneParams(JsonParamsMixin):
     """Content of the binary change scenes (sizes at 256 px, scaled).
 
     Args:
@@ -99,15 +99,6 @@ class LevirSceneParams:
             check_probability(name, getattr(self, name))
         if self.max_changed < 0 or self.margin < 0:
             raise ValueError('max_changed and margin must be >= 0')
-
-    def to_dict(self) -> dict:
-        """JSON-friendly copy (tuples become lists).
-
-        Returns:
-            dict: The parameters.
-        """
-        return {k: list(v) if isinstance(v, tuple) else v
-                for k, v in asdict(self).items()}
 
 
 def _changed_buildings(rng: np.random.Generator, occ: Occupancy,
@@ -185,13 +176,10 @@ def make_levir_like_sample(seed: SeedLike = 0,
         (JSON-friendly summary: counts, changed fraction, shift
         ``[dy, dx]``, per-date conditions).
     """
-    check_size(size)
+    scale, canvas, shape = scene_frame(size)
     scene = LevirSceneParams() if scene is None else scene
     pseudo = PseudoChangeParams() if pseudo is None else pseudo
     rngs = component_rngs(seed, _PARTS)
-    scale = size / 256.0
-    canvas = size + 2 * PAD
-    shape = (canvas, canvas)
 
     cond_a, cond_b, shift = draw_conditions(rngs['conditions'], pseudo)
 
@@ -226,10 +214,7 @@ def make_levir_like_sample(seed: SeedLike = 0,
     if rf.random() < pseudo.p_field and n_fields > 0:
         date_masks = [np.zeros(shape, bool), np.zeros(shape, bool)]
         for _ in range(n_fields):
-            c = rf.uniform(0.1, 0.9, 2) * canvas
-            poly = rotated_rect(c[0], c[1], rf.uniform(50, 120) * scale,
-                                rf.uniform(40, 90) * scale,
-                                rf.uniform(0, np.pi))
+            poly = random_field(rf, canvas, scale)
             date_masks[int(rf.integers(2))] |= fill_polygons(
                 shape, [poly]).astype(bool)
         tone = GROUND_TONES[int(rf.integers(len(GROUND_TONES)))]
@@ -276,28 +261,15 @@ def make_levir_like_sample(seed: SeedLike = 0,
     parts['field'] = (field_mask & ~dilate(road_mask, 1) & ~buildings_any
                       & ~crown_core & (veg.ground_weight() > 0.1))
     parts['cars'] = dilate(car_masks[0] | car_masks[1], 1)
-    persist_shadow = [
-        shadow_mask(shape, persistent, trees, c.shadow_dir, c.shadow_length)
-        for c in (cond_a, cond_b)
-    ]
-    parts['shadow'] = ((persist_shadow[0] ^ persist_shadow[1])
-                       & ~buildings_any & ~crown_core)
-    parts = {k: crop(v, PAD, size).copy() for k, v in parts.items()}
-    parts['misregistration'] = misregistration_edges(
-        canvases[1], cond_b, PAD, size, shift, pseudo.edge_threshold)
-    changed_shadows = (
-        shadow_mask(shape, vanished, [], cond_a.shadow_dir,
-                    cond_a.shadow_length)
-        | shadow_mask(shape, appeared, [], cond_b.shadow_dir,
-                      cond_b.shadow_length)) & ~buildings_any
-    changed_shadow = crop(changed_shadows, PAD, size).copy()
-    pseudo_mask = combine_pseudo(parts, label, changed_shadow,
-                                 pseudo.label_buffer)
+    moved_shadow, changed_shadows = shadow_changes(
+        shape, persistent, trees, appeared, vanished, cond_a, cond_b)
+    parts['shadow'] = moved_shadow & ~buildings_any & ~crown_core
+    parts, changed_shadow, pseudo_mask = local_pseudo_changes(
+        parts, changed_shadows & ~buildings_any, label, canvases[1], cond_b,
+        size, shift, pseudo)
 
-    img_a = acquire(canvases[0], cond_a, PAD, size, (0, 0),
-                    rngs['acquire_a'])
-    img_b = acquire(canvases[1], cond_b, PAD, size, shift,
-                    rngs['acquire_b'])
+    img_a, img_b = acquire_dates(canvases, (cond_a, cond_b), size, shift,
+                                 rngs)
     info = dict(
         num_unchanged_buildings=len(persistent),
         num_appeared=len(appeared),
@@ -320,18 +292,18 @@ def make_levir_like_sample(seed: SeedLike = 0,
         info=info)
 
 
-def _write_levir_sample(split_dir: str, name: str,
-                        sample: Dict[str, object]) -> None:
-    """Write one LEVIR-like sample's PNGs.
+def _levir_images(sample: Dict[str, object]) -> List[Tuple[str, np.ndarray]]:
+    """The PNGs of one LEVIR-like sample, by folder.
 
     Args:
-        split_dir (str): ``<out>/<split>``.
-        name (str): File stem.
         sample (dict): Output of :func:`make_levir_like_sample`.
+
+    Returns:
+        list[tuple[str, np.ndarray]]: ``(folder, uint8 image)`` pairs.
     """
-    for folder, key in (('A', 'img_a'), ('B', 'img_b'), ('label', 'label'),
-                        ('pseudo', 'pseudo')):
-        write_png(osp.join(split_dir, folder, name + '.png'), sample[key])
+    return [(folder, sample[key])
+            for folder, key in (('A', 'img_a'), ('B', 'img_b'),
+                                ('label', 'label'), ('pseudo', 'pseudo'))]
 
 
 def generate_levir_like(out_dir: str,
@@ -372,21 +344,17 @@ def generate_levir_like(out_dir: str,
     Returns:
         dict: The content of ``meta.json``.
     """
-    scene = LevirSceneParams() if scene is None else scene
-    pseudo = PseudoChangeParams() if pseudo is None else pseudo
     counts = dict(train=num_train, val=num_val, test=num_test)
-    meta = dict(
-        layout='levir',
-        generator='mmcd_ext.datasets.synthetic.generate_levir_like',
-        generator_version=GENERATOR_VERSION,
-        seed=int(seed),
-        size=int(size),
-        counts=counts,
-        folders=list(LEVIR_FOLDERS),
-        label_values=dict(unchanged=0, changed=255),
-        scene=scene.to_dict(),
-        pseudo=pseudo.to_dict())
-    return write_dataset(
-        out_dir, 'levir', LEVIR_FOLDERS, counts, size, seed,
-        lambda ss: make_levir_like_sample(ss, size, scene, pseudo),
-        _write_levir_sample, meta, overwrite, progress)
+    return write_dataset(_LEVIR_LAYOUT, out_dir, counts, size, seed, scene,
+                         pseudo, overwrite, progress)
+
+
+_LEVIR_LAYOUT = Layout(
+    name='levir',
+    generator='mmcd_ext.datasets.synthetic.generate_levir_like',
+    version=GENERATOR_VERSION,
+    folders=LEVIR_FOLDERS,
+    scene_params=LevirSceneParams,
+    make_sample=make_levir_like_sample,
+    images=_levir_images,
+    extra_meta=dict(label_values=dict(unchanged=0, changed=255)))

@@ -13,19 +13,21 @@ Two kinds are modelled.
 The parameters of a whole data set live in :class:`PseudoChangeParams`; the
 per-date draws of one image in :class:`DateConditions`.
 """
-from dataclasses import asdict, dataclass
-from typing import Dict, Tuple, Union
+from dataclasses import dataclass
+from typing import Dict, List, Mapping, Sequence, Tuple, Union
 
 import numpy as np
 
-from .common import (PAD, check_probability, check_range, dilate,
-                     fractal_noise, gaussian_blur, uniform)
+from .buildings import Building, shadow_mask
+from .common import (PAD, JsonParamsMixin, check_probability, check_range,
+                     dilate, fractal_noise, gaussian_blur, uniform)
+from .render import Tree
 
 PHOTOMETRIC_DATES = ('both', 'b', 'random')
 
 
 @dataclass
-class PseudoChangeParams:
+class PseudoChangeParams(JsonParamsMixin):
     """Strength and frequency of every pseudo-change.
 
     Ranges are ``(low, high)`` and drawn uniformly per image (per date where
@@ -169,15 +171,6 @@ class PseudoChangeParams:
             p_water_tint=0.0,
             sun_jitter_deg=0.0,
             shadow_ratio=(1.0, 1.0))
-
-    def to_dict(self) -> dict:
-        """JSON-friendly copy (tuples become lists).
-
-        Returns:
-            dict: The parameters.
-        """
-        return {k: list(v) if isinstance(v, tuple) else v
-                for k, v in asdict(self).items()}
 
 
 @dataclass
@@ -445,3 +438,102 @@ def combine_pseudo(parts: Dict[str, np.ndarray], label: np.ndarray,
     for m in parts.values():
         union |= m
     return union & ~dilate(label, buffer) & ~exclude
+
+
+def shadow_changes(shape: Tuple[int, int], persistent: Sequence[Building],
+                   trees: Sequence[Tree], appeared: Sequence[Building],
+                   vanished: Sequence[Building], cond_a: DateConditions,
+                   cond_b: DateConditions) -> Tuple[np.ndarray, np.ndarray]:
+    """Where shadows differ between the dates, in the canvas frame.
+
+    Args:
+        shape (tuple[int, int]): ``(H, W)`` of the canvas.
+        persistent (Sequence[Building]): Buildings present on both dates.
+        trees (Sequence[Tree]): Trees (present on both dates).
+        appeared (Sequence[Building]): Buildings of date B only.
+        vanished (Sequence[Building]): Buildings of date A only.
+        cond_a (DateConditions): Date A's conditions (sun).
+        cond_b (DateConditions): Date B's conditions (sun).
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: ``(moved, changed)``, ``(H, W)``
+        bool each: ``moved`` where the shadows of the unchanged objects fall
+        on one date only (a pseudo-change once the callers remove what they
+        do not count), ``changed`` the shadows of the changed buildings
+        (vanished ones under date A's sun, appeared ones under date B's),
+        which are neither change nor pseudo-change.
+    """
+    persist_shadow = [
+        shadow_mask(shape, persistent, trees, c.shadow_dir, c.shadow_length)
+        for c in (cond_a, cond_b)
+    ]
+    changed = (
+        shadow_mask(shape, vanished, [], cond_a.shadow_dir,
+                    cond_a.shadow_length)
+        | shadow_mask(shape, appeared, [], cond_b.shadow_dir,
+                      cond_b.shadow_length))
+    return persist_shadow[0] ^ persist_shadow[1], changed
+
+
+def local_pseudo_changes(
+    parts: Mapping[str, np.ndarray], changed_shadows: np.ndarray,
+    change: np.ndarray, canvas_b: np.ndarray, cond_b: DateConditions,
+    size: int, shift: Tuple[int, int], params: PseudoChangeParams
+) -> Tuple[Dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Cut the local pseudo-change parts out of the canvas and combine them.
+
+    Adds the ``misregistration`` part (edges moved by date B's shift) and
+    drops what lies near real change or in the shadows of changed
+    buildings (:func:`combine_pseudo`).
+
+    Args:
+        parts (Mapping[str, np.ndarray]): ``(S + 2 PAD, S + 2 PAD)`` bool
+            mask per source, in the canvas frame.
+        changed_shadows (np.ndarray): ``(S + 2 PAD, S + 2 PAD)`` bool
+            shadows of the changed buildings (not counted).
+        change (np.ndarray): ``(S, S)`` bool real change.
+        canvas_b (np.ndarray): ``(S + 2 PAD, S + 2 PAD, 3)`` date-B scene.
+        cond_b (DateConditions): Date B's conditions.
+        size (int): Image side ``S``.
+        shift (tuple[int, int]): Date B's shift ``(dy, dx)``.
+        params (PseudoChangeParams): Parameters (``edge_threshold``,
+            ``label_buffer``).
+
+    Returns:
+        tuple: ``(parts, changed_shadow, pseudo_mask)``: the ``(S, S)``
+        parts (``misregistration`` last; before the buffer around real
+        change is removed), the ``(S, S)`` changed-building shadows and the
+        ``(S, S)`` bool pseudo-change mask.
+    """
+    cut = {k: crop(v, PAD, size).copy() for k, v in parts.items()}
+    cut['misregistration'] = misregistration_edges(
+        canvas_b, cond_b, PAD, size, shift, params.edge_threshold)
+    changed_shadow = crop(changed_shadows, PAD, size).copy()
+    pseudo_mask = combine_pseudo(cut, change, changed_shadow,
+                                 params.label_buffer)
+    return cut, changed_shadow, pseudo_mask
+
+
+def acquire_dates(canvases: Sequence[np.ndarray],
+                  conds: Sequence[DateConditions], size: int,
+                  shift: Tuple[int, int],
+                  rngs: Mapping[str, np.random.Generator]
+                  ) -> List[np.ndarray]:
+    """Both dates' uint8 images: date A as drawn, date B shifted.
+
+    Args:
+        canvases (Sequence[np.ndarray]): ``(S + 2 PAD, S + 2 PAD, 3)``
+            float32 scenes of date A and date B.
+        conds (Sequence[DateConditions]): Their conditions.
+        size (int): Image side ``S``.
+        shift (tuple[int, int]): Date B's shift ``(dy, dx)``.
+        rngs (Mapping[str, np.random.Generator]): The sample's generators;
+            ``'acquire_a'`` and ``'acquire_b'`` are used.
+
+    Returns:
+        list[np.ndarray]: ``[img_a, img_b]``, ``(S, S, 3)`` uint8 RGB each.
+    """
+    return [
+        acquire(canvases[0], conds[0], PAD, size, (0, 0), rngs['acquire_a']),
+        acquire(canvases[1], conds[1], PAD, size, shift, rngs['acquire_b'])
+    ]

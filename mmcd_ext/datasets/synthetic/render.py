@@ -125,6 +125,24 @@ def retint_patch(ground: np.ndarray, mask: np.ndarray, tone: np.ndarray,
     return out
 
 
+def random_field(rng: np.random.Generator, canvas: int,
+                 scale: float) -> np.ndarray:
+    """Outline of a re-tinted ground patch (a field) at a random place.
+
+    Args:
+        rng (np.random.Generator): Random generator.
+        canvas (int): Canvas side.
+        scale (float): ``size / 256``.
+
+    Returns:
+        np.ndarray: ``(4, 2)`` ``(x, y)`` corners of a rotated rectangle,
+        50-120 by 40-90 pixels at 256 px.
+    """
+    c = rng.uniform(0.1, 0.9, 2) * canvas
+    return rotated_rect(c[0], c[1], rng.uniform(50, 120) * scale,
+                        rng.uniform(40, 90) * scale, rng.uniform(0, np.pi))
+
+
 # ----------------------------------------------------------------- roads
 
 

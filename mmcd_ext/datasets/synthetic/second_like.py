@@ -10,8 +10,7 @@ carry the date-A / date-B class in changed pixels and "unchanged" (white)
 elsewhere, so both are white at exactly the same pixels. Pseudo-changes as in
 :mod:`.pseudo_changes`, plus a water colour change between dates.
 """
-import os.path as osp
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
 import cv2
@@ -20,17 +19,19 @@ import numpy as np
 from ..palettes import SECOND_CLASSES, SECOND_PALETTE, index_to_colour
 from .buildings import (Building, apply_shadow, render_buildings,
                         shadow_mask, sun_light)
-from .common import (PAD, SeedLike, bezier, check_probability, check_range,
-                     check_size, component_rngs, dilate, fill_polygons,
-                     fractal_noise, randint, rotated_rect, uniform,
-                     write_png)
+from .common import (PAD, JsonParamsMixin, SeedLike, bezier,
+                     check_probability, check_range, component_rngs, dilate,
+                     fill_polygons, fractal_noise, randint, scene_frame,
+                     uniform)
 from .placement import Occupancy, place_buildings, place_row, try_add
-from .pseudo_changes import (PseudoChangeParams, acquire, combine_pseudo,
-                             crop, draw_conditions, misregistration_edges)
+from .pseudo_changes import (PseudoChangeParams, acquire_dates, crop,
+                             draw_conditions, local_pseudo_changes,
+                             shadow_changes)
 from .render import (GROUND_TONES, LAWN_DRY, LAWN_LUSH, WOOD_DRY, WOOD_LUSH,
                      canopy_texture, ground_layer, lerp_colour, make_cars,
-                     make_roads, render_cars, render_roads, retint_patch)
-from .writer import write_dataset
+                     make_roads, random_field, render_cars, render_roads,
+                     retint_patch)
+from .writer import Layout, write_dataset
 
 GENERATOR_VERSION = 1
 SECOND_FOLDERS = ('im1', 'im2', 'label1', 'label2', 'pseudo')
@@ -51,7 +52,7 @@ _REGION_CHANGES = (((LOW_VEG, ), TREE), ((TREE, ), LOW_VEG),
 
 
 @dataclass
-class SecondSceneParams:
+class SecondSceneParams(JsonParamsMixin):
     """Content of the semantic change scenes (sizes at 256 px, scaled).
 
     Args:
@@ -98,15 +99,6 @@ class SecondSceneParams:
                              f'with a positive sum, got {self.event_weights}')
         if self.class_bias < 0 or self.margin < 0:
             raise ValueError('class_bias and margin must be >= 0')
-
-    def to_dict(self) -> dict:
-        """JSON-friendly copy (tuples become lists).
-
-        Returns:
-            dict: The parameters.
-        """
-        return {k: list(v) if isinstance(v, tuple) else v
-                for k, v in asdict(self).items()}
 
 
 @dataclass
@@ -326,13 +318,10 @@ def make_second_like_sample(seed: SeedLike = 0,
         removed), ``changed_shadow`` (``(S, S)`` bool, shadows of changed
         buildings) and ``info`` (JSON-friendly summary).
     """
-    check_size(size)
+    scale, canvas, shape = scene_frame(size)
     scene = SecondSceneParams() if scene is None else scene
     pseudo = PseudoChangeParams() if pseudo is None else pseudo
     rngs = component_rngs(seed, _PARTS)
-    scale = size / 256.0
-    canvas = size + 2 * PAD
-    shape = (canvas, canvas)
     cond_a, cond_b, shift = draw_conditions(rngs['conditions'], pseudo)
 
     cover = _land_cover(rngs['classes'], rngs['water'], shape, scale, scene)
@@ -466,9 +455,7 @@ def make_second_like_sample(seed: SeedLike = 0,
     grounds = [ground, ground]
     field_mask = np.zeros(shape, bool)
     if rf.random() < pseudo.p_field:
-        c = rf.uniform(0.1, 0.9, 2) * canvas
-        poly = rotated_rect(c[0], c[1], rf.uniform(50, 120) * scale,
-                            rf.uniform(40, 90) * scale, rf.uniform(0, np.pi))
+        poly = random_field(rf, canvas, scale)
         field_mask = fill_polygons(shape, [poly]).astype(bool) & ~dilate(
             road_mask, 1)
         tone = GROUND_TONES[int(rf.integers(len(GROUND_TONES)))]
@@ -520,29 +507,16 @@ def make_second_like_sample(seed: SeedLike = 0,
         'field': field_mask & (cover == GROUND) & same & ~road_mask,
         'cars': dilate(car_masks[0] | car_masks[1], 1),
     }
-    persist_shadow = [
-        shadow_mask(shape, persistent, [], c.shadow_dir, c.shadow_length)
-        for c in (cond_a, cond_b)
-    ]
-    parts['shadow'] = ((persist_shadow[0] ^ persist_shadow[1]) & same
+    moved_shadow, changed_shadows = shadow_changes(
+        shape, persistent, [], appeared, vanished, cond_a, cond_b)
+    parts['shadow'] = (moved_shadow & same
                        & ~np.isin(cover, (BUILDING, WATER, PLAYGROUND)))
-    parts = {k: crop(v, PAD, size).copy() for k, v in parts.items()}
-    parts['misregistration'] = misregistration_edges(
-        canvases[1], cond_b, PAD, size, shift, pseudo.edge_threshold)
-    changed_shadows = (
-        shadow_mask(shape, vanished, [], cond_a.shadow_dir,
-                    cond_a.shadow_length)
-        | shadow_mask(shape, appeared, [], cond_b.shadow_dir,
-                      cond_b.shadow_length)) & (cover != BUILDING) & (
-                          cover_b != BUILDING)
-    changed_shadow = crop(changed_shadows, PAD, size).copy()
-    pseudo_mask = combine_pseudo(parts, change, changed_shadow,
-                                 pseudo.label_buffer)
+    parts, changed_shadow, pseudo_mask = local_pseudo_changes(
+        parts, changed_shadows & (cover != BUILDING) & (cover_b != BUILDING),
+        change, canvases[1], cond_b, size, shift, pseudo)
 
-    img_a = acquire(canvases[0], cond_a, PAD, size, (0, 0),
-                    rngs['acquire_a'])
-    img_b = acquire(canvases[1], cond_b, PAD, size, shift,
-                    rngs['acquire_b'])
+    img_a, img_b = acquire_dates(canvases, (cond_a, cond_b), size, shift,
+                                 rngs)
     transitions: Dict[str, int] = {}
     pairs, counts = np.unique(
         label_a[change].astype(np.int64) * 8 + label_b[change],
@@ -578,21 +552,20 @@ def make_second_like_sample(seed: SeedLike = 0,
         info=info)
 
 
-def _write_second_sample(split_dir: str, name: str,
-                         sample: Dict[str, object]) -> None:
-    """Write one SECOND-like sample's PNGs.
+def _second_images(
+        sample: Dict[str, object]) -> List[Tuple[str, np.ndarray]]:
+    """The PNGs of one SECOND-like sample, by folder (labels colour-coded).
 
     Args:
-        split_dir (str): ``<out>/<split>``.
-        name (str): File stem.
         sample (dict): Output of :func:`make_second_like_sample`.
+
+    Returns:
+        list[tuple[str, np.ndarray]]: ``(folder, uint8 image)`` pairs.
     """
-    files = (('im1', sample['img_a']), ('im2', sample['img_b']),
-             ('label1', index_to_colour(sample['label_a'], SECOND_PALETTE)),
-             ('label2', index_to_colour(sample['label_b'], SECOND_PALETTE)),
-             ('pseudo', sample['pseudo']))
-    for folder, img in files:
-        write_png(osp.join(split_dir, folder, name + '.png'), img)
+    return [('im1', sample['img_a']), ('im2', sample['img_b']),
+            ('label1', index_to_colour(sample['label_a'], SECOND_PALETTE)),
+            ('label2', index_to_colour(sample['label_b'], SECOND_PALETTE)),
+            ('pseudo', sample['pseudo'])]
 
 
 def generate_second_like(out_dir: str,
@@ -635,22 +608,19 @@ def generate_second_like(out_dir: str,
     Returns:
         dict: The content of ``meta.json``.
     """
-    scene = SecondSceneParams() if scene is None else scene
-    pseudo = PseudoChangeParams() if pseudo is None else pseudo
     counts = dict(train=num_train, val=num_val, test=num_test)
-    meta = dict(
-        layout='second',
-        generator='mmcd_ext.datasets.synthetic.generate_second_like',
-        generator_version=GENERATOR_VERSION,
-        seed=int(seed),
-        size=int(size),
-        counts=counts,
-        folders=list(SECOND_FOLDERS),
+    return write_dataset(_SECOND_LAYOUT, out_dir, counts, size, seed, scene,
+                         pseudo, overwrite, progress)
+
+
+_SECOND_LAYOUT = Layout(
+    name='second',
+    generator='mmcd_ext.datasets.synthetic.generate_second_like',
+    version=GENERATOR_VERSION,
+    folders=SECOND_FOLDERS,
+    scene_params=SecondSceneParams,
+    make_sample=make_second_like_sample,
+    images=_second_images,
+    extra_meta=dict(
         classes=list(SECOND_CLASSES),
-        palette=[list(c) for c in SECOND_PALETTE],
-        scene=scene.to_dict(),
-        pseudo=pseudo.to_dict())
-    return write_dataset(
-        out_dir, 'second', SECOND_FOLDERS, counts, size, seed,
-        lambda ss: make_second_like_sample(ss, size, scene, pseudo),
-        _write_second_sample, meta, overwrite, progress)
+        palette=[list(c) for c in SECOND_PALETTE]))

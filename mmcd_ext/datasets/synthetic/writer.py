@@ -1,11 +1,47 @@
 """Writing a generated data set to disk (shared by both layouts)."""
+import copy
 import os
 import os.path as osp
-from typing import Callable, Dict, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Tuple, Type
 
-from .common import (SPLITS, as_seed_sequence, check_counts, check_size,
-                     prepare_out_dir, sample_name, sample_seed, split_items,
-                     write_meta)
+import numpy as np
+
+from .common import (SPLITS, JsonParamsMixin, as_seed_sequence,
+                     check_counts, check_size, prepare_out_dir, sample_name,
+                     sample_seed, split_items, write_meta, write_png)
+from .pseudo_changes import PseudoChangeParams
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What differs between the written layouts (LEVIR-like, SECOND-like).
+
+    Args:
+        name (str): ``'levir'`` or ``'second'`` (part of the image seeds and
+            of ``meta.json``).
+        generator (str): Dotted name of the public generator, stored in
+            ``meta.json``.
+        version (int): Version of the scene design, stored in
+            ``meta.json``.
+        folders (tuple[str, ...]): Sub-folders of each split.
+        scene_params (type): Class of the layout's scene parameters, built
+            with its defaults when no parameters are given.
+        make_sample (Callable): ``make_sample(seed, size, scene, pseudo)``
+            returns a sample dict with an ``info`` entry.
+        images (Callable): ``images(sample)`` returns the
+            ``(folder, uint8 image)`` pairs to write, one per folder.
+        extra_meta (dict): Layout-specific entries of ``meta.json``.
+            Defaults to an empty dict.
+    """
+    name: str
+    generator: str
+    version: int
+    folders: Tuple[str, ...]
+    scene_params: Type[JsonParamsMixin]
+    make_sample: Callable[..., Dict[str, object]]
+    images: Callable[[Dict[str, object]], List[Tuple[str, np.ndarray]]]
+    extra_meta: dict = field(default_factory=dict)
 
 
 def _clear_layout(out_dir: str, folders: Tuple[str, ...]) -> None:
@@ -28,12 +64,9 @@ def _clear_layout(out_dir: str, folders: Tuple[str, ...]) -> None:
                     os.remove(osp.join(d, name))
 
 
-def write_dataset(out_dir: str, layout: str, folders: Tuple[str, ...],
-                  counts: Dict[str, int], size: int, seed: int,
-                  make_sample: Callable[..., Dict[str, object]],
-                  write_sample: Callable[[str, str, Dict[str, object]],
-                                         None],
-                  meta: dict, overwrite: bool,
+def write_dataset(layout: Layout, out_dir: str, counts: Dict[str, int],
+                  size: int, seed: int, scene: Optional[JsonParamsMixin],
+                  pseudo: Optional[PseudoChangeParams], overwrite: bool,
                   progress: Optional[Callable[[int, int], None]]) -> dict:
     """Shared writer of both layouts.
 
@@ -41,40 +74,56 @@ def write_dataset(out_dir: str, layout: str, folders: Tuple[str, ...],
     complete.
 
     Args:
+        layout (Layout): The layout.
         out_dir (str): Data-set root.
-        layout (str): ``'levir'`` or ``'second'`` (part of the image seeds).
-        folders (tuple[str, ...]): Sub-folders of each split.
         counts (dict[str, int]): Images per split.
         size (int): Image side.
         seed (int): Data-set seed.
-        make_sample (Callable): ``make_sample(seed_sequence)`` returns a
-            sample dict with an ``info`` entry.
-        write_sample (Callable): ``write_sample(split_dir, name, sample)``.
-        meta (dict): Parameters to store; ``samples`` is added.
+        scene (JsonParamsMixin, optional): Scene parameters of the layout;
+            ``layout.scene_params()`` when None.
+        pseudo (PseudoChangeParams, optional): Pseudo-change parameters;
+            ``PseudoChangeParams()`` when None.
         overwrite (bool): Allow a non-empty ``out_dir``.
         progress (Callable, optional): ``progress(done, total)``.
 
     Returns:
-        dict: The content of ``meta.json``.
+        dict: The content of ``meta.json``: the layout, generator, seed,
+        size, counts, folders, the layout's extra entries, both parameter
+        sets and ``samples`` (each image's ``info``).
     """
+    scene = layout.scene_params() if scene is None else scene
+    pseudo = PseudoChangeParams() if pseudo is None else pseudo
+    meta = dict(
+        layout=layout.name,
+        generator=layout.generator,
+        generator_version=layout.version,
+        seed=int(seed),
+        size=int(size),
+        counts=counts,
+        folders=list(layout.folders),
+        **copy.deepcopy(layout.extra_meta),
+        scene=scene.to_dict(),
+        pseudo=pseudo.to_dict())
     check_counts(counts)
     check_size(size)
     as_seed_sequence(seed)  # validate before touching the disk
     prepare_out_dir(out_dir, overwrite)
-    _clear_layout(out_dir, folders)
+    _clear_layout(out_dir, layout.folders)
     for split in SPLITS:
-        for folder in folders:
+        for folder in layout.folders:
             os.makedirs(osp.join(out_dir, split, folder), exist_ok=True)
     items = split_items(counts)
     samples: Dict[str, Dict[str, dict]] = {s: {} for s in SPLITS}
     for done, (split, index) in enumerate(items, 1):
         name = sample_name(split, index)
-        sample = make_sample(sample_seed(seed, layout, split, index))
-        write_sample(osp.join(out_dir, split), name, sample)
+        sample = layout.make_sample(
+            sample_seed(seed, layout.name, split, index), size, scene,
+            pseudo)
+        for folder, img in layout.images(sample):
+            write_png(osp.join(out_dir, split, folder, name + '.png'), img)
         samples[split][name] = sample['info']
         if progress is not None:
             progress(done, len(items))
-    meta = dict(meta)
     meta['samples'] = samples
     write_meta(osp.join(out_dir, 'meta.json'), meta)
     return meta

@@ -18,6 +18,7 @@ from mmcv.transforms.utils import cache_randomness
 from mmseg.datasets.transforms import RandomRotate
 
 from mmcd_ext.registry import TRANSFORMS
+from .utils import check_prob
 
 #: OpenCV's border value is a 4-element scalar: warp at most this many
 #: channels at a time.
@@ -50,8 +51,7 @@ class RandomRotate90(BaseTransform):
     """
 
     def __init__(self, prob: float = 0.5) -> None:
-        if not 0 <= prob <= 1:
-            raise ValueError(f'prob must be in [0, 1], got {prob}')
+        check_prob(prob)
         self.prob = prob
 
     @cache_randomness
@@ -128,8 +128,7 @@ class BitemporalRandomRotate(RandomRotate):
                  center: Optional[Tuple[float, float]] = None,
                  auto_bound: bool = False,
                  interpolation: str = 'bilinear') -> None:
-        if not 0 <= prob <= 1:
-            raise ValueError(f'prob must be in [0, 1], got {prob}')
+        check_prob(prob)
         if isinstance(degree, Number) and degree <= 0:
             raise ValueError(f'degree {degree} must be positive')
         if not isinstance(degree, Number) and len(degree) != 2:

@@ -4,7 +4,7 @@ from mmcv.transforms import BaseTransform
 from mmcv.transforms.utils import cache_randomness
 
 from mmcd_ext.registry import TRANSFORMS
-from .utils import split_dates
+from .utils import check_prob, split_dates
 
 #: Pairs of keys that describe date A and date B and swap with the dates.
 _SWAPPED_PAIRS = (('gt_seg_map_a', 'gt_seg_map_b'),
@@ -41,8 +41,7 @@ class TimeExchange(BaseTransform):
     """
 
     def __init__(self, prob: float = 0.5) -> None:
-        if not 0 <= prob <= 1:
-            raise ValueError(f'prob must be in [0, 1], got {prob}')
+        check_prob(prob)
         self.prob = prob
 
     @cache_randomness

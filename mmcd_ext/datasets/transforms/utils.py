@@ -26,3 +26,16 @@ def split_dates(img: np.ndarray,
             f'concatenated on the channels, got shape {img.shape}')
     half = img.shape[2] // 2
     return img[..., :half], img[..., half:]
+
+
+def check_prob(prob: float) -> None:
+    """Check the probability with which a random transform is applied.
+
+    Args:
+        prob (float): The probability.
+
+    Raises:
+        ValueError: If ``prob`` is not in ``[0, 1]``.
+    """
+    if not 0 <= prob <= 1:
+        raise ValueError(f'prob must be in [0, 1], got {prob}')

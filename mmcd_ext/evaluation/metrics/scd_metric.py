@@ -4,21 +4,19 @@ from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
-from mmengine.dist import is_main_process
-from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
-from mmengine.utils import mkdir_or_exist
 from prettytable import PrettyTable
 
 from mmcd_ext.registry import METRICS
 from ..functional import as_label_map, scd_confusion_matrix, scd_scores
-from .change_detection_metric import _label_data, _sample_name, _write_png
+from .base_change_metric import (BaseChangeMetric, label_data, sample_name,
+                                 write_label_png)
 
 SCD_KEYS = ('OA', 'mIoU', 'SeK', 'Fscd', 'IoU_nc', 'IoU_c')
 
 
 @METRICS.register_module()
-class SCDMetric(BaseMetric):
+class SCDMetric(BaseChangeMetric):
     """OA, mIoU, SeK and Fscd of semantic change detection.
 
     One confusion matrix ``hist[pred, label]`` (``K x K``, class 0 = no
@@ -57,8 +55,6 @@ class SCDMetric(BaseMetric):
         prefix (str, optional): Prefix of the metric names. Defaults to None.
     """
 
-    default_prefix: Optional[str] = None
-
     def __init__(self,
                  num_classes: Optional[int] = None,
                  ignore_index: int = 255,
@@ -67,22 +63,19 @@ class SCDMetric(BaseMetric):
                  output_dir: Optional[str] = None,
                  format_only: bool = False,
                  prefix: Optional[str] = None) -> None:
-        super().__init__(collect_device=collect_device, prefix=prefix)
         if num_classes is not None and (not isinstance(num_classes, int)
                                         or num_classes < 2):
             raise ValueError('SCDMetric: num_classes must be an int >= 2 '
                              '(no change plus at least one class), got '
                              f'{num_classes!r}')
-        if format_only and output_dir is None:
-            raise ValueError('SCDMetric: format_only=True needs an '
-                             'output_dir to write the predictions to')
+        super().__init__(
+            ignore_index=ignore_index,
+            zero_division=zero_division,
+            collect_device=collect_device,
+            output_dir=output_dir,
+            format_only=format_only,
+            prefix=prefix)
         self.num_classes = num_classes
-        self.ignore_index = ignore_index
-        self.zero_division = zero_division
-        self.output_dir = output_dir
-        self.format_only = format_only
-        if self.output_dir is not None and is_main_process():
-            mkdir_or_exist(self.output_dir)
 
     def _meta_classes(self) -> Optional[Sequence[str]]:
         """``dataset_meta['classes']`` if the metric has a dataset meta."""
@@ -130,15 +123,15 @@ class SCDMetric(BaseMetric):
         num_classes = None if self.format_only else \
             self._resolve_num_classes()
         for data_sample in data_samples:
-            name = _sample_name(data_sample, len(self.results))
+            name = sample_name(data_sample, len(self.results))
             preds = [
-                _label_data(data_sample, f'pred_sem_seg_{date}', name)
+                label_data(data_sample, f'pred_sem_seg_{date}', name)
                 for date in ('a', 'b')
             ]
             if not self.format_only:
                 hist = np.zeros((num_classes, num_classes), dtype=np.int64)
                 for date, pred in zip(('a', 'b'), preds):
-                    gt = _label_data(data_sample, f'gt_sem_seg_{date}', name)
+                    gt = label_data(data_sample, f'gt_sem_seg_{date}', name)
                     hist += scd_confusion_matrix(
                         pred, gt, num_classes, self.ignore_index,
                         f'{name} (date {date.upper()})')
@@ -150,25 +143,22 @@ class SCDMetric(BaseMetric):
                     if pred_np.min() < 0 or pred_np.max() > 255:
                         raise ValueError(f'{name}: predicted class indices '
                                          'must fit in uint8 to be saved')
-                    _write_png(pred_np, self.output_dir,
-                               data_sample.get('img_path'), f'_{date}')
+                    write_label_png(pred_np, self.output_dir,
+                                    data_sample.get('img_path'), f'_{date}')
 
-    def compute_metrics(self, results: List[np.ndarray]) -> Dict[str, float]:
+    def _score(self, results: List[np.ndarray],
+               logger: MMLogger) -> Dict[str, float]:
         """Score the pooled confusion matrix of all samples.
 
         Args:
             results (list[np.ndarray]): ``(K, K)`` matrix of every sample,
                 gathered from all ranks.
+            logger (MMLogger): Where the result tables go.
 
         Returns:
             dict[str, float]: ``OA``, ``mIoU``, ``SeK``, ``Fscd``,
-            ``IoU_nc``, ``IoU_c`` and ``IoU.{class}`` in percent (empty when
-            ``format_only``).
+            ``IoU_nc``, ``IoU_c`` and ``IoU.{class}`` in percent.
         """
-        logger: MMLogger = MMLogger.get_current_instance()
-        if self.format_only:
-            logger.info(f'predictions are written to {self.output_dir}')
-            return OrderedDict()
         num_classes = self._resolve_num_classes()
         hist = np.zeros((num_classes, num_classes), dtype=np.int64)
         for sample_hist in results:
