@@ -90,10 +90,13 @@ build_mmcv() {
   sed -i -e "s/-std=c++14/-std=$std/g" -e "s/-std=c++17/-std=$std/g" "$src/setup.py"
   ( cd "$src" && MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=$(nproc) \
       "${PIP[@]}" wheel --no-deps --no-build-isolation -w "$CACHE/wheels" . ) >"$CACHE/mmcv-build.log" 2>&1 &
-  local pid=$! t0=$SECONDS
+  local pid=$! t0=$SECONDS total
+  # CPU build: the sources under csrc/pytorch and csrc/pytorch/cpu
+  total=$(( $(find "$src/mmcv/ops/csrc/pytorch" -maxdepth 1 -name '*.cpp' | wc -l) \
+           + $(find "$src/mmcv/ops/csrc/pytorch/cpu" -maxdepth 1 -name '*.cpp' | wc -l) ))
   while kill -0 "$pid" 2>/dev/null; do
     sleep 60
-    log "  still building mmcv ($(( (SECONDS - t0) / 60 )) min; $(grep -c 'Building\|g++\|c++' "$CACHE/mmcv-build.log" 2>/dev/null || echo 0) compile lines so far)"
+    log "  still building mmcv: $(( (SECONDS - t0) / 60 )) min, $(find "$src/build" -name '*.o' 2>/dev/null | wc -l) of ~$total objects compiled"
   done
   if ! wait "$pid"; then
     "${PIP[@]}" install -q "setuptools>=77"
