@@ -1,3 +1,5 @@
 from .bitemporal_fusion import BitemporalFusionNeck
+from .hopfield_pooling import HopfieldPooling
+from .frnet_neck import FrNetNeck
 
-__all__ = ['BitemporalFusionNeck']
+__all__ = ['BitemporalFusionNeck', 'HopfieldPooling', 'FrNetNeck']

@@ -1,0 +1,3 @@
+from .siamese_vgg import SiameseVGG
+
+__all__ = ['SiameseVGG']

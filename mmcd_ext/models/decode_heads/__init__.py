@@ -1,0 +1,3 @@
+from .frnet_head import FrNetHead
+
+__all__ = ['FrNetHead']
