@@ -3,11 +3,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import mmcv
 import numpy as np
-import torch
 from mmengine.dist import master_only
 from mmengine.structures import BaseDataElement
 from mmseg.visualization import SegLocalVisualizer
 
+from mmcd_ext.evaluation.functional import as_label_map
 from mmcd_ext.registry import VISUALIZERS
 from .change_maps import (binary_change_map, binary_change_overlay,
                           colorize_semantic)
@@ -85,15 +85,7 @@ def _get_map(data_sample: Union[BaseDataElement, dict],
     field = data_sample[key] if isinstance(data_sample, dict) else getattr(
         data_sample, key)
     data = field['data'] if isinstance(field, dict) else field.data
-    if isinstance(data, torch.Tensor):
-        data = data.detach().cpu().numpy()
-    data = np.asarray(data)
-    if data.ndim == 3 and data.shape[0] == 1:
-        data = data[0]
-    if data.ndim != 2:
-        raise ValueError(f'"{key}" must have shape (1, H, W) or (H, W), got '
-                         f'{data.shape}')
-    return data
+    return as_label_map(data, f'"{key}"')
 
 
 @VISUALIZERS.register_module()

@@ -4,6 +4,8 @@ from typing import Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
+from mmcd_ext.evaluation.functional import as_label_map
+
 ArrayLike = Union[np.ndarray, torch.Tensor]
 Color = Tuple[int, int, int]
 
@@ -14,21 +16,6 @@ FN_COLOR: Color = (0, 255, 0)  # green: missed change
 IGNORE_COLOR: Color = (128, 128, 128)  # grey: label is ignore_index
 CHANGED_COLOR: Color = (255, 255, 255)  # white: changed, no label to compare
 UNCHANGED_COLOR: Color = (0, 0, 0)
-
-
-def _as_map(x: ArrayLike, what: str) -> np.ndarray:
-    """A ``(H, W)`` numpy map from ``(H, W)`` / ``(1, H, W)`` input."""
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    elif not isinstance(x, np.ndarray):
-        raise TypeError(f'{what} must be a numpy array or a torch tensor, '
-                        f'got {type(x).__name__}')
-    if x.ndim == 3 and x.shape[0] == 1:
-        x = x[0]
-    if x.ndim != 2:
-        raise ValueError(f'{what} must have shape (H, W) or (1, H, W), got '
-                         f'{tuple(x.shape)}')
-    return x
 
 
 def binary_change_map(change: ArrayLike,
@@ -50,7 +37,7 @@ def binary_change_map(change: ArrayLike,
     Raises:
         ValueError: If a value is not allowed.
     """
-    change = _as_map(change, 'the change map')
+    change = as_label_map(change, 'the change map')
     allowed = [0, 1] if ignore_index is None else [0, 1, ignore_index]
     bad = np.setdiff1d(np.unique(change), allowed)
     if bad.size:
@@ -88,7 +75,7 @@ def binary_change_overlay(pred: ArrayLike,
     Raises:
         ValueError: If shapes differ or a value is not allowed.
     """
-    pred = _as_map(pred, 'the predicted change map')
+    pred = as_label_map(pred, 'the predicted change map')
     bad = np.setdiff1d(np.unique(pred), [0, 1])
     if bad.size:
         raise ValueError('the predicted change map must hold only 0 and 1, '
@@ -97,7 +84,7 @@ def binary_change_overlay(pred: ArrayLike,
         return binary_change_map(pred, None)
     changed = pred.astype(bool)
     out = np.empty(pred.shape + (3, ), dtype=np.uint8)
-    gt = _as_map(gt, 'the change label')
+    gt = as_label_map(gt, 'the change label')
     if gt.shape != pred.shape:
         raise ValueError(f'the predicted change map has shape {pred.shape} '
                          f'but the label has shape {gt.shape}')
@@ -137,7 +124,7 @@ def colorize_semantic(label_map: ArrayLike,
     Raises:
         ValueError: If the palette is malformed or an index has no colour.
     """
-    label_map = _as_map(label_map, 'the semantic map')
+    label_map = as_label_map(label_map, 'the semantic map')
     lut = np.asarray(palette)
     if lut.ndim != 2 or lut.shape[1] != 3 or len(lut) == 0:
         raise ValueError('the palette must be a non-empty list of (r, g, b) '
