@@ -1,0 +1,2 @@
+"""Losses of mmcd_ext (registered in ``mmcd_ext.registry.MODELS``)."""
+__all__ = []
