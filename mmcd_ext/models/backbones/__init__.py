@@ -1,3 +1,4 @@
+from .sam_lora_vit import SAMLoRAViT
 from .siamese_vgg import SiameseVGG
 
-__all__ = ['SiameseVGG']
+__all__ = ['SiameseVGG', 'SAMLoRAViT']

@@ -1,2 +1,4 @@
 """Building blocks shared by mmcd_ext models (registered in ``MODELS``)."""
-__all__ = []
+from .qkv_lora import QKVLoRALinear
+from .time_travelling_gate import TimeTravellingGate
+__all__ = ['QKVLoRALinear', 'TimeTravellingGate']

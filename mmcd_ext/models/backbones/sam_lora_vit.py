@@ -1,0 +1,550 @@
+"""SAM image encoder with LoRA and time-travelling gates (TTP backbone)."""
+import os.path as osp
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from mmengine.logging import MMLogger
+from mmpretrain.models.backbones.vit_sam import Attention, ViTSAM, get_rel_pos
+from mmpretrain.models.utils import resize_pos_embed
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+from mmcd_ext.models.layers.qkv_lora import QKVLoRALinear
+from mmcd_ext.models.layers.time_travelling_gate import TimeTravellingGate
+from mmcd_ext.registry import MODELS
+
+ATTN_IMPLS = ('fused', 'eager')
+GATE_PLACEMENTS = ('global', 'windowed')
+SAM_WEIGHTS_HINT = (
+    "Meta's official SAM checkpoints (sam_vit_b_01ec64.pth, "
+    'sam_vit_l_0b3195.pth, sam_vit_h_4b8939.pth) are linked from '
+    'https://github.com/facebookresearch/segment-anything#model-checkpoints; '
+    "mmpretrain's converted ViTSAM checkpoints (keys 'backbone.*') from its "
+    'model zoo (configs/sam/README.md of mmpretrain). See '
+    'configs/ttp/README.md.')
+
+# official SAM (segment_anything ImageEncoderViT) -> mmpretrain ViTSAM names
+_SAM_KEY_MAP = (
+    ('patch_embed.proj.', 'patch_embed.projection.'),
+    ('blocks.', 'layers.'),
+    ('.norm1.', '.ln1.'),
+    ('.norm2.', '.ln2.'),
+    ('.mlp.lin1.', '.ffn.layers.0.0.'),
+    ('.mlp.lin2.', '.ffn.layers.1.'),
+    ('neck.', 'channel_reduction.'),
+)
+
+
+def sam_to_vitsam_key(key: str) -> str:
+    """Rename one key of SAM's ``ImageEncoderViT`` to the ViTSAM layout.
+
+    Args:
+        key (str): Key without the ``image_encoder.`` prefix, e.g.
+            ``blocks.0.mlp.lin1.weight``.
+
+    Returns:
+        str: e.g. ``layers.0.ffn.layers.0.0.weight``.
+    """
+    for old, new in _SAM_KEY_MAP:
+        if old.startswith('.'):
+            key = key.replace(old, new)
+        elif key.startswith(old):
+            key = new + key[len(old):]
+    return key
+
+
+def convert_sam_state_dict(
+        state_dict: Dict[str, Tensor]) -> Tuple[Dict[str, Tensor], str]:
+    """Bring an encoder checkpoint of any known layout to ours.
+
+    Accepted layouts: Meta's official SAM checkpoint (``image_encoder.*``,
+    the prompt encoder and mask decoder are dropped), a full SAM image
+    encoder state dict (``blocks.*``, ``neck.*``), mmpretrain's ViTSAM
+    checkpoints and mmcd_ext segmentors (``backbone.*``), and the plain
+    ``SAMLoRAViT`` / ViTSAM layout (``layers.*``). A ``state_dict`` or
+    ``model`` wrapper is unwrapped.
+
+    Args:
+        state_dict (dict[str, Tensor]): The loaded checkpoint.
+
+    Returns:
+        tuple[dict[str, Tensor], str]: The encoder state dict in our layout
+        and the name of the detected layout.
+
+    Raises:
+        ValueError: If no known layout is recognised.
+    """
+    for wrapper in ('state_dict', 'model'):
+        if wrapper in state_dict and isinstance(state_dict[wrapper], dict):
+            state_dict = state_dict[wrapper]
+    keys = list(state_dict)
+    if any(k.startswith('image_encoder.') for k in keys):
+        layout = 'segment_anything (image_encoder.*)'
+        enc = {k[len('image_encoder.'):]: v for k, v in state_dict.items()
+               if k.startswith('image_encoder.')}
+        return {sam_to_vitsam_key(k): v for k, v in enc.items()}, layout
+    if any(k.startswith('backbone.') for k in keys):
+        layout = 'mmpretrain ViTSAM / mmcd_ext (backbone.*)'
+        return {k[len('backbone.'):]: v for k, v in state_dict.items()
+                if k.startswith('backbone.')}, layout
+    if any(k.startswith('blocks.') for k in keys):
+        layout = 'segment_anything ImageEncoderViT (blocks.*)'
+        return {sam_to_vitsam_key(k): v for k, v in state_dict.items()}, layout
+    if any(k.startswith('layers.') for k in keys):
+        return dict(state_dict), 'ViTSAM / SAMLoRAViT (layers.*)'
+    raise ValueError(
+        'Unrecognised SAM checkpoint layout: expected keys starting with '
+        "'image_encoder.', 'backbone.', 'blocks.' or 'layers.', got e.g. "
+        f'{keys[:5]}')
+
+
+def decomposed_rel_pos_bias(q: Tensor, rel_pos_h: Tensor, rel_pos_w: Tensor,
+                            q_size: Tuple[int, int],
+                            k_size: Tuple[int, int]) -> Tensor:
+    """SAM's decomposed relative-position term as an additive bias.
+
+    ``bias[n, i, j] = q_i . R_h[h(i) - h(j)] + q_i . R_w[w(i) - w(j)]``
+    (MViTv2), computed from the *unscaled* queries as SAM does, shaped to
+    be added to the attention logits or passed as ``attn_mask`` to
+    ``scaled_dot_product_attention``.
+
+    Args:
+        q (Tensor): Queries, (..., q_h * q_w, C).
+        rel_pos_h (Tensor): Height table, (L_h, C).
+        rel_pos_w (Tensor): Width table, (L_w, C).
+        q_size (tuple[int, int]): (q_h, q_w).
+        k_size (tuple[int, int]): (k_h, k_w).
+
+    Returns:
+        Tensor: (..., q_h * q_w, k_h * k_w).
+    """
+    q_h, q_w = q_size
+    k_h, k_w = k_size
+    table_h = get_rel_pos(q_h, k_h, rel_pos_h).to(q.dtype)  # (q_h, k_h, C)
+    table_w = get_rel_pos(q_w, k_w, rel_pos_w).to(q.dtype)  # (q_w, k_w, C)
+    r_q = q.unflatten(-2, (q_h, q_w))  # (..., q_h, q_w, C)
+    rel_h = torch.einsum('...hwc,hkc->...hwk', r_q, table_h)
+    rel_w = torch.einsum('...hwc,wkc->...hwk', r_q, table_w)
+    bias = rel_h.unsqueeze(-1) + rel_w.unsqueeze(-2)  # (..., qh, qw, kh, kw)
+    return bias.flatten(-4, -3).flatten(-2)
+
+
+class SAMAttention(Attention):
+    """SAM attention with a fused (default) or eager implementation.
+
+    Same parameters and outputs as mmpretrain's ``Attention`` (SAM's
+    attention). ``'fused'`` hands the relative-position term to
+    ``torch.nn.functional.scaled_dot_product_attention`` as a float
+    ``attn_mask``; ``'eager'`` writes out ``softmax(q k^T * scale + bias) v``.
+
+    Args:
+        embed_dims (int): Token width.
+        num_heads (int): Attention heads. Defaults to 8.
+        qkv_bias (bool): Bias of the q/k/v projection. Defaults to True.
+        use_rel_pos (bool): Decomposed relative positions. Defaults to False.
+        input_size (tuple[int, int], optional): Token grid the relative
+            tables are made for. Defaults to None.
+        attn_impl (str): ``'fused'`` or ``'eager'``. Defaults to 'fused'.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int = 8,
+                 qkv_bias: bool = True,
+                 use_rel_pos: bool = False,
+                 input_size: Optional[Tuple[int, int]] = None,
+                 attn_impl: str = 'fused') -> None:
+        super().__init__(embed_dims, num_heads, qkv_bias, use_rel_pos,
+                         input_size)
+        if attn_impl not in ATTN_IMPLS:
+            raise ValueError(f'attn_impl must be one of {ATTN_IMPLS}, got '
+                             f'{attn_impl!r}')
+        self.attn_impl = attn_impl
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Self-attention over a token grid.
+
+        Args:
+            x (Tensor): (N, H, W, C) (N = batch or batch * windows).
+
+        Returns:
+            Tensor: (N, H, W, C).
+        """
+        n, h, w, _ = x.shape
+        # (3, N, heads, H * W, C / heads)
+        qkv = self.qkv(x).reshape(n, h * w, 3, self.num_heads,
+                                  -1).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        bias = None
+        if self.use_rel_pos:
+            bias = decomposed_rel_pos_bias(q, self.rel_pos_h, self.rel_pos_w,
+                                           (h, w), (h, w))
+        if self.attn_impl == 'fused':
+            out = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=bias, scale=self.scale)
+        else:
+            logits = (q * self.scale) @ k.transpose(-2, -1)
+            if bias is not None:
+                logits = logits + bias
+            out = logits.softmax(dim=-1) @ v
+        out = out.transpose(1, 2).reshape(n, h, w, -1)
+        return self.proj(out)
+
+
+@MODELS.register_module()
+class SAMLoRAViT(ViTSAM):
+    """Frozen SAM image encoder with LoRA and time-travelling gates (TTP).
+
+    mmpretrain's ``ViTSAM`` (the SAM ViT: patch 16, window 14, decomposed
+    relative positions, global blocks, conv neck to ``out_channels``) with
+
+    * every block's attention replaced by :class:`SAMAttention` (fused
+      ``scaled_dot_product_attention`` by default, ``attn_impl='eager'`` for
+      the written-out softmax);
+    * LoRA on the q/k/v projection of every block (:class:`QKVLoRALinear`,
+      paper eq. 1), ``lora_cfg=None`` for none;
+    * :class:`TimeTravellingGate` (paper eq. 2) after the global-attention
+      blocks (``gate_placement='global'``, the paper: 4 gates) or after
+      every windowed block (``'windowed'``, the public code), on the stacked
+      batch ``(2B, ...)``: date A first, date B second. ``gate_cfg=None``
+      for none (the "w/o ttg" ablation);
+    * all SAM weights frozen (patch embedding, positions, blocks, neck);
+      trainable are the LoRA adapters and the trainable gates only. The set
+      is logged as a table at build time and returned by
+      :meth:`trainable_parameter_names`;
+    * optional activation checkpointing of the blocks (``with_cp``);
+    * checkpoint loading through ``init_cfg=dict(type='Pretrained',
+      checkpoint=PATH)`` of Meta's official SAM files (``image_encoder.*``),
+      mmpretrain ViTSAM files (``backbone.*``) or our own layout, at any
+      ``img_size`` (absolute and relative position tables resized on load);
+      missing and unexpected keys are logged.
+
+    Args:
+        arch (str | dict): ``'base'``, ``'large'``, ``'huge'`` (or ``b``,
+            ``l``, ``h``) or a dict with ``embed_dims``, ``num_layers``,
+            ``num_heads``, ``feedforward_channels``, ``global_attn_indexes``.
+            Defaults to 'base'.
+        img_size (int | tuple): Training input size; the absolute position
+            table is made for it (and resized at other sizes).
+            Defaults to 1024.
+        out_channels (int): Neck width (0: no neck). Defaults to 256.
+        out_indices (int | Sequence[int]): Blocks whose output is returned
+            (after the gate of that block, through the neck).
+            Defaults to -1.
+        window_size (int): Window of the windowed blocks. Defaults to 14.
+        lora_cfg (dict, optional): ``rank``, ``alpha``, ``dropout``,
+            ``mode`` of :class:`QKVLoRALinear`. Defaults to
+            ``dict(rank=16, alpha=16, dropout=0., mode='separate')``.
+        gate_cfg (dict, optional): Keyword arguments of
+            :class:`TimeTravellingGate` (``proj2_hidden``,
+            ``sequential_update``, ``init_mode``, ``trainable``); None for no
+            gates. Defaults to ``dict()`` (paper gate).
+        gate_placement (str): ``'global'`` or ``'windowed'``.
+            Defaults to 'global'.
+        attn_impl (str): ``'fused'`` or ``'eager'``. Defaults to 'fused'.
+        with_cp (bool): Checkpoint each block's activations in training.
+            Defaults to False.
+        train_neck (bool): Also train SAM's conv neck. Defaults to False.
+        init_cfg (dict, optional): ``dict(type='Pretrained',
+            checkpoint=PATH)`` to load SAM weights. Defaults to None.
+        **kwargs: Other ``ViTSAM`` arguments (``patch_size``,
+            ``drop_path_rate``, ``use_rel_pos`` ...).
+    """
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'base',
+                 img_size: Union[int, Tuple[int, int]] = 1024,
+                 out_channels: int = 256,
+                 out_indices: Union[int, Sequence[int]] = -1,
+                 window_size: int = 14,
+                 lora_cfg: Optional[dict] = dict(
+                     rank=16, alpha=16, dropout=0., mode='separate'),
+                 gate_cfg: Optional[dict] = dict(),
+                 gate_placement: str = 'global',
+                 attn_impl: str = 'fused',
+                 with_cp: bool = False,
+                 train_neck: bool = False,
+                 init_cfg: Optional[dict] = None,
+                 **kwargs) -> None:
+        if isinstance(arch, dict):
+            needed = {'embed_dims', 'num_layers', 'num_heads',
+                      'feedforward_channels', 'global_attn_indexes'}
+            if not needed <= set(arch):
+                raise ValueError(f'Custom SAM arch needs keys {needed}, '
+                                 f'missing {needed - set(arch)}')
+        elif isinstance(arch, str):
+            if arch.lower() not in self.arch_zoo:
+                raise ValueError(f'Unknown SAM arch {arch!r}; choose from '
+                                 f'{sorted(set(self.arch_zoo))} or a dict')
+        if gate_placement not in GATE_PLACEMENTS:
+            raise ValueError(f'gate_placement must be one of '
+                             f'{GATE_PLACEMENTS}, got {gate_placement!r}')
+        if attn_impl not in ATTN_IMPLS:
+            raise ValueError(f'attn_impl must be one of {ATTN_IMPLS}, got '
+                             f'{attn_impl!r}')
+        if isinstance(out_indices, int):
+            out_indices = [out_indices]
+        super().__init__(
+            arch=arch,
+            img_size=img_size,
+            out_channels=out_channels,
+            out_indices=list(out_indices),
+            window_size=window_size,
+            init_cfg=init_cfg,
+            **kwargs)
+        for index in self.global_attn_indexes:
+            if not 0 <= index < self.num_layers:
+                raise ValueError(
+                    f'global_attn_indexes {self.global_attn_indexes} out of '
+                    f'range for {self.num_layers} blocks')
+        self.window_size = window_size
+        self.attn_impl = attn_impl
+        self.with_cp = with_cp
+        self.train_neck = train_neck
+        self.gate_placement = gate_placement
+        self.lora_cfg = None if lora_cfg is None else dict(lora_cfg)
+        self._replace_attention(attn_impl)
+        if self.lora_cfg is not None:
+            for layer in self.layers:
+                layer.attn.qkv = QKVLoRALinear.from_linear(
+                    layer.attn.qkv, **self.lora_cfg)
+
+        self.gates = nn.ModuleDict()
+        if gate_cfg is not None:
+            for index in self.gate_indices(gate_placement):
+                self.gates[str(index)] = TimeTravellingGate(
+                    embed_dims=self.embed_dims, **gate_cfg)
+        self.freeze_sam()
+        self.log_parameter_table()
+
+    # ----------------------------------------------------------- building
+    def gate_indices(self, placement: Optional[str] = None) -> List[int]:
+        """Blocks followed by a gate: global blocks or windowed blocks.
+
+        Args:
+            placement (str, optional): ``'global'`` or ``'windowed'``.
+                Defaults to None (``self.gate_placement``).
+
+        Returns:
+            list[int]: Block indices, ascending.
+        """
+        placement = placement or self.gate_placement
+        is_global = [i in self.global_attn_indexes
+                     for i in range(self.num_layers)]
+        if placement == 'global':
+            return [i for i, g in enumerate(is_global) if g]
+        return [i for i, g in enumerate(is_global) if not g]
+
+    def _replace_attention(self, attn_impl: str) -> None:
+        for i, layer in enumerate(self.layers):
+            old = layer.attn
+            windowed = i not in self.global_attn_indexes and \
+                self.window_size > 0
+            size = (self.window_size, self.window_size) if windowed \
+                else self.patch_resolution
+            layer.attn = SAMAttention(
+                embed_dims=self.embed_dims,
+                num_heads=old.num_heads,
+                qkv_bias=old.qkv.bias is not None,
+                use_rel_pos=old.use_rel_pos,
+                input_size=size,
+                attn_impl=attn_impl)
+
+    def set_attn_impl(self, attn_impl: str) -> None:
+        """Switch every block between ``'fused'`` and ``'eager'``."""
+        if attn_impl not in ATTN_IMPLS:
+            raise ValueError(f'attn_impl must be one of {ATTN_IMPLS}, got '
+                             f'{attn_impl!r}')
+        self.attn_impl = attn_impl
+        for layer in self.layers:
+            layer.attn.attn_impl = attn_impl
+
+    def is_trainable_name(self, name: str) -> bool:
+        """Whether parameter ``name`` is meant to be trained."""
+        if '.lora_' in name:
+            return True
+        if name.startswith('gates.'):
+            index = name.split('.')[1]
+            return self.gates[index].trainable
+        if name.startswith('channel_reduction.'):
+            return self.train_neck
+        return False
+
+    def freeze_sam(self) -> None:
+        """Freeze every SAM weight; leave LoRA, trainable gates (and the
+        neck if ``train_neck``) trainable."""
+        for name, param in self.named_parameters():
+            param.requires_grad_(self.is_trainable_name(name))
+
+    def trainable_parameter_names(self) -> List[str]:
+        """Names of the parameters that receive gradients."""
+        return [n for n, p in self.named_parameters() if p.requires_grad]
+
+    def parameter_table(self) -> List[Tuple[str, int, bool]]:
+        """Parameter counts by group.
+
+        Returns:
+            list[tuple[str, int, bool]]: (group, number of parameters,
+            trainable).
+        """
+        groups: 'OrderedDict[Tuple[str, bool], int]' = OrderedDict()
+        for name, param in self.named_parameters():
+            if '.lora_' in name:
+                group = 'LoRA adapters (q/k/v)'
+            elif name.startswith('gates.'):
+                group = f'time-travelling gates ({len(self.gates)})'
+            elif name.startswith('channel_reduction.'):
+                group = 'SAM neck'
+            elif name.startswith('layers.'):
+                group = 'SAM blocks'
+            else:
+                group = 'SAM patch + position embedding'
+            key = (group, param.requires_grad)
+            groups[key] = groups.get(key, 0) + param.numel()
+        return [(g, n, t) for (g, t), n in groups.items()]
+
+    def log_parameter_table(self) -> None:
+        """Log :meth:`parameter_table` with mmengine's current logger."""
+        rows = self.parameter_table()
+        trainable = sum(n for _, n, t in rows if t)
+        total = sum(n for _, n, _ in rows)
+        lines = [f'SAMLoRAViT parameters ({total:,} total, {trainable:,} '
+                 f'trainable = {100.0 * trainable / max(total, 1):.2f}%):',
+                 f'  {"group":<34}{"params":>14}  trainable']
+        lines += [f'  {g:<34}{n:>14,}  {"yes" if t else "no"}'
+                  for g, n, t in rows]
+        MMLogger.get_current_instance().info('\n'.join(lines))
+
+    # ------------------------------------------------------------ weights
+    def init_weights(self) -> None:
+        """Random init, or load SAM weights from ``init_cfg``'s checkpoint.
+
+        Raises:
+            FileNotFoundError: If the configured checkpoint does not exist
+                (with where the official weights come from).
+        """
+        init_cfg = self.init_cfg
+        if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
+            self.init_cfg = None
+            super().init_weights()  # children (gates) and pos_embed init
+            self.init_cfg = init_cfg
+            self.load_sam_checkpoint(init_cfg['checkpoint'])
+            self._is_init = True
+        else:
+            super().init_weights()
+        self.freeze_sam()
+
+    def load_sam_checkpoint(self, path: str,
+                            strict: bool = False) -> Tuple[List[str],
+                                                           List[str]]:
+        """Load SAM encoder weights from a local file (any known layout).
+
+        Position tables are resized to this model's ``img_size`` and window
+        by the load hooks of ``ViTSAM``. Missing keys other than the LoRA
+        adapters and the gates (which SAM checkpoints do not have) and
+        every unexpected key are logged as warnings.
+
+        Args:
+            path (str): Local checkpoint path.
+            strict (bool): Raise on missing SAM weights or unexpected keys.
+                Defaults to False.
+
+        Returns:
+            tuple[list[str], list[str]]: Missing SAM keys and unexpected keys.
+
+        Raises:
+            FileNotFoundError: If ``path`` does not exist.
+            RuntimeError: If ``strict`` and keys do not match.
+        """
+        if not isinstance(path, str) or not osp.isfile(path):
+            raise FileNotFoundError(
+                f'SAM checkpoint not found: {path!r}. Download it once and '
+                f'set the config variable `sam_checkpoint` (or '
+                f'model.backbone.init_cfg.checkpoint) to the local file. '
+                f'{SAM_WEIGHTS_HINT}')
+        raw = torch.load(path, map_location='cpu', weights_only=True)
+        state_dict, layout = convert_sam_state_dict(raw)
+        result = self.load_state_dict(state_dict, strict=False)
+        missing = [k for k in result.missing_keys
+                   if '.lora_' not in k and not k.startswith('gates.')]
+        unexpected = list(result.unexpected_keys)
+        logger = MMLogger.get_current_instance()
+        logger.info(f'SAMLoRAViT: loaded {len(state_dict)} tensors from '
+                    f'{path} (layout: {layout})')
+        if missing:
+            logger.warning(f'SAMLoRAViT: SAM weights missing from the '
+                           f'checkpoint: {missing}')
+        if unexpected:
+            logger.warning(f'SAMLoRAViT: unexpected keys in the checkpoint: '
+                           f'{unexpected}')
+        if strict and (missing or unexpected):
+            raise RuntimeError(f'Checkpoint {path} does not match: missing '
+                               f'{missing}, unexpected {unexpected}')
+        return missing, unexpected
+
+    @torch.no_grad()
+    def merge_lora(self) -> None:
+        """Fold every LoRA adapter into the frozen q/k/v weights.
+
+        The outputs stay the same; the adapters are removed (their state
+        dict keys disappear), so a merged model is built with
+        ``lora_cfg=None`` when loading a merged checkpoint.
+        """
+        for layer in self.layers:
+            if isinstance(layer.attn.qkv, QKVLoRALinear):
+                layer.attn.qkv.merge()
+
+    # ------------------------------------------------------------ running
+    def train(self, mode: bool = True) -> 'SAMLoRAViT':
+        """Set the mode and return ``self`` (ViTSAM's returns None)."""
+        nn.Module.train(self, mode)
+        return self
+
+    def _run_layer(self, layer: nn.Module, x: Tensor) -> Tensor:
+        if self.with_cp and self.training and torch.is_grad_enabled():
+            return checkpoint(layer, x, use_reentrant=False)
+        return layer(x)
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        """Encode a batch; with gates, date A and date B are stacked.
+
+        Args:
+            x (Tensor): (N, 3, H, W); with gates ``N = 2B`` (date A first).
+
+        Returns:
+            tuple[Tensor]: One map per ``out_indices`` entry,
+            (N, out_channels, H / 16, W / 16) (``embed_dims`` channels
+            without a neck).
+
+        Raises:
+            ValueError: If gates are used and ``N`` is odd.
+        """
+        if len(self.gates) and x.shape[0] % 2:
+            raise ValueError(
+                f'SAMLoRAViT with time-travelling gates needs both dates '
+                f'stacked on the batch axis (even batch), got {x.shape[0]}')
+        n = x.shape[0]
+        x, grid = self.patch_embed(x)
+        x = x.view(n, grid[0], grid[1], self.embed_dims)
+        if self.use_abs_pos:
+            pos = self.pos_embed
+            if tuple(grid) != tuple(self.patch_resolution):
+                pos = resize_pos_embed(
+                    pos.flatten(1, 2), self.patch_resolution, grid,
+                    mode=self.interpolate_mode,
+                    num_extra_tokens=0).view(1, *grid, self.embed_dims)
+            x = self.drop_after_pos(x + pos)
+        outs = []
+        for i, layer in enumerate(self.layers):
+            x = self._run_layer(layer, x)
+            gate = self.gates[str(i)] if str(i) in self.gates else None
+            if gate is not None:
+                x = gate(x)
+            if i in self.out_indices:
+                feat = x.permute(0, 3, 1, 2)
+                if self.out_channels > 0:
+                    feat = self.channel_reduction(feat)
+                outs.append(feat)
+        return tuple(outs)
