@@ -344,13 +344,19 @@ class SAMLoRAViT(ViTSAM):
                 self.window_size > 0
             size = (self.window_size, self.window_size) if windowed \
                 else self.patch_resolution
-            layer.attn = SAMAttention(
-                embed_dims=self.embed_dims,
-                num_heads=old.num_heads,
-                qkv_bias=old.qkv.bias is not None,
-                use_rel_pos=old.use_rel_pos,
-                input_size=size,
-                attn_impl=attn_impl)
+            # built on the meta device, then given the old module's
+            # (same-shaped) tensors: no second random init of the weights
+            with torch.device('meta'):
+                new = SAMAttention(
+                    embed_dims=self.embed_dims,
+                    num_heads=old.num_heads,
+                    qkv_bias=old.qkv.bias is not None,
+                    use_rel_pos=old.use_rel_pos,
+                    input_size=size,
+                    attn_impl=attn_impl)
+            new = new.to_empty(device=old.proj.weight.device)
+            new.load_state_dict(old.state_dict())
+            layer.attn = new
 
     def set_attn_impl(self, attn_impl: str) -> None:
         """Switch every block between ``'fused'`` and ``'eager'``."""

@@ -88,12 +88,17 @@ class QKVLoRALinear(nn.Linear):
         Returns:
             QKVLoRALinear: The adapted layer.
         """
-        new = cls(layer.in_features, layer.out_features,
-                  bias=layer.bias is not None, **kwargs)
+        # built on the meta device: no throw-away init of the big weight
+        with torch.device('meta'):
+            new = cls(layer.in_features, layer.out_features,
+                      bias=layer.bias is not None, **kwargs)
+        new = new.to_empty(device=layer.weight.device)
         with torch.no_grad():
             new.weight.copy_(layer.weight)
             if layer.bias is not None:
                 new.bias.copy_(layer.bias)
+            new.lora_scaling.fill_(float(new.alpha) / new.rank)
+        new.reset_lora_parameters()
         return new
 
     def reset_lora_parameters(self) -> None:
