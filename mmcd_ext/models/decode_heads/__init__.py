@@ -1,4 +1,5 @@
 from .frnet_head import FrNetHead
 from .multi_level_head import MultiLevelHead
+from .scd_triple_branch_head import SCDTripleBranchHead
 
-__all__ = ['FrNetHead', 'MultiLevelHead']
+__all__ = ['FrNetHead', 'MultiLevelHead', 'SCDTripleBranchHead']

@@ -1,4 +1,7 @@
 """Building blocks shared by mmcd_ext models (registered in ``MODELS``)."""
+from .lsafnet_blocks import (LGAA, LGCE, ConcatMLPFusion, LSAFConvBlock,
+                             SemanticFusionModule)
 from .qkv_lora import QKVLoRALinear
 from .time_travelling_gate import TimeTravellingGate
-__all__ = ['QKVLoRALinear', 'TimeTravellingGate']
+__all__ = ['QKVLoRALinear', 'TimeTravellingGate', 'LGAA', 'LGCE',
+           'ConcatMLPFusion', 'SemanticFusionModule', 'LSAFConvBlock']

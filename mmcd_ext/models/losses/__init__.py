@@ -1,2 +1,4 @@
 """Losses of mmcd_ext (registered in ``mmcd_ext.registry.MODELS``)."""
-__all__ = []
+from .semantic_consistency_loss import SemanticConsistencyLoss
+
+__all__ = ['SemanticConsistencyLoss']

@@ -1,3 +1,4 @@
+from .scd_siam_encoder_decoder import SCDSiamEncoderDecoder
 from .siam_encoder_decoder import SiamEncoderDecoder
 
-__all__ = ['SiamEncoderDecoder']
+__all__ = ['SiamEncoderDecoder', 'SCDSiamEncoderDecoder']
