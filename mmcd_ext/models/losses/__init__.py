@@ -1,4 +1,5 @@
 """Losses of mmcd_ext (registered in ``mmcd_ext.registry.MODELS``)."""
+from .hard_sample_contrastive_loss import HardSampleContrastiveLoss
 from .semantic_consistency_loss import SemanticConsistencyLoss
 
-__all__ = ['SemanticConsistencyLoss']
+__all__ = ['HardSampleContrastiveLoss', 'SemanticConsistencyLoss']

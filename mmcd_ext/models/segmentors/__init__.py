@@ -1,4 +1,6 @@
+from .deepcl_siam_encoder_decoder import DeepCLSiamEncoderDecoder
 from .scd_siam_encoder_decoder import SCDSiamEncoderDecoder
 from .siam_encoder_decoder import SiamEncoderDecoder
 
-__all__ = ['SiamEncoderDecoder', 'SCDSiamEncoderDecoder']
+__all__ = ['DeepCLSiamEncoderDecoder', 'SiamEncoderDecoder',
+           'SCDSiamEncoderDecoder']
