@@ -18,6 +18,24 @@ CONFIGS = sorted(
                          recursive=True) if '_base_' not in p)
 
 
+def is_semantic_change_config(cfg: Config) -> bool:
+    """Semantic change configs are scored by SCDMetric."""
+    return cfg.get('val_evaluator', {}).get('type') == 'SCDMetric'
+
+
+def scd_sample(size: int, num_classes: int) -> SegDataSample:
+    """Semantic change labels (0 = no change) and the derived change label."""
+    label_a = torch.randint(1, num_classes, (1, size, size))
+    label_b = torch.randint(1, num_classes, (1, size, size))
+    unchanged = torch.rand(1, size, size) < 0.5
+    label_a[unchanged] = 0
+    label_b[unchanged] = 0
+    return SegDataSample(
+        gt_sem_seg=PixelData(data=(label_a != 0).long()),
+        gt_sem_seg_a=PixelData(data=label_a),
+        gt_sem_seg_b=PixelData(data=label_b))
+
+
 def test_configs_found():
     assert any('baseline_r18_levir-256' in p for p in CONFIGS)
 
@@ -47,10 +65,14 @@ def test_config_builds_and_steps(path):
     model.init_weights()
     model.train()
     size = 64
+    semantic = is_semantic_change_config(cfg)
     samples = []
     for _ in range(2):
-        ds = SegDataSample(
-            gt_sem_seg=PixelData(data=torch.randint(0, 2, (1, size, size))))
+        if semantic:
+            ds = scd_sample(size, cfg.model.decode_head.num_classes)
+        else:
+            ds = SegDataSample(gt_sem_seg=PixelData(
+                data=torch.randint(0, 2, (1, size, size))))
         ds.set_metainfo(dict(img_shape=(size, size), ori_shape=(size, size),
                              pad_shape=(size, size)))
         samples.append(ds)
@@ -66,3 +88,6 @@ def test_config_builds_and_steps(path):
     with torch.no_grad():
         out = model.predict(data['inputs'], data['data_samples'])
     assert out[0].pred_sem_seg.data.shape[-2:] == (size, size)
+    if semantic:  # what SCDMetric reads
+        for key in ('pred_sem_seg_a', 'pred_sem_seg_b'):
+            assert out[0].get(key).data.shape[-2:] == (size, size)

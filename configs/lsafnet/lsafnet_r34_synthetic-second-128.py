@@ -36,7 +36,7 @@ val_dataloader = dict(
     batch_size=4, num_workers=1, dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader
 
-max_iters = 800
+max_iters = 500
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-2, by_epoch=False, begin=0,
          end=50),
