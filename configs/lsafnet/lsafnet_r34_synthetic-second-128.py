@@ -1,5 +1,6 @@
-# LSAFNet on the synthetic SECOND-layout scenes (tools/misc/make_synthetic_data.py
-# --layout second --size 128), trained from scratch on CPU in minutes.
+# LSAFNet on the synthetic SECOND-layout scenes
+# (tools/misc/make_synthetic_data.py --layout second --size 128), trained from
+# scratch on CPU in minutes.
 # Differences from lsafnet_r34_second.py, all for a 2-core CPU:
 # * ResNet-34 at a QUARTER of its width (stem and stages 16, 16, 32, 64, 128
 #   channels; same depth and strides); decoder widths 16;

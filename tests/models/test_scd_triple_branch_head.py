@@ -189,8 +189,8 @@ def test_losses_reach_every_part_of_the_head():
 def test_bad_labels_and_configs_are_named():
     head = build_head()
     x = random_logits()
-    ds = SegDataSample(gt_sem_seg=PixelData(data=torch.zeros(1, SIZE, SIZE,
-                                                              dtype=torch.long)))
+    zeros = torch.zeros(1, SIZE, SIZE, dtype=torch.long)
+    ds = SegDataSample(gt_sem_seg=PixelData(data=zeros))
     with pytest.raises(KeyError, match='gt_sem_seg_a'):
         head.loss_by_feat(x, [ds, ds])
     la, lb = labels()

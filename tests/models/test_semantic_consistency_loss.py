@@ -40,7 +40,8 @@ def test_hand_worked_two_pixels_on_softmax():
 
 
 def test_zero_for_identical_distributions_on_unchanged_pixels():
-    logits = torch.randn(2, 6, 5, 5, generator=torch.Generator().manual_seed(0))
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 6, 5, 5, generator=gen)
     change = torch.zeros(2, 5, 5, dtype=torch.long)
     change[0, 0, 0] = 255  # ignored
     loss = SemanticConsistencyLoss()(logits, logits.clone(), change)

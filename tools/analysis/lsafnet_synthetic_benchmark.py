@@ -3,7 +3,8 @@
 Usage::
 
     python tools/analysis/lsafnet_synthetic_benchmark.py
-        [--data-root data/synthetic_second] [--work-dir work_dirs/lsafnet_bench]
+        [--data-root data/synthetic_second]
+        [--work-dir work_dirs/lsafnet_bench]
         [--variants lsafnet baseline] [--seed 0] [--threads 2]
         [--cfg-options k=v ...] [--out-json FILE]
 

@@ -5,7 +5,7 @@ Change Detection", IEEE GRSL 2024 (``../shared/papers`` and
 ``configs/lsafnet/README.md``). Each module is registered in ``MODELS`` and
 usable on its own by any config.
 """
-from typing import Optional, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn as nn
@@ -13,7 +13,7 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from mmseg.models.backbones.resnet import BasicBlock
 from mmseg.models.utils import resize
-from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig
+from mmseg.utils import ConfigType, OptMultiConfig
 from torch import Tensor
 
 from mmcd_ext.registry import MODELS
@@ -360,12 +360,3 @@ class LSAFConvBlock(BaseModule):
         x = torch.cat([_to_size(high, low, self.align_corners), low], dim=1)
         return self.spatial(self.res2(self.res1(x)))
 
-
-def build_optional(cfg: OptConfigType, **kwargs) -> Optional[nn.Module]:
-    """Build ``cfg`` with extra arguments, or None when ``cfg`` is None."""
-    if cfg is None:
-        return None
-    cfg = dict(cfg)
-    for key, value in kwargs.items():
-        cfg.setdefault(key, value)
-    return MODELS.build(cfg)
