@@ -11,9 +11,10 @@ Usage::
 Variants: ``lsafnet`` (``configs/lsafnet/lsafnet_r34_synthetic-second-128.py``)
 and ``baseline`` (``..._siam-baseline.py``: the same encoder, SS decoder,
 losses and schedule without LGAA, LGCE and late-stage fusion), optionally
-``base`` (Table III's "Base": no LGAA, no LGCE, late fusion kept; made from
-the LSAFNet config with ``--cfg-options``). Each variant is trained and then
-tested, one after the other (never two jobs at once):
+``base`` (Table III's "Base": no LGAA, no LGCE, late fusion kept; the
+baseline config with ``model.decode_head.change_from=decoder``). Each
+variant is trained and then tested, one after the other (never two jobs at
+once):
 
 1. ``tools/train.py CONFIG --work-dir WORK/VARIANT --cfg-options
    randomness.seed=SEED data_root=DATA [k=v ...]``,
@@ -43,15 +44,11 @@ if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
 LSAFNET = 'configs/lsafnet/lsafnet_r34_synthetic-second-128.py'
+BASELINE = 'configs/lsafnet/lsafnet_r34_synthetic-second-128_siam-baseline.py'
 CONFIGS = {
     'lsafnet': (LSAFNET, []),
-    'baseline': (
-        'configs/lsafnet/lsafnet_r34_synthetic-second-128_siam-baseline.py',
-        []),
-    'base': (LSAFNET, [
-        "model.decode_head.fusion_cfg=dict(type='ConcatMLPFusion')",
-        'model.decode_head.lgce_cfg=None'
-    ]),
+    'baseline': (BASELINE, []),
+    'base': (BASELINE, ['model.decode_head.change_from=decoder']),
 }
 NAMES = {
     'lsafnet': 'LSAFNet (LGAA, LGCE, late fusion)',
