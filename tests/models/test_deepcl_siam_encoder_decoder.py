@@ -200,6 +200,8 @@ HOSTS = {
     'configs/deepcl/baseline_r18-w32_synthetic-256.py',
     'deepcl_baseline-r18-w32_synthetic-256_noprior.py':
     'configs/deepcl/baseline_r18-w32_synthetic-256.py',
+    'deepcl_baseline-r18-w32_synthetic-256_bcl.py':
+    'configs/deepcl/baseline_r18-w32_synthetic-256.py',
     'deepcl_ttp-sam-b_levir.py': 'configs/ttp/ttp_sam-b_levir.py',
 }
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'deepcl', 'deepcl_*.py')))

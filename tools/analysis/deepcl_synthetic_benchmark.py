@@ -4,7 +4,7 @@ Usage::
 
     python tools/analysis/deepcl_synthetic_benchmark.py
         [--data-root data/synthetic_levir] [--work-dir work_dirs/deepcl_bench]
-        [--variants host deepcl noprior] [--seeds 0 1 2] [--threads 2]
+        [--variants host deepcl noprior bcl] [--seeds 0 1 2] [--threads 2]
         [--reuse] [--cfg-options k=v ...] [--out-json FILE]
 
 Variants (``configs/deepcl/``):
@@ -13,7 +13,9 @@ Variants (``configs/deepcl/``):
   ResNet-18 / UPerNet baseline at half width on 400 iterations;
 * ``deepcl``: ``deepcl_baseline-r18-w32_synthetic-256.py``, the same host
   with DeepCL's contrastive loss and knowledge prior;
-* ``noprior``: ``..._noprior.py``, DeepCL's loss without the prior.
+* ``noprior``: ``..._noprior.py``, DeepCL's loss without the prior;
+* ``bcl``: ``..._bcl.py``, DeepCL with ``gamma = 0`` (every pixel weighted
+  alike: STANet's batch-balanced contrastive loss) and the prior.
 
 For every seed, then every variant (one training at a time), it runs
 ``tools/train.py CONFIG --work-dir WORK/VARIANT/seedS --cfg-options
@@ -61,11 +63,13 @@ CONFIGS = {
     'deepcl': 'configs/deepcl/deepcl_baseline-r18-w32_synthetic-256.py',
     'noprior':
     'configs/deepcl/deepcl_baseline-r18-w32_synthetic-256_noprior.py',
+    'bcl': 'configs/deepcl/deepcl_baseline-r18-w32_synthetic-256_bcl.py',
 }
 NAMES = {
     'host': 'host (half-width baseline)',
     'deepcl': '+ DeepCL (loss + prior)',
     'noprior': '+ DeepCL loss, no prior',
+    'bcl': '+ DeepCL with gamma=0 (plain BCL) + prior',
 }
 KEYS = ('F1', 'Precision', 'Recall', 'IoU', 'FPR_pseudo', 'FPR_other')
 
@@ -76,7 +80,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--data-root', default='data/synthetic_levir')
     parser.add_argument('--work-dir', default='work_dirs/deepcl_bench')
     parser.add_argument('--variants', nargs='+',
-                        default=['host', 'deepcl', 'noprior'],
+                        default=['host', 'deepcl', 'noprior', 'bcl'],
                         choices=list(CONFIGS))
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     parser.add_argument('--threads', type=int, default=2,
