@@ -139,6 +139,15 @@ class SAMAttention(Attention):
     ``torch.nn.functional.scaled_dot_product_attention`` as a float
     ``attn_mask``; ``'eager'`` writes out ``softmax(q k^T * scale + bias) v``.
 
+    When the relative-position term needs a gradient (training with LoRA:
+    it is computed from the queries), PyTorch (2.14, CPU) has no fused
+    kernel for a differentiable mask and dispatches to its unfused
+    ``_scaled_dot_product_attention_math`` -- the eager computation plus a
+    "safe" softmax that also checks for fully masked rows; ``'fused'`` then
+    runs the eager code directly. Inference, and attention without a
+    differentiable bias, use ``scaled_dot_product_attention`` (the CPU
+    flash-attention kernel).
+
     Args:
         embed_dims (int): Token width.
         num_heads (int): Attention heads. Defaults to 8.
@@ -181,7 +190,9 @@ class SAMAttention(Attention):
         if self.use_rel_pos:
             bias = decomposed_rel_pos_bias(q, self.rel_pos_h, self.rel_pos_w,
                                            (h, w), (h, w))
-        if self.attn_impl == 'fused':
+        if self.attn_impl == 'fused' and not (
+                bias is not None and bias.requires_grad
+                and torch.is_grad_enabled()):
             out = F.scaled_dot_product_attention(
                 q, k, v, attn_mask=bias, scale=self.scale)
         else:
