@@ -83,6 +83,7 @@ def normalized_distance(a, b):
 def test_loss_runs_backbone_once_and_matches_formula(prior):
     torch.manual_seed(0)
     model = MODELS.build(tiny_cfg(prior=prior)).train()
+    assert isinstance(model.contrastive_loss, HardSampleContrastiveLoss)
     calls = []
     model.backbone.register_forward_hook(
         lambda mod, args, out: calls.append(args[0].shape[0]))
