@@ -7,7 +7,9 @@ pretrained weights, small crops, batch 2, a couple of iterations, data read
 from a fixture directory.
 """
 import copy
-from typing import Any, Optional, Tuple
+import os
+import subprocess
+from typing import Any, List, Optional, Tuple
 
 from mmengine.config import Config
 
@@ -102,3 +104,30 @@ def shrink_config(cfg: Config,
     if work_dir is not None:
         cfg.work_dir = work_dir
     return cfg
+
+
+def run_tool(args: List[str], root: str,
+             **kwargs) -> subprocess.CompletedProcess:
+    """Run a command-line tool from the repository root; fail on error.
+
+    The child gets ``PYTHONPATH=root`` and one torch thread; stdout and
+    stderr are captured and their tails shown if the command fails.
+
+    Args:
+        args (list[str]): The command, e.g. ``[sys.executable,
+            'tools/train.py', cfg]``.
+        root (str): Repository root (working directory of the child).
+        **kwargs: Passed to ``subprocess.run``; ``env`` entries are added to
+            the child's environment.
+
+    Returns:
+        subprocess.CompletedProcess: The finished process.
+    """
+    env = dict(os.environ, PYTHONPATH=root, OMP_NUM_THREADS='1')
+    env.update(kwargs.pop('env', {}))
+    proc = subprocess.run(args, cwd=root, env=env, capture_output=True,
+                          text=True, timeout=600, **kwargs)
+    assert proc.returncode == 0, (
+        f'{" ".join(args)} failed:\n{proc.stdout[-3000:]}\n'
+        f'{proc.stderr[-3000:]}')
+    return proc

@@ -1,9 +1,7 @@
 """LSAFNet end to end on synthetic SECOND-layout scenes with the tools."""
 import glob
 import json
-import os
 import os.path as osp
-import subprocess
 import sys
 
 import pytest
@@ -12,7 +10,7 @@ from mmengine.config import Config
 
 from mmcd_ext.datasets.synthetic import generate_second_like
 from mmcd_ext.registry import MODELS
-from mmcd_ext.testing import shrink_config
+from mmcd_ext.testing import run_tool, shrink_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = {
@@ -71,14 +69,8 @@ def test_ablation_configs_switch_one_module(variant, lgaa, lgce):
     assert head.change_from == 'decoder'
 
 
-def run(args):
-    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
-    proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=600)
-    assert proc.returncode == 0, (
-        f'{" ".join(args)} failed:\n{proc.stdout[-3000:]}\n'
-        f'{proc.stderr[-3000:]}')
-    return proc
+def run(args, **kwargs):
+    return run_tool(args, ROOT, **kwargs)
 
 
 @pytest.fixture(scope='module')

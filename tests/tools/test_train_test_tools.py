@@ -8,7 +8,6 @@ import glob
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
 import textwrap
 
@@ -17,21 +16,14 @@ import torch
 from mmengine.config import Config
 
 from mmcd_ext.datasets.synthetic import generate_levir_like
-from mmcd_ext.testing import shrink_config
+from mmcd_ext.testing import run_tool, shrink_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs/baseline/baseline_r18_synthetic-256.py')
 
 
 def run(args, **kwargs):
-    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
-    env.update(kwargs.pop('env', {}))
-    proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=600, **kwargs)
-    assert proc.returncode == 0, (
-        f'{" ".join(args)} failed:\n{proc.stdout[-3000:]}\n'
-        f'{proc.stderr[-3000:]}')
-    return proc
+    return run_tool(args, ROOT, **kwargs)
 
 
 @pytest.fixture(scope='module')

@@ -47,14 +47,19 @@ import os
 import os.path as osp
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from mmcd_ext.utils.tool_runs import ToolRunner
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+RUNNER = ToolRunner(REPO_ROOT, 'deepcl benchmark')
+run = RUNNER.run
+last_checkpoint = RUNNER.last_checkpoint
+count_parameters = RUNNER.count_parameters
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
@@ -91,29 +96,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='extra key=value overrides for every variant')
     parser.add_argument('--out-json', default=None)
     return parser.parse_args(argv)
-
-
-def run(cmd: List[str], threads: int) -> float:
-    """Run one command from the repository root; return its seconds."""
-    print('\n$ ' + ' '.join(cmd), flush=True)
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads),
-               PYTHONPATH=REPO_ROOT + os.pathsep +
-               os.environ.get('PYTHONPATH', ''))
-    start = time.time()
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env)
-    if proc.returncode != 0:
-        sys.exit(f'deepcl benchmark: command failed (exit '
-                 f'{proc.returncode}): ' + ' '.join(cmd))
-    return time.time() - start
-
-
-def last_checkpoint(work_dir: str) -> str:
-    """The checkpoint the Runner recorded last in ``work_dir``."""
-    marker = osp.join(work_dir, 'last_checkpoint')
-    if not osp.isfile(marker):
-        sys.exit(f'deepcl benchmark: no last_checkpoint in {work_dir}')
-    with open(marker) as f:
-        return f.read().strip()
 
 
 def read_mask(path: str) -> np.ndarray:
@@ -199,21 +181,6 @@ def evaluate(config: str, checkpoint: str, data_root: str,
     return dict(num_images=len(names), confusion=confusion.tolist(),
                 pseudo_counts=pseudo.tolist(),
                 **scores_from_counts(confusion, pseudo))
-
-
-def count_parameters(config: str, options: List[str]) -> int:
-    """Parameters of the model a config builds (with the overrides)."""
-    from mmengine.config import Config, DictAction
-
-    from mmcd_ext.registry import MODELS
-    from mmcd_ext.utils import register_all_modules
-    register_all_modules()
-    cfg = Config.fromfile(osp.join(REPO_ROOT, config))
-    if options:
-        parsed = argparse.ArgumentParser()
-        parsed.add_argument('--o', nargs='+', action=DictAction)
-        cfg.merge_from_dict(parsed.parse_args(['--o', *options]).o)
-    return sum(p.numel() for p in MODELS.build(cfg.model).parameters())
 
 
 def summarize(rows: List[dict], variants: Sequence[str]) -> dict:
