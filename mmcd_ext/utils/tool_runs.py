@@ -10,7 +10,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 
 class ToolRunner:
@@ -81,6 +81,34 @@ class ToolRunner:
             sys.exit(f'{self.name}: no metrics json under {test_dir}')
         with open(files[-1]) as f:
             return json.load(f)
+
+    def train_and_test(self, config: str, work_dir: str, seed: int,
+                       options: List[str], threads: int
+                       ) -> Tuple[str, float, float, Dict[str, float]]:
+        """Train ``config`` with ``tools/train.py``, test its last checkpoint.
+
+        Args:
+            config (str): Config path relative to the repository.
+            work_dir (str): ``--work-dir`` of the training; the test writes
+                to ``{work_dir}/test``.
+            seed (int): ``randomness.seed`` of the training.
+            options (list[str]): ``key=value`` overrides for both commands.
+            threads (int): ``OMP_NUM_THREADS`` of the children.
+
+        Returns:
+            tuple: Checkpoint path, training seconds, test seconds and the
+            metrics ``tools/test.py`` wrote.
+        """
+        py = sys.executable
+        train_s = self.run([py, 'tools/train.py', config, '--work-dir',
+                            work_dir, '--cfg-options',
+                            f'randomness.seed={seed}', *options], threads)
+        ckpt = self.last_checkpoint(work_dir)
+        test_dir = osp.join(work_dir, 'test')
+        opts = ['--cfg-options', *options] if options else []
+        test_s = self.run([py, 'tools/test.py', config, ckpt, '--work-dir',
+                           test_dir, *opts], threads)
+        return ckpt, train_s, test_s, self.test_metrics(test_dir)
 
     def count_parameters(self, config: str, options: List[str]) -> int:
         """Parameters of the model a config builds (with the overrides).

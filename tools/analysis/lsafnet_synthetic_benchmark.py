@@ -41,8 +41,6 @@ from mmcd_ext.utils.tool_runs import ToolRunner
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RUNNER = ToolRunner(REPO_ROOT, 'lsafnet benchmark')
 run = RUNNER.run
-last_checkpoint = RUNNER.last_checkpoint
-test_metrics = RUNNER.test_metrics
 count_parameters = RUNNER.count_parameters
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
@@ -106,15 +104,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         config, extra = CONFIGS[variant]
         options = [*extra, *args.cfg_options]
         work = osp.join(args.work_dir, variant)
-        train_s = run([py, 'tools/train.py', config, '--work-dir', work,
-                       '--cfg-options', f'randomness.seed={args.seed}',
-                       *data_opt, *options], args.threads)
-        ckpt = last_checkpoint(work)
-        test_dir = osp.join(work, 'test')
-        test_s = run([py, 'tools/test.py', config, ckpt, '--work-dir',
-                      test_dir, '--cfg-options', *data_opt, *options],
-                     args.threads)
-        metrics = test_metrics(test_dir)
+        ckpt, train_s, test_s, metrics = RUNNER.train_and_test(
+            config, work, args.seed, [*data_opt, *options], args.threads)
         rows.append(dict(
             variant=variant, model=NAMES[variant], config=config,
             options=extra, checkpoint=ckpt,
