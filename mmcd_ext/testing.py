@@ -131,3 +131,36 @@ def run_tool(args: List[str], root: str,
         f'{" ".join(args)} failed:\n{proc.stdout[-3000:]}\n'
         f'{proc.stderr[-3000:]}')
     return proc
+
+
+def binary_cd_batch(model: Any, size: int, n: int = 2) -> dict:
+    """A preprocessed training batch of ``n`` random uint8 pairs.
+
+    Pair ``i`` has a 24 x 24 changed square at rows ``8i .. 8i + 24`` and
+    columns 16 .. 40; inputs come from a generator seeded with 0.
+
+    Args:
+        model (Any): A segmentor whose ``data_preprocessor`` is applied.
+        size (int): Height and width of the pairs (at least 40).
+        n (int): Number of pairs. Defaults to 2.
+
+    Returns:
+        dict: ``inputs`` (n, 6, size, size) and ``data_samples``.
+    """
+    import torch
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    samples = []
+    for i in range(n):
+        label = torch.zeros(1, size, size, dtype=torch.long)
+        label[:, 8 * i:8 * i + 24, 16:40] = 1
+        sample = SegDataSample(gt_sem_seg=PixelData(data=label))
+        sample.set_metainfo(dict(img_shape=(size, size),
+                                 ori_shape=(size, size),
+                                 pad_shape=(size, size)))
+        samples.append(sample)
+    gen = torch.Generator().manual_seed(0)
+    inputs = [torch.randint(0, 255, (6, size, size), generator=gen,
+                            dtype=torch.uint8) for _ in range(n)]
+    return model.data_preprocessor(dict(inputs=inputs, data_samples=samples),
+                                   training=True)

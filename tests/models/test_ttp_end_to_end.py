@@ -7,12 +7,10 @@ import sys
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.structures import PixelData
-from mmseg.structures import SegDataSample
 
 from mmcd_ext.datasets.synthetic import generate_levir_like
 from mmcd_ext.registry import MODELS
-from mmcd_ext.testing import run_tool, shrink_config
+from mmcd_ext.testing import binary_cd_batch, run_tool, shrink_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = 'configs/ttp/ttp_sam-b_levir.py'
@@ -34,20 +32,7 @@ def tiny_config(path=CONFIG, data_root=None, work_dir=None, max_iters=3):
 
 
 def batch(model, n=2):
-    samples = []
-    for i in range(n):
-        label = torch.zeros(1, SIZE, SIZE, dtype=torch.long)
-        label[:, 8 * i:8 * i + 24, 16:40] = 1
-        sample = SegDataSample(gt_sem_seg=PixelData(data=label))
-        sample.set_metainfo(dict(img_shape=(SIZE, SIZE),
-                                 ori_shape=(SIZE, SIZE),
-                                 pad_shape=(SIZE, SIZE)))
-        samples.append(sample)
-    gen = torch.Generator().manual_seed(0)
-    inputs = [torch.randint(0, 255, (6, SIZE, SIZE), generator=gen,
-                            dtype=torch.uint8) for _ in range(n)]
-    return model.data_preprocessor(dict(inputs=inputs, data_samples=samples),
-                                   training=True)
+    return binary_cd_batch(model, SIZE, n)
 
 
 def randomise_frozen(model, everything=False):
