@@ -6,7 +6,6 @@ The tested stack is pinned in ``requirements/ci.txt``; ``make test`` and
 """
 import os.path as osp
 import re
-
 from setuptools import find_packages, setup
 
 HERE = osp.dirname(osp.abspath(__file__))
@@ -33,8 +32,8 @@ setup(
     version=read_version(),
     description='OpenMMLab plugin for remote-sensing change detection '
     '(TTP, FrNet, LSAFNet, DeepCL)',
-    long_description=open(osp.join(HERE, 'README.md')).read()
-    if osp.exists(osp.join(HERE, 'README.md')) else '',
+    long_description=open(osp.join(HERE, 'README.md')).read() if osp.exists(
+        osp.join(HERE, 'README.md')) else '',
     long_description_content_type='text/markdown',
     python_requires='>=3.9',
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'docs')),

@@ -88,19 +88,18 @@ def shrink_config(cfg: Config,
     if 'tta_pipeline' in cfg:
         _shrink_pipeline(cfg.tta_pipeline, crop)
     cfg.train_cfg = dict(
-        type='IterBasedTrainLoop', max_iters=max_iters,
-        val_interval=max_iters)
+        type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
     cfg.param_scheduler = []
     hooks = cfg.default_hooks
-    hooks['logger'] = dict(type='LoggerHook', interval=1,
-                           log_metric_by_epoch=False)
+    hooks['logger'] = dict(
+        type='LoggerHook', interval=1, log_metric_by_epoch=False)
     if 'checkpoint' in hooks:
         hooks['checkpoint'].update(by_epoch=False, interval=max_iters)
     cfg.log_processor = dict(by_epoch=False)
-    cfg.env_cfg = dict(cudnn_benchmark=False,
-                       mp_cfg=dict(mp_start_method='fork',
-                                   opencv_num_threads=0),
-                       dist_cfg=dict(backend='gloo'))
+    cfg.env_cfg = dict(
+        cudnn_benchmark=False,
+        mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+        dist_cfg=dict(backend='gloo'))
     if work_dir is not None:
         cfg.work_dir = work_dir
     return cfg
@@ -125,8 +124,14 @@ def run_tool(args: List[str], root: str,
     """
     env = dict(os.environ, PYTHONPATH=root, OMP_NUM_THREADS='1')
     env.update(kwargs.pop('env', {}))
-    proc = subprocess.run(args, cwd=root, env=env, capture_output=True,
-                          text=True, timeout=600, **kwargs)
+    proc = subprocess.run(
+        args,
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        **kwargs)
     assert proc.returncode == 0, (
         f'{" ".join(args)} failed:\n{proc.stdout[-3000:]}\n'
         f'{proc.stderr[-3000:]}')
@@ -155,12 +160,17 @@ def binary_cd_batch(model: Any, size: int, n: int = 2) -> dict:
         label = torch.zeros(1, size, size, dtype=torch.long)
         label[:, 8 * i:8 * i + 24, 16:40] = 1
         sample = SegDataSample(gt_sem_seg=PixelData(data=label))
-        sample.set_metainfo(dict(img_shape=(size, size),
-                                 ori_shape=(size, size),
-                                 pad_shape=(size, size)))
+        sample.set_metainfo(
+            dict(
+                img_shape=(size, size),
+                ori_shape=(size, size),
+                pad_shape=(size, size)))
         samples.append(sample)
     gen = torch.Generator().manual_seed(0)
-    inputs = [torch.randint(0, 255, (6, size, size), generator=gen,
-                            dtype=torch.uint8) for _ in range(n)]
-    return model.data_preprocessor(dict(inputs=inputs, data_samples=samples),
-                                   training=True)
+    inputs = [
+        torch.randint(
+            0, 255, (6, size, size), generator=gen, dtype=torch.uint8)
+        for _ in range(n)
+    ]
+    return model.data_preprocessor(
+        dict(inputs=inputs, data_samples=samples), training=True)

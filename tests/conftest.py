@@ -9,8 +9,9 @@ import torch
 class _NoNetwork(socket.socket):
 
     def connect(self, address):  # noqa: D102
-        if isinstance(address, tuple) and address[0] not in (
-                '127.0.0.1', 'localhost', '::1'):
+        if isinstance(
+                address,
+                tuple) and address[0] not in ('127.0.0.1', 'localhost', '::1'):
             raise RuntimeError(
                 f'tests must not use the network (tried {address})')
         return super().connect(address)

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from mmcd_ext.datasets.synthetic import generate_levir_like, generate_second_like
+from mmcd_ext.datasets.synthetic import (generate_levir_like,
+                                         generate_second_like)
 from mmcd_ext.registry import DATASETS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -14,16 +15,28 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 @pytest.fixture(scope='module')
 def levir_root(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('levir'))
-    generate_levir_like(root, num_train=2, num_val=1, num_test=1, size=64,
-                        seed=1, overwrite=True)
+    generate_levir_like(
+        root,
+        num_train=2,
+        num_val=1,
+        num_test=1,
+        size=64,
+        seed=1,
+        overwrite=True)
     return root
 
 
 @pytest.fixture(scope='module')
 def second_root(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('second'))
-    generate_second_like(root, num_train=2, num_val=1, num_test=1, size=64,
-                         seed=1, overwrite=True)
+    generate_second_like(
+        root,
+        num_train=2,
+        num_val=1,
+        num_test=1,
+        size=64,
+        seed=1,
+        overwrite=True)
     return root
 
 

@@ -14,8 +14,9 @@ from mmcd_ext.testing import shrink_config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
-    p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
-                         recursive=True) if '_base_' not in p)
+    p for p in glob.glob(
+        osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+    if '_base_' not in p)
 
 
 def is_semantic_change_config(cfg: Config) -> bool:
@@ -49,8 +50,10 @@ SLOW_CONFIGS = ('ttp_sam-l_', 'ttp_sam-h_')
 
 def _config_param(path):
     slow = any(osp.basename(path).startswith(s) for s in SLOW_CONFIGS)
-    return pytest.param(path, id=osp.relpath(path, ROOT),
-                        marks=[pytest.mark.slow] if slow else [])
+    return pytest.param(
+        path,
+        id=osp.relpath(path, ROOT),
+        marks=[pytest.mark.slow] if slow else [])
 
 
 @pytest.mark.parametrize('path', [_config_param(p) for p in CONFIGS])
@@ -71,14 +74,21 @@ def test_config_builds_and_steps(path):
         if semantic:
             ds = scd_sample(size, cfg.model.decode_head.num_classes)
         else:
-            ds = SegDataSample(gt_sem_seg=PixelData(
-                data=torch.randint(0, 2, (1, size, size))))
-        ds.set_metainfo(dict(img_shape=(size, size), ori_shape=(size, size),
-                             pad_shape=(size, size)))
+            ds = SegDataSample(
+                gt_sem_seg=PixelData(
+                    data=torch.randint(0, 2, (1, size, size))))
+        ds.set_metainfo(
+            dict(
+                img_shape=(size, size),
+                ori_shape=(size, size),
+                pad_shape=(size, size)))
         samples.append(ds)
-    data = dict(inputs=[torch.randint(0, 255, (6, size, size),
-                                      dtype=torch.uint8) for _ in range(2)],
-                data_samples=samples)
+    data = dict(
+        inputs=[
+            torch.randint(0, 255, (6, size, size), dtype=torch.uint8)
+            for _ in range(2)
+        ],
+        data_samples=samples)
     data = model.data_preprocessor(data, training=True)
     losses = model.loss(**data)
     total = sum(v for k, v in losses.items() if 'loss' in k)

@@ -1,26 +1,31 @@
-"""Our names resolve in scope mmcd_ext; mmseg / mmpretrain names stay usable."""
+"""Our names resolve in scope mmcd_ext; mmseg/mmpretrain names stay usable."""
 import pytest
 from mmengine.registry import DefaultScope
 
 from mmcd_ext import registry as R
 
 OURS = {
-    R.MODELS: ['SiamEncoderDecoder', 'BitemporalFusionNeck',
-               'DualInputSegDataPreProcessor'],
-    R.DATASETS: ['LEVIRCDDataset', 'BinaryCDFolderDataset', 'SECONDDataset',
-                 'LandsatSCDDataset'],
-    R.TRANSFORMS: ['LoadBitemporalImages', 'LoadCDAnnotations',
-                   'LoadSCDAnnotations', 'RandomRotate90',
-                   'BitemporalRandomRotate', 'BitemporalPhotoMetricDistortion',
-                   'TimeExchange', 'PackCDInputs'],
+    R.MODELS: [
+        'SiamEncoderDecoder', 'BitemporalFusionNeck',
+        'DualInputSegDataPreProcessor'
+    ],
+    R.DATASETS: [
+        'LEVIRCDDataset', 'BinaryCDFolderDataset', 'SECONDDataset',
+        'LandsatSCDDataset'
+    ],
+    R.TRANSFORMS: [
+        'LoadBitemporalImages', 'LoadCDAnnotations', 'LoadSCDAnnotations',
+        'RandomRotate90', 'BitemporalRandomRotate',
+        'BitemporalPhotoMetricDistortion', 'TimeExchange', 'PackCDInputs'
+    ],
     R.METRICS: ['ChangeDetectionMetric', 'SCDMetric'],
     R.VISUALIZERS: ['CDLocalVisualizer'],
     R.HOOKS: ['CDVisualizationHook'],
 }
 
 
-@pytest.mark.parametrize('registry,names', list(OURS.items()),
-                         ids=[r.name for r in OURS])
+@pytest.mark.parametrize(
+    'registry,names', list(OURS.items()), ids=[r.name for r in OURS])
 def test_our_names_registered_in_our_scope(registry, names):
     assert registry.scope == 'mmcd_ext'
     assert registry.parent.scope == 'mmseg'

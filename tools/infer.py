@@ -24,9 +24,7 @@ import os.path as osp
 import sys
 from typing import TYPE_CHECKING, List, Optional
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from mmengine.config import DictAction  # noqa: E402
+from mmengine.config import DictAction
 
 if TYPE_CHECKING:
     from mmcd_ext.apis import ChangeDetector
@@ -49,55 +47,76 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     src.add_argument('--b-dir', help='folder of date-B images (same names)')
     out = parser.add_argument_group('outputs')
     out.add_argument(
-        '--out', required=True,
+        '--out',
+        required=True,
         help='output folder (for a single GeoTIFF pair also a .tif file)')
     out.add_argument(
-        '--probs', action='store_true',
+        '--probs',
+        action='store_true',
         help='also write the probability of change (PNG 0-255; GeoTIFF: an '
         'extra band in percent)')
     out.add_argument(
-        '--overlay', action='store_true',
+        '--overlay',
+        action='store_true',
         help='image pairs: also write date B with changes tinted red')
     geo = parser.add_argument_group('large scenes (GeoTIFF)')
     geo.add_argument(
-        '--geo', action='store_true',
+        '--geo',
+        action='store_true',
         help='use the tiled GeoTIFF path whatever the file extension')
     geo.add_argument(
         '--tile', type=int, default=512, help='tile side (px); default 512')
     geo.add_argument(
-        '--overlap', type=int, default=64,
+        '--overlap',
+        type=int,
+        default=64,
         help='minimum overlap of neighbouring tiles (px), blended; '
         'default 64')
     geo.add_argument(
-        '--batch-size', type=int, default=4,
+        '--batch-size',
+        type=int,
+        default=4,
         help='tiles per model call; default 4')
     geo.add_argument(
-        '--bands', type=int, nargs='+',
+        '--bands',
+        type=int,
+        nargs='+',
         help='1-based bands read from both dates (default: first three)')
     geo.add_argument(
-        '--band-order', choices=['rgb', 'bgr'],
+        '--band-order',
+        choices=['rgb', 'bgr'],
         help='order of three --bands: rgb (reversed to the BGR order the '
         "config's loader gives, the default for 3 bands) or bgr (as listed)")
     geo.add_argument(
-        '--vector', nargs='?', const='', default=None, metavar='GEOJSON',
+        '--vector',
+        nargs='?',
+        const='',
+        default=None,
+        metavar='GEOJSON',
         help='also write change polygons with their area as GeoJSON '
         '(default name: <out>/<name>_change.geojson)')
     geo.add_argument(
-        '--quicklook', action='store_true',
+        '--quicklook',
+        action='store_true',
         help='also write a PNG quick-look of the change GeoTIFF')
     geo.add_argument(
-        '--resample-b', action='store_true',
+        '--resample-b',
+        action='store_true',
         help="warp date B onto date A's grid instead of requiring the same "
         'CRS, transform and size')
     geo.add_argument(
-        '--gdal-cache-mb', type=int, default=64,
+        '--gdal-cache-mb',
+        type=int,
+        default=64,
         help="GDAL block cache (MiB); default 64 (GDAL's own default, 5%% "
         'of the RAM, would grow with the scene)')
     parser.add_argument('--device', default='cpu', help='cpu, cuda, cuda:N')
     parser.add_argument(
         '--no-progress', action='store_true', help='no progress output')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override config settings, key=value pairs')
     args = parser.parse_args(argv)
     pair = args.a is not None or args.b is not None
@@ -157,8 +176,12 @@ def run_image_pair(detector: 'ChangeDetector', args: argparse.Namespace,
     from mmcd_ext.apis.image_outputs import write_pair_outputs
     result = detector.predict(path_a, path_b, return_probs=args.probs)
     written = write_pair_outputs(
-        result, args.out, _stem(name), probs=args.probs,
-        overlay=args.overlay, palette=detector.palette)
+        result,
+        args.out,
+        _stem(name),
+        probs=args.probs,
+        overlay=args.overlay,
+        palette=detector.palette)
     return dict(
         pair=[path_a, path_b],
         changed_pixels=int(result.change.sum()),
@@ -186,22 +209,26 @@ def main(argv: Optional[List[str]] = None) -> int:
             name = osp.basename(args.a)
             if geo:
                 out_file = args.out if is_geo_path(args.out) else None
-                _report(run_geo_pair(detector, args, args.a, args.b, name,
-                                     out_file))
+                _report(
+                    run_geo_pair(detector, args, args.a, args.b, name,
+                                 out_file))
             else:
                 _report(run_image_pair(detector, args, args.a, args.b, name))
             return 0
 
         found = match_folder_pairs(args.a_dir, args.b_dir)
         for path in found.not_images:
-            print(f'warning: not an image, not used: {path}',
-                  file=sys.stderr)
+            print(f'warning: not an image, not used: {path}', file=sys.stderr)
         for path in found.only_a:
-            print(f'unmatched: {path} has no date-B partner in '
-                  f'{args.b_dir}', file=sys.stderr)
+            print(
+                f'unmatched: {path} has no date-B partner in '
+                f'{args.b_dir}',
+                file=sys.stderr)
         for path in found.only_b:
-            print(f'unmatched: {path} has no date-A partner in '
-                  f'{args.a_dir}', file=sys.stderr)
+            print(
+                f'unmatched: {path} has no date-A partner in '
+                f'{args.a_dir}',
+                file=sys.stderr)
         if not found.pairs:
             raise FileNotFoundError(
                 f'no image of {args.a_dir} has a partner of the same name in '
@@ -212,12 +239,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             if args.geo or is_geo_path(name):
                 _report(run_geo_pair(detector, args, path_a, path_b, name))
             else:
-                _report(run_image_pair(detector, args, path_a, path_b,
-                                       name))
+                _report(run_image_pair(detector, args, path_a, path_b, name))
         if found.unmatched:
-            print(f'{len(found.unmatched)} image(s) without a partner were '
-                  f'not processed (listed above); {len(found.pairs)} '
-                  'pair(s) done', file=sys.stderr)
+            print(
+                f'{len(found.unmatched)} image(s) without a partner were '
+                f'not processed (listed above); {len(found.pairs)} '
+                'pair(s) done',
+                file=sys.stderr)
             return EXIT_UNMATCHED
         return 0
     except (FileNotFoundError, ValueError, RuntimeError, ImportError,

@@ -8,17 +8,14 @@ The test mode (whole / slide with crop and stride) is logged with the scores.
 import argparse
 import os
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+from mmengine.runner import Runner
 
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.logging import print_log  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-
-from mmcd_ext.utils import register_all_modules  # noqa: E402
-from mmcd_ext.utils.config_utils import load_tool_config  # noqa: E402
-from mmcd_ext.utils.launch import setup_launch  # noqa: E402
+from mmcd_ext.utils import register_all_modules
+from mmcd_ext.utils.config_utils import load_tool_config
+from mmcd_ext.utils.launch import setup_launch
 
 
 def parse_args() -> argparse.Namespace:
@@ -26,8 +23,7 @@ def parse_args() -> argparse.Namespace:
         description='Test (and evaluate) a change detector')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument(
-        '--work-dir', help='dir for logs and the metrics json')
+    parser.add_argument('--work-dir', help='dir for logs and the metrics json')
     parser.add_argument(
         '--out', help='dir to save the predicted maps as PNG files')
     parser.add_argument(
@@ -110,8 +106,9 @@ def main() -> None:
     runner = Runner.from_cfg(cfg)
     print_log(f'Test mode: {test_mode}', logger='current')
     metrics = runner.test()
-    print_log(f'Test mode: {test_mode}; checkpoint {args.checkpoint}',
-              logger='current')
+    print_log(
+        f'Test mode: {test_mode}; checkpoint {args.checkpoint}',
+        logger='current')
     return metrics
 
 

@@ -6,18 +6,14 @@ also works on CPU (gloo), see ``mmcd_ext/utils/launch.py``.
 import argparse
 import logging
 import os
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmengine.config import DictAction
+from mmengine.logging import print_log
+from mmengine.runner import Runner
 
-from mmengine.config import DictAction  # noqa: E402
-from mmengine.logging import print_log  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-
-from mmcd_ext.utils import register_all_modules  # noqa: E402
-from mmcd_ext.utils.config_utils import load_tool_config  # noqa: E402
-from mmcd_ext.utils.launch import setup_launch  # noqa: E402
+from mmcd_ext.utils import register_all_modules
+from mmcd_ext.utils.config_utils import load_tool_config
+from mmcd_ext.utils.launch import setup_launch
 
 
 def parse_args() -> argparse.Namespace:
@@ -59,8 +55,10 @@ def main() -> None:
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.type
         if optim_wrapper == 'AmpOptimWrapper':
-            print_log('AMP training is already enabled in your config.',
-                      logger='current', level=logging.WARNING)
+            print_log(
+                'AMP training is already enabled in your config.',
+                logger='current',
+                level=logging.WARNING)
         else:
             if optim_wrapper != 'OptimWrapper':
                 raise ValueError('--amp is only supported with OptimWrapper, '

@@ -11,6 +11,6 @@ _base_ = [
 pretrained = None
 model = dict(
     backbone=dict(
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained)
-        if pretrained else None))
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained
+                      ) if pretrained else None))
 train_dataloader = dict(batch_size=4)

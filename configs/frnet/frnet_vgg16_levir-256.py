@@ -58,8 +58,10 @@ model = dict(
         norm_cfg=norm_cfg,
         align_corners=False,
         loss_decode=dict(
-            type='mmseg.CrossEntropyLoss', use_sigmoid=False,
-            avg_non_ignore=True, loss_weight=1.0)),
+            type='mmseg.CrossEntropyLoss',
+            use_sigmoid=False,
+            avg_non_ignore=True,
+            loss_weight=1.0)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
 
@@ -70,11 +72,20 @@ train_dataloader = dict(batch_size=32)
 max_iters = 50000
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(_delete_=True, type='Adam', lr=1e-4, betas=(0.9, 0.999),
-                   weight_decay=1e-5))
+    optimizer=dict(
+        _delete_=True,
+        type='Adam',
+        lr=1e-4,
+        betas=(0.9, 0.999),
+        weight_decay=1e-5))
 param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=1.0, by_epoch=False, begin=0,
-         end=max_iters),
+    dict(
+        type='PolyLR',
+        eta_min=0.0,
+        power=1.0,
+        by_epoch=False,
+        begin=0,
+        end=max_iters),
 ]
 train_cfg = dict(
     type='IterBasedTrainLoop', max_iters=max_iters, val_interval=5000)

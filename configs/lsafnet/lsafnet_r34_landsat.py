@@ -11,8 +11,9 @@ _base_ = [
 pretrained = None
 
 model = dict(
-    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained)
-                  if pretrained else None),
+    backbone=dict(
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained
+                      ) if pretrained else None),
     decode_head=dict(num_classes=5))
 train_dataloader = dict(
     batch_size=8, sampler=dict(type='DefaultSampler', shuffle=True))

@@ -12,8 +12,9 @@ _base_ = [
 pretrained = None
 
 model = dict(
-    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained)
-                  if pretrained else None),
+    backbone=dict(
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained
+                      ) if pretrained else None),
     decode_head=dict(num_classes=7))
 # 8 pairs per iteration in total (the paper: 2 GPUs x 4); with N GPUs set
 # batch_size=8 // N. Epoch-based training needs a finite sampler.

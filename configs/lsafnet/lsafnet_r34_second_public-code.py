@@ -8,8 +8,9 @@
 _base_ = './lsafnet_r34_second.py'
 pretrained = 'checkpoints/resnet34-b627a593.pth'
 model = dict(
-    backbone=dict(init_cfg=dict(
-        _delete_=True, type='Pretrained', checkpoint=pretrained)),
+    backbone=dict(
+        init_cfg=dict(_delete_=True, type='Pretrained',
+                      checkpoint=pretrained)),
     decode_head=dict(
         fusion_cfg=dict(type='LGAA', reduction=4, public_code_doubling=True)))
 optim_wrapper = dict(optimizer=dict(nesterov=True))

@@ -14,10 +14,13 @@ data_root = 'data/synthetic_second'
 norm_cfg = dict(type='BN', requires_grad=True)
 widths = (16, 16, 32, 64, 128)
 model = dict(
-    backbone=dict(stem_channels=widths[0], base_channels=widths[1],
-                  norm_cfg=norm_cfg),
-    decode_head=dict(in_channels=list(widths), channels=16, cd_channels=16,
-                     norm_cfg=norm_cfg))
+    backbone=dict(
+        stem_channels=widths[0], base_channels=widths[1], norm_cfg=norm_cfg),
+    decode_head=dict(
+        in_channels=list(widths),
+        channels=16,
+        cd_channels=16,
+        norm_cfg=norm_cfg))
 
 crop_size = (64, 64)
 train_pipeline = [
@@ -39,13 +42,19 @@ test_dataloader = val_dataloader
 
 max_iters = 500
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-2, by_epoch=False, begin=0,
-         end=50),
-    dict(type='PolyLR', eta_min=0.0, power=1.5, by_epoch=False, begin=50,
-         end=max_iters),
+    dict(type='LinearLR', start_factor=1e-2, by_epoch=False, begin=0, end=50),
+    dict(
+        type='PolyLR',
+        eta_min=0.0,
+        power=1.5,
+        by_epoch=False,
+        begin=50,
+        end=max_iters),
 ]
 train_cfg = dict(
-    _delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
+    _delete_=True,
+    type='IterBasedTrainLoop',
+    max_iters=max_iters,
     val_interval=max_iters)
 default_hooks = dict(
     logger=dict(interval=20),

@@ -5,6 +5,8 @@
 # maps (|F_M1 - F_M2|, |F_L1 - F_L2| and the fused F_H of the two dates)
 # instead of the SS decoders' outputs (middle-stage fusion).
 _base_ = './lsafnet_r34_synthetic-second-128.py'
-model = dict(decode_head=dict(
-    fusion_cfg=dict(_delete_=True, type='ConcatMLPFusion'), lgce_cfg=None,
-    change_from='encoder'))
+model = dict(
+    decode_head=dict(
+        fusion_cfg=dict(_delete_=True, type='ConcatMLPFusion'),
+        lgce_cfg=None,
+        change_from='encoder'))

@@ -66,8 +66,10 @@ model = dict(
         norm_cfg=norm_cfg,
         align_corners=False,
         loss_decode=dict(
-            type='mmseg.CrossEntropyLoss', use_sigmoid=True,
-            avg_non_ignore=True, loss_weight=1.0)),
+            type='mmseg.CrossEntropyLoss',
+            use_sigmoid=True,
+            avg_non_ignore=True,
+            loss_weight=1.0)),
     train_cfg=dict(),
     test_cfg=dict(mode='slide', crop_size=crop_size, stride=(256, 256)))
 
@@ -81,18 +83,33 @@ max_epochs = 300
 warmup_epochs = 5
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(_delete_=True, type='AdamW', lr=4e-4, betas=(0.9, 0.999),
-                   weight_decay=0.05))
+    optimizer=dict(
+        _delete_=True,
+        type='AdamW',
+        lr=4e-4,
+        betas=(0.9, 0.999),
+        weight_decay=0.05))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0,
-         end=warmup_epochs, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs,
-         eta_min=0.0, by_epoch=True, begin=warmup_epochs, end=max_epochs,
-         convert_to_iter_based=True),
+    dict(
+        type='LinearLR',
+        start_factor=1e-3,
+        by_epoch=True,
+        begin=0,
+        end=warmup_epochs,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs - warmup_epochs,
+        eta_min=0.0,
+        by_epoch=True,
+        begin=warmup_epochs,
+        end=max_epochs,
+        convert_to_iter_based=True),
 ]
 train_cfg = dict(
-    _delete_=True, type='EpochBasedTrainLoop', max_epochs=max_epochs,
+    _delete_=True,
+    type='EpochBasedTrainLoop',
+    max_epochs=max_epochs,
     val_interval=10)
 default_hooks = dict(
-    logger=dict(interval=10),
-    checkpoint=dict(by_epoch=True, interval=10))
+    logger=dict(interval=10), checkpoint=dict(by_epoch=True, interval=10))

@@ -14,8 +14,7 @@ import logging
 import os
 import os.path as osp
 from dataclasses import dataclass, fields
-from typing import (Any, Dict, Iterator, List, Optional, Sequence, Tuple,
-                    Union)
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -64,8 +63,9 @@ class ChangeResult:
 
     def keys(self) -> List[str]:
         """Names of the fields that are set (not None)."""
-        return [f.name for f in fields(self) if getattr(self, f.name)
-                is not None]
+        return [
+            f.name for f in fields(self) if getattr(self, f.name) is not None
+        ]
 
     def __getitem__(self, key: str) -> Any:
         if key not in {f.name for f in fields(self)}:
@@ -120,9 +120,9 @@ def _config_test_pipeline(cfg: Config) -> Tuple[List[dict], str]:
     return copy.deepcopy(DEFAULT_TEST_PIPELINE), 'default'
 
 
-def split_test_pipeline(steps: List[dict],
-                        where: str = 'test pipeline') -> Tuple[dict,
-                                                               List[dict]]:
+def split_test_pipeline(
+        steps: List[dict],
+        where: str = 'test pipeline') -> Tuple[dict, List[dict]]:
     """Split a test pipeline into its image loader and the other steps.
 
     Annotation loaders (types containing ``'Annotation'``) are dropped:
@@ -157,17 +157,19 @@ def split_test_pipeline(steps: List[dict],
         raise ValueError(
             f'{where} must start with an image loader such as '
             f'LoadBitemporalImages, got {[s.get("type") for s in kept]}')
-    loaders = [s for s in kept[1:] if str(s.get('type', '')).split('.')[-1]
-               .startswith('Load')]
+    loaders = [
+        s for s in kept[1:]
+        if str(s.get('type', '')).split('.')[-1].startswith('Load')
+    ]
     if loaders:
         raise ValueError(f'{where} loads images more than once: '
                          f'{[s.get("type") for s in loaders]}')
     return kept[0], kept[1:]
 
 
-def _as_batch_lists(img_a: PairInput,
-                    img_b: PairInput) -> Tuple[List[ImageLike],
-                                               List[ImageLike], bool]:
+def _as_batch_lists(
+        img_a: PairInput,
+        img_b: PairInput) -> Tuple[List[ImageLike], List[ImageLike], bool]:
     """Both dates as lists, and whether a single pair was given."""
 
     def is_many(x: Any) -> bool:
@@ -282,8 +284,8 @@ class ChangeDetector:
                 f'checkpoint {checkpoint} does not fit the model of config '
                 f'{getattr(self.cfg, "filename", None)}: {err}') from err
         meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
-        dataset_meta = meta.get('dataset_meta') if isinstance(
-            meta, dict) else None
+        dataset_meta = meta.get('dataset_meta') if isinstance(meta,
+                                                              dict) else None
         return dict(dataset_meta) if dataset_meta else None
 
     # ------------------------------------------------------------------
@@ -419,8 +421,10 @@ class ChangeDetector:
                 'pred_sem_seg holds values other than 0 and 1 '
                 f'({bad.tolist()[:5]}); ChangeDetector expects a binary '
                 'change model (2 classes or a one-channel sigmoid)')
-        result = ChangeResult(change=change.astype(np.uint8),
-                              img_path=paths[0], img_path2=paths[1])
+        result = ChangeResult(
+            change=change.astype(np.uint8),
+            img_path=paths[0],
+            img_path2=paths[1])
         if return_probs:
             result.change_prob = self.change_probability(
                 sample.seg_logits.data).cpu().numpy().astype(np.float32)
@@ -437,9 +441,10 @@ class ChangeDetector:
         return result
 
     @torch.no_grad()
-    def _run_batch(self, prepared: List[dict], return_probs: bool,
-                   paths: List[Tuple[Optional[str], Optional[str]]]
-                   ) -> List[ChangeResult]:
+    def _run_batch(
+        self, prepared: List[dict], return_probs: bool,
+        paths: List[Tuple[Optional[str],
+                          Optional[str]]]) -> List[ChangeResult]:
         data = dict(
             inputs=[p['inputs'] for p in prepared],
             data_samples=[p['data_samples'] for p in prepared])
@@ -449,13 +454,13 @@ class ChangeDetector:
             for s, pth in zip(samples, paths)
         ]
 
-    def predict(self,
-                img_a: PairInput,
-                img_b: PairInput,
-                return_probs: bool = False,
-                channel_order: str = 'bgr',
-                batch_size: int = 1
-                ) -> Union[ChangeResult, List[ChangeResult]]:
+    def predict(
+            self,
+            img_a: PairInput,
+            img_b: PairInput,
+            return_probs: bool = False,
+            channel_order: str = 'bgr',
+            batch_size: int = 1) -> Union[ChangeResult, List[ChangeResult]]:
         """Detect change between date A and date B.
 
         Args:
@@ -498,9 +503,8 @@ class ChangeDetector:
             prepared = self._prepare(a, b, i, channel_order)
             path = (prepared['data_samples'].metainfo.get('img_path'),
                     prepared['data_samples'].metainfo.get('img_path2'))
-            if batch and (len(batch) == batch_size or
-                          prepared['inputs'].shape !=
-                          batch[0]['inputs'].shape):
+            if batch and (len(batch) == batch_size or prepared['inputs'].shape
+                          != batch[0]['inputs'].shape):
                 results += self._run_batch(batch, return_probs, paths)
                 batch, paths = [], []
             batch.append(prepared)

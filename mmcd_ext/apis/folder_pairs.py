@@ -81,8 +81,8 @@ def match_folder_pairs(
                 result.not_images.append(osp.join(folder, rel))
         listed[key] = set(images)
     for name in sorted(listed['a'] & listed['b']):
-        result.pairs.append(
-            (name, osp.join(dir_a, name), osp.join(dir_b, name)))
+        result.pairs.append((name, osp.join(dir_a,
+                                            name), osp.join(dir_b, name)))
     result.only_a = [
         osp.join(dir_a, n) for n in sorted(listed['a'] - listed['b'])
     ]

@@ -178,7 +178,9 @@ def _open_date_b(src_a: Any, src_b: Any, resample_b: bool) -> Any:
         add_alpha=all(v is None for v in src_b.nodatavals))
 
 
-def _valid_mask(srcs: Sequence[Any], bands: List[int], window: Any,
+def _valid_mask(srcs: Sequence[Any],
+                bands: List[int],
+                window: Any,
                 data: Optional[Sequence[np.ndarray]] = None) -> np.ndarray:
     """Pixels valid in every band of every date: ``(h, w)`` bool."""
     valid = None
@@ -241,8 +243,7 @@ class _BlockWriter:
     def _write(self, rows: np.ndarray) -> None:
         from rasterio.windows import Window
         n = rows.shape[1]
-        self.dst.write(
-            rows, window=Window(0, self.next_row, rows.shape[2], n))
+        self.dst.write(rows, window=Window(0, self.next_row, rows.shape[2], n))
         self.next_row += n
 
 
@@ -297,8 +298,7 @@ def _crs_member(crs: Any) -> Optional[dict]:
     return {'type': 'name', 'properties': {'name': name}}
 
 
-def iter_change_polygons(path: str,
-                         connectivity: int = 4) -> Iterator[dict]:
+def iter_change_polygons(path: str, connectivity: int = 4) -> Iterator[dict]:
     """GeoJSON features of the change regions (value 1) of band 1.
 
     GDAL polygonizes straight from the file, row by row; memory grows with
@@ -329,16 +329,19 @@ def iter_change_polygons(path: str,
             yield {
                 'type': 'Feature',
                 'properties': {
-                    'id': index,
-                    'area': area,
-                    'pixels': int(round(area / pixel_area)) if pixel_area
-                    else None,
+                    'id':
+                    index,
+                    'area':
+                    area,
+                    'pixels':
+                    int(round(area / pixel_area)) if pixel_area else None,
                 },
                 'geometry': geom,
             }
 
 
-def write_change_vector(raster_path: str, out_path: str,
+def write_change_vector(raster_path: str,
+                        out_path: str,
                         connectivity: int = 4) -> int:
     """Write the change polygons of a change GeoTIFF as GeoJSON.
 
@@ -360,8 +363,10 @@ def write_change_vector(raster_path: str, out_path: str,
     units = None
     if crs is not None:
         units = 'degree' if crs.is_geographic else (crs.linear_units or None)
-    header = {'type': 'FeatureCollection', 'name': osp.splitext(
-        osp.basename(out_path))[0]}
+    header = {
+        'type': 'FeatureCollection',
+        'name': osp.splitext(osp.basename(out_path))[0]
+    }
     member = _crs_member(crs)
     if member is not None:
         header['crs'] = member
@@ -380,7 +385,8 @@ def write_change_vector(raster_path: str, out_path: str,
     return count
 
 
-def write_quicklook(raster_path: str, out_path: str,
+def write_quicklook(raster_path: str,
+                    out_path: str,
                     max_size: int = 2048) -> str:
     """A PNG of the change band, decimated to at most ``max_size`` pixels.
 
@@ -489,20 +495,17 @@ def infer_geotiff(detector: ChangeDetector,
     with rasterio.Env(GDAL_CACHEMAX=gdal_cache_mb * 1024 * 1024):
         with rasterio.open(path_a) as src_a, \
                 rasterio.open(path_b) as raw_b:
-            sel = _check_bands(bands, src_a.count, raw_b.count, path_a,
-                               path_b)
+            sel = _check_bands(bands, src_a.count, raw_b.count, path_a, path_b)
             if band_order == 'rgb' and len(sel) != 3:
-                raise ValueError(
-                    f'band_order "rgb" needs 3 bands, got {sel}')
+                raise ValueError(f'band_order "rgb" needs 3 bands, got {sel}')
             channel_order = 'rgb' if (band_order or 'rgb') == 'rgb' \
                 and len(sel) == 3 else 'bgr'
             src_b = _open_date_b(src_a, raw_b, resample_b)
             try:
                 grid = TileGrid(src_a.height, src_a.width, tile, overlap)
-                summary = _run_scene(
-                    detector, rasterio, Window, src_a, src_b, sel,
-                    channel_order, grid, out_path, batch_size, probs,
-                    progress)
+                summary = _run_scene(detector, rasterio, Window, src_a, src_b,
+                                     sel, channel_order, grid, out_path,
+                                     batch_size, probs, progress)
             finally:
                 if src_b is not raw_b:
                     src_b.close()
@@ -510,8 +513,7 @@ def infer_geotiff(detector: ChangeDetector,
             summary.vector_path = vector_path
             summary.polygons = write_change_vector(out_path, vector_path)
         if quicklook_path:
-            summary.quicklook_path = write_quicklook(out_path,
-                                                     quicklook_path)
+            summary.quicklook_path = write_quicklook(out_path, quicklook_path)
     summary.seconds = time.monotonic() - start
     return summary
 
@@ -523,12 +525,14 @@ def _run_scene(detector: ChangeDetector, rasterio: Any, Window: Any,
     """The strip loop of :func:`infer_geotiff`."""
     th, tw = grid.tile_h, grid.tile_w
     printer = ProgressPrinter(
-        len(grid), unit='tiles', desc=f'{osp.basename(out_path)}: ',
+        len(grid),
+        unit='tiles',
+        desc=f'{osp.basename(out_path)}: ',
         enabled=progress)
     parent = osp.dirname(osp.abspath(out_path))
     os.makedirs(parent, exist_ok=True)
-    state: dict = dict(blender=None, dst=None, writer=None, semantic=None,
-                       names=[])
+    state: dict = dict(
+        blender=None, dst=None, writer=None, semantic=None, names=[])
     predicted = valid_total = changed_total = 0
     threshold = detector.threshold
     # written under another name and renamed when complete, so a failed run
@@ -543,12 +547,13 @@ def _run_scene(detector: ChangeDetector, rasterio: Any, Window: Any,
         """
         names = ['change (1 changed, 0 unchanged)']
         if semantic:
-            names += ['semantic change class, date A',
-                      'semantic change class, date B']
+            names += [
+                'semantic change class, date A',
+                'semantic change class, date B'
+            ]
         if probs:
             names.append('probability of change (percent)')
-        dst = rasterio.open(partial, 'w',
-                            **_output_profile(src_a, len(names)))
+        dst = rasterio.open(partial, 'w', **_output_profile(src_a, len(names)))
         state['dst'] = dst
         for i, name in enumerate(names, start=1):
             dst.set_band_description(i, name)
@@ -559,19 +564,19 @@ def _run_scene(detector: ChangeDetector, rasterio: Any, Window: Any,
         state.update(
             semantic=semantic,
             writer=_BlockWriter(dst, OUT_BLOCK),
-            blender=StripBlender(grid, channels=1,
-                                 labels=2 if semantic else 0),
+            blender=StripBlender(
+                grid, channels=1, labels=2 if semantic else 0),
             names=names)
         for _ in range(rows_done):
             write_rows(*state['blender'].finish_row())
 
-    def run(batch: List[Tuple[int, np.ndarray, np.ndarray]],
-            row: int) -> None:
+    def run(batch: List[Tuple[int, np.ndarray, np.ndarray]], row: int) -> None:
         nonlocal predicted
-        results = detector.predict(
-            [a for _, a, _ in batch], [b for _, _, b in batch],
-            return_probs=True, channel_order=channel_order,
-            batch_size=batch_size)
+        results = detector.predict([a for _, a, _ in batch],
+                                   [b for _, _, b in batch],
+                                   return_probs=True,
+                                   channel_order=channel_order,
+                                   batch_size=batch_size)
         if state['blender'] is None:
             open_output(results[0].semantic_a is not None, row)
         for (col, _, _), res in zip(batch, results):

@@ -61,13 +61,13 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip((img - lo) * scale, 0, 255).astype(np.uint8)
 
 
-def write_pair_outputs(result: ChangeResult,
-                       out_dir: str,
-                       name: str,
-                       probs: bool = False,
-                       overlay: bool = False,
-                       palette: Optional[Sequence[Sequence[int]]] = None
-                       ) -> Dict[str, str]:
+def write_pair_outputs(
+        result: ChangeResult,
+        out_dir: str,
+        name: str,
+        probs: bool = False,
+        overlay: bool = False,
+        palette: Optional[Sequence[Sequence[int]]] = None) -> Dict[str, str]:
     """Write the PNG outputs of one pair.
 
     Files (``name`` may contain sub-folders):

@@ -187,7 +187,9 @@ class StripBlender:
         labels (int): Number of label maps. Defaults to 0.
     """
 
-    def __init__(self, grid: TileGrid, channels: int = 1,
+    def __init__(self,
+                 grid: TileGrid,
+                 channels: int = 1,
                  labels: int = 0) -> None:
         if channels < 0 or labels < 0:
             raise ValueError('channels and labels must not be negative')
@@ -208,7 +210,9 @@ class StripBlender:
         """Index of the window row being accumulated."""
         return self._row_index
 
-    def add(self, col_index: int, maps: Optional[np.ndarray] = None,
+    def add(self,
+            col_index: int,
+            maps: Optional[np.ndarray] = None,
             labels: Optional[np.ndarray] = None) -> None:
         """Add the prediction of window ``(row_index, col_index)``.
 
@@ -245,9 +249,7 @@ class StripBlender:
             best[better] = w2d[better]
         self._weight[:, x0:x0 + tw] += w2d
 
-    def finish_row(
-        self
-    ) -> Tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    def finish_row(self) -> Tuple[int, np.ndarray, np.ndarray, np.ndarray]:
         """Close the current window row and return the finished scene rows.
 
         Returns:

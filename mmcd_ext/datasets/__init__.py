@@ -1,9 +1,9 @@
 """Change-detection datasets, palettes and bitemporal transforms."""
 from .binary_cd import BinaryCDFolderDataset, LEVIRCDDataset
 from .palettes import (BINARY_CD_CLASSES, BINARY_CD_PALETTE,
-                       LANDSAT_SCD_CLASSES, LANDSAT_SCD_PALETTE,
-                       SCD_PALETTES, SECOND_CLASSES, SECOND_PALETTE,
-                       colour_to_index, index_to_colour)
+                       LANDSAT_SCD_CLASSES, LANDSAT_SCD_PALETTE, SCD_PALETTES,
+                       SECOND_CLASSES, SECOND_PALETTE, colour_to_index,
+                       index_to_colour)
 from .scd import LandsatSCDDataset, SCDFolderDataset, SECONDDataset
 from .transforms import (BitemporalPhotoMetricDistortion,
                          BitemporalRandomRotate, LoadBitemporalImages,

@@ -77,8 +77,7 @@ def list_stems(folder: str,
     stems = {}
     others = []
     for rel in fileio.list_dir_or_file(
-            folder, list_dir=False, recursive=True,
-            backend_args=backend_args):
+            folder, list_dir=False, recursive=True, backend_args=backend_args):
         if rel.endswith(suffix):
             stems[rel[:-len(suffix)]] = fileio.join_path(
                 folder, rel, backend_args=backend_args)
@@ -295,8 +294,7 @@ class BaseFolderCDDataset(BaseCDDataset):
         self._check_metainfo(kwargs.get('metainfo', None) or {})
         super().__init__(
             img_suffix=img_suffix,
-            img_suffix2=img_suffix2 if img_suffix2 is not None else
-            img_suffix,
+            img_suffix2=img_suffix2 if img_suffix2 is not None else img_suffix,
             seg_map_suffix=seg_map_suffix,
             data_prefix=data_prefix,
             reduce_zero_label=False,
@@ -319,8 +317,7 @@ class BaseFolderCDDataset(BaseCDDataset):
         return {}
 
     @classmethod
-    def get_label_map(cls,
-                      new_classes: Optional[Sequence] = None) -> None:
+    def get_label_map(cls, new_classes: Optional[Sequence] = None) -> None:
         """Refuse class remapping (mmseg's ``label_map``).
 
         Args:

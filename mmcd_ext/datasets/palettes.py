@@ -18,9 +18,9 @@ BINARY_CD_CLASSES: Tuple[str, ...] = ('unchanged', 'changed')
 BINARY_CD_PALETTE: List[List[int]] = [[0, 0, 0], [255, 255, 255]]
 
 #: SECOND (512 x 512 tiles, labels ``label1``/``label2`` colour-coded).
-SECOND_CLASSES: Tuple[str, ...] = ('unchanged', 'water', 'ground',
-                                   'low vegetation', 'tree', 'building',
-                                   'playground')
+SECOND_CLASSES: Tuple[str,
+                      ...] = ('unchanged', 'water', 'ground', 'low vegetation',
+                              'tree', 'building', 'playground')
 SECOND_PALETTE: List[List[int]] = [[255, 255, 255], [0, 0, 255],
                                    [128, 128, 128], [0, 128, 0], [0, 255, 0],
                                    [128, 0, 0], [255, 0, 0]]

@@ -242,9 +242,9 @@ def kappa_from_hist(hist: np.ndarray, zero_division: float = 0.0) -> float:
     return float((po - pe) / (1.0 - pe))
 
 
-def scd_scores(hist: np.ndarray,
-               zero_division: float = 0.0) -> Dict[str, Union[float,
-                                                              np.ndarray]]:
+def scd_scores(
+        hist: np.ndarray,
+        zero_division: float = 0.0) -> Dict[str, Union[float, np.ndarray]]:
     """Semantic change detection scores from ``hist[pred, label]``.
 
     Class 0 is "no change". Following METHODS.md section 3 (the SECOND

@@ -100,8 +100,8 @@ class DualInputSegDataPreProcessor(SegDataPreProcessor):
             test_cfg=test_cfg)
         self.seg_fields = tuple(seg_fields)
 
-    def _channel_stats(self, channels: int) -> Tuple[torch.Tensor,
-                                                     torch.Tensor]:
+    def _channel_stats(self,
+                       channels: int) -> Tuple[torch.Tensor, torch.Tensor]:
         """Mean and std expanded to ``channels`` = ``2C``, ``(2C, 1, 1)``."""
         if len(self.mean) == channels:
             return self.mean, self.std
@@ -132,8 +132,8 @@ class DualInputSegDataPreProcessor(SegDataPreProcessor):
         return img
 
     @staticmethod
-    def _target_size(sizes: List[Tuple[int, int]],
-                     size: Optional[Sequence[int]],
+    def _target_size(sizes: List[Tuple[int,
+                                       int]], size: Optional[Sequence[int]],
                      size_divisor: Optional[int]) -> Tuple[int, int]:
         """Padded ``(H, W)`` of the batch (never smaller than an input)."""
         max_h = max(h for h, _ in sizes)

@@ -72,7 +72,8 @@ def allow_mmengine_checkpoint_types() -> None:
         return
     from mmengine.logging.history_buffer import HistoryBuffer
     add([
-        HistoryBuffer, *_numpy_types(),
+        HistoryBuffer,
+        *_numpy_types(),
         bytes,  # an empty numpy array pickles its data as bytes()
         (_history_buffer_getattr, 'builtins.getattr'),
         (_history_buffer_getattr, '__builtin__.getattr'),

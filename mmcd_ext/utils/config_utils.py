@@ -90,8 +90,7 @@ def read_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     return cfg
 
 
-def load_model_config(path: str,
-                      cfg_options: Optional[dict] = None) -> Config:
+def load_model_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Read a config that must build a model, ready for ``MODELS.build``.
 
     :func:`read_config`, then mmseg's and mmcd_ext's modules are registered

@@ -61,8 +61,10 @@ def setup_launch(cfg: Config, launcher: str) -> Config:
         return cfg
     replaced = syncbn_to_bn(cfg)
     if replaced:
-        print_log(f'No CUDA device: {replaced} SyncBN layer config(s) '
-                  'replaced by BN.', logger='current')
+        print_log(
+            f'No CUDA device: {replaced} SyncBN layer config(s) '
+            'replaced by BN.',
+            logger='current')
     if launcher == 'none':
         return cfg
     cfg.setdefault('env_cfg', {})
@@ -83,7 +85,8 @@ def setup_launch(cfg: Config, launcher: str) -> Config:
             os.environ.setdefault('MASTER_ADDR', '127.0.0.1')
             os.environ.setdefault('MASTER_PORT', '29500')
         dist.init_process_group(backend='gloo')
-        print_log(f'No CUDA device: initialised a gloo process group '
-                  f'(rank {dist.get_rank()} of {dist.get_world_size()}).',
-                  logger='current')
+        print_log(
+            f'No CUDA device: initialised a gloo process group '
+            f'(rank {dist.get_rank()} of {dist.get_world_size()}).',
+            logger='current')
     return cfg

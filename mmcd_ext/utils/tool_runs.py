@@ -40,9 +40,11 @@ class ToolRunner:
             float: Wall-clock seconds.
         """
         print('\n$ ' + ' '.join(cmd), flush=True)
-        env = dict(os.environ, OMP_NUM_THREADS=str(threads),
-                   PYTHONPATH=self.root + os.pathsep +
-                   os.environ.get('PYTHONPATH', ''))
+        env = dict(
+            os.environ,
+            OMP_NUM_THREADS=str(threads),
+            PYTHONPATH=self.root + os.pathsep +
+            os.environ.get('PYTHONPATH', ''))
         start = time.time()
         proc = subprocess.run(cmd, cwd=self.root, env=env)
         if proc.returncode != 0:
@@ -82,9 +84,9 @@ class ToolRunner:
         with open(files[-1]) as f:
             return json.load(f)
 
-    def train_and_test(self, config: str, work_dir: str, seed: int,
-                       options: List[str], threads: int
-                       ) -> Tuple[str, float, float, Dict[str, float]]:
+    def train_and_test(
+            self, config: str, work_dir: str, seed: int, options: List[str],
+            threads: int) -> Tuple[str, float, float, Dict[str, float]]:
         """Train ``config`` with ``tools/train.py``, test its last checkpoint.
 
         Args:
@@ -100,14 +102,16 @@ class ToolRunner:
             metrics ``tools/test.py`` wrote.
         """
         py = sys.executable
-        train_s = self.run([py, 'tools/train.py', config, '--work-dir',
-                            work_dir, '--cfg-options',
-                            f'randomness.seed={seed}', *options], threads)
+        train_s = self.run([
+            py, 'tools/train.py', config, '--work-dir', work_dir,
+            '--cfg-options', f'randomness.seed={seed}', *options
+        ], threads)
         ckpt = self.last_checkpoint(work_dir)
         test_dir = osp.join(work_dir, 'test')
         opts = ['--cfg-options', *options] if options else []
-        test_s = self.run([py, 'tools/test.py', config, ckpt, '--work-dir',
-                           test_dir, *opts], threads)
+        test_s = self.run(
+            [py, 'tools/test.py', config, ckpt, '--work-dir', test_dir, *opts],
+            threads)
         return ckpt, train_s, test_s, self.test_metrics(test_dir)
 
     def count_parameters(self, config: str, options: List[str]) -> int:

@@ -220,18 +220,18 @@ class CDLocalVisualizer(SegLocalVisualizer):
                              'the dataset, or pass palette=...)')
         rows = []
         for date, img, pred, gt in zip('AB', (img_a, img_b), preds, gts):
-            self._check_size(name, img, {
-                f'pred_sem_seg_{date.lower()}': pred,
-                f'gt_sem_seg_{date.lower()}': gt
-            })
+            self._check_size(
+                name, img, {
+                    f'pred_sem_seg_{date.lower()}': pred,
+                    f'gt_sem_seg_{date.lower()}': gt
+                })
             panels = [img]
             for what, sem_map in (('prediction', pred), ('label', gt)):
                 if sem_map is None:
                     continue
                 try:
                     panels.append(
-                        colorize_semantic(sem_map, palette,
-                                          self.ignore_index))
+                        colorize_semantic(sem_map, palette, self.ignore_index))
                 except ValueError as err:
                     raise ValueError(
                         f'{name}: cannot colour the date {date} {what}: '
@@ -285,8 +285,8 @@ class CDLocalVisualizer(SegLocalVisualizer):
                                            'pred_sem_seg_b', 'gt_sem_seg_b'))
         if semantic:
             preds = [
-                _get_map(data_sample, f'pred_sem_seg_{d}') if draw_pred else
-                None for d in 'ab'
+                _get_map(data_sample, f'pred_sem_seg_{d}')
+                if draw_pred else None for d in 'ab'
             ]
             gts = [
                 _get_map(data_sample, f'gt_sem_seg_{d}') if draw_gt else None

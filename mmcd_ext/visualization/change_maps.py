@@ -102,10 +102,11 @@ def binary_change_overlay(pred: ArrayLike,
     return out
 
 
-def colorize_semantic(label_map: ArrayLike,
-                      palette: Sequence[Sequence[int]],
-                      ignore_index: int = 255,
-                      ignore_color: Color = (0, 0, 0)) -> np.ndarray:
+def colorize_semantic(
+    label_map: ArrayLike,
+    palette: Sequence[Sequence[int]],
+    ignore_index: int = 255,
+    ignore_color: Color = (0, 0, 0)) -> np.ndarray:
     """Colour a class-index map with a palette.
 
     Args:

@@ -50,7 +50,9 @@ class CDStubIdentityBackbone(BaseModule):
 class CDStubConvBackbone(BaseModule):
     """Two seeded 3x3 convolutions with ReLU, stride 1."""
 
-    def __init__(self, in_channels: int = 3, channels: int = 8,
+    def __init__(self,
+                 in_channels: int = 3,
+                 channels: int = 8,
                  seed: int = 0) -> None:
         super().__init__()
         gen = torch.Generator().manual_seed(seed)
@@ -70,7 +72,9 @@ class CDStubConvBackbone(BaseModule):
 class CDStubDifferenceHead(BaseDecodeHead):
     """Logits ``(0, gain * (sum_c |A_c - B_c| - diff_threshold))``."""
 
-    def __init__(self, diff_threshold: float = 30.0, gain: float = 0.1,
+    def __init__(self,
+                 diff_threshold: float = 30.0,
+                 gain: float = 0.1,
                  **kwargs) -> None:
         kwargs.setdefault('channels', 1)
         kwargs.setdefault('num_classes', 2)
@@ -100,9 +104,10 @@ class CDStubSCDSegmentor(SiamEncoderDecoder):
             mean_b = inputs[i, half:, :h, :w].mean(dim=0, keepdim=True)
             sem_a = (1 + (mean_a > 127).long()) * change
             sem_b = (3 + (mean_b > 127).long()) * change
-            sample.set_data(dict(
-                pred_sem_seg_a=PixelData(data=sem_a),
-                pred_sem_seg_b=PixelData(data=sem_b)))
+            sample.set_data(
+                dict(
+                    pred_sem_seg_a=PixelData(data=sem_a),
+                    pred_sem_seg_b=PixelData(data=sem_b)))
         return samples
 
 
@@ -130,8 +135,13 @@ def stub_config(kind: str = 'diff',
     if kind == 'fcn':
         backbone = dict(type='CDStubConvBackbone', in_channels=channels)
         head = dict(
-            type='mmseg.FCNHead', in_channels=16, channels=8, num_convs=1,
-            kernel_size=3, concat_input=False, dropout_ratio=0.0,
+            type='mmseg.FCNHead',
+            in_channels=16,
+            channels=8,
+            num_convs=1,
+            kernel_size=3,
+            concat_input=False,
+            dropout_ratio=0.0,
             num_classes=2)
     elif kind == 'scd':
         model_type = 'CDStubSCDSegmentor'
@@ -161,8 +171,9 @@ def stub_config(kind: str = 'diff',
                 ]))))
 
 
-def save_checkpoint(cfg: Config, path: str, dataset_meta: Optional[dict] = None
-                    ) -> None:
+def save_checkpoint(cfg: Config,
+                    path: str,
+                    dataset_meta: Optional[dict] = None) -> None:
     """Build the model of ``cfg`` and save its weights as a Runner would."""
     model = MODELS.build(cfg.model)
     meta = dict(iter=1)

@@ -44,8 +44,8 @@ def test_arrays_give_the_planted_change_and_its_probability(diff_detector):
     assert result.change.dtype == np.uint8 and result.change.shape == (40, 52)
     np.testing.assert_array_equal(result.change, mask)
     d = np.abs(a.astype(np.float64) - b).sum(axis=2)
-    np.testing.assert_allclose(result.change_prob,
-                               sigmoid(0.1 * (d - 30.0)), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        result.change_prob, sigmoid(0.1 * (d - 30.0)), rtol=0, atol=1e-5)
     assert result.semantic_a is None and result.semantic_b is None
     # dict-style access
     assert result['change'] is result.change
@@ -70,14 +70,13 @@ def test_list_of_pairs_and_batching_match_single_pairs(diff_detector):
     small = planted_pair(h=24, w=30, seed=4)[:2]  # another size: own batch
     list_a = [p[0] for p in pairs] + [small[0]]
     list_b = [p[1] for p in pairs] + [small[1]]
-    batched = diff_detector.predict(list_a, list_b, return_probs=True,
-                                    batch_size=2)
+    batched = diff_detector.predict(
+        list_a, list_b, return_probs=True, batch_size=2)
     assert isinstance(batched, list) and len(batched) == 4
     for a, b, res in zip(list_a, list_b, batched):
         one = diff_detector.predict(a, b, return_probs=True)
         np.testing.assert_array_equal(res.change, one.change)
-        np.testing.assert_allclose(res.change_prob, one.change_prob,
-                                   atol=1e-6)
+        np.testing.assert_allclose(res.change_prob, one.change_prob, atol=1e-6)
 
 
 def test_channel_order_of_arrays(tmp_path):
@@ -89,12 +88,13 @@ def test_channel_order_of_arrays(tmp_path):
     mmcv.imwrite(b, pb)
     from_files = detector.predict(pa, pb, return_probs=True).change_prob
     bgr = detector.predict(a, b, return_probs=True).change_prob
-    rgb = detector.predict(a[..., ::-1], b[..., ::-1], return_probs=True,
-                           channel_order='rgb').change_prob
+    rgb = detector.predict(
+        a[..., ::-1], b[..., ::-1], return_probs=True,
+        channel_order='rgb').change_prob
     np.testing.assert_allclose(from_files, bgr, atol=1e-6)
     np.testing.assert_allclose(rgb, bgr, atol=1e-6)
-    wrong = detector.predict(a[..., ::-1], b[..., ::-1],
-                             return_probs=True).change_prob
+    wrong = detector.predict(
+        a[..., ::-1], b[..., ::-1], return_probs=True).change_prob
     assert np.abs(wrong - bgr).max() > 1e-3
 
 
@@ -157,8 +157,8 @@ def test_real_config_pipeline_and_padding(tmp_path):
     assert set(np.unique(result.change)) <= {0, 1}
     assert 0.0 <= result.change_prob.min() <= result.change_prob.max() <= 1
     # change is the argmax, i.e. probability of change above one half
-    np.testing.assert_array_equal(result.change,
-                                  (result.change_prob > 0.5).astype(np.uint8))
+    np.testing.assert_array_equal(result.change, (result.change_prob
+                                                  > 0.5).astype(np.uint8))
     assert detector.threshold == 0.5
 
 
@@ -166,9 +166,12 @@ def test_checkpoint_round_trip_with_runner_meta(tmp_path):
     cfg = stub_config('fcn')
     path = str(tmp_path / 'iter_1.pth')
     torch.manual_seed(123)
-    save_checkpoint(cfg, path, dataset_meta=dict(
-        classes=('unchanged', 'changed'), palette=[[0, 0, 0], [255, 255,
-                                                              255]]))
+    save_checkpoint(
+        cfg,
+        path,
+        dataset_meta=dict(
+            classes=('unchanged', 'changed'),
+            palette=[[0, 0, 0], [255, 255, 255]]))
     ckpt = torch.load(path, weights_only=True)
     # what mmengine's Runner adds besides weights
     hub = MessageHub.get_instance('test_change_detector_hub')
@@ -203,8 +206,10 @@ def test_checkpoint_errors(tmp_path):
     dropped = dict(state)
     dropped.pop('backbone.conv1.weight')
     torch.save(dict(state_dict=dropped), str(tmp_path / 'dropped.pth'))
-    with pytest.raises(RuntimeError, match='(?s)does not fit.*missing keys.*'
-                       'backbone.conv1.weight'):
+    with pytest.raises(
+            RuntimeError,
+            match='(?s)does not fit.*missing keys.*'
+            'backbone.conv1.weight'):
         ChangeDetector(cfg, str(tmp_path / 'dropped.pth'))
 
     reshaped = dict(state)
@@ -227,8 +232,8 @@ def test_bad_inputs_are_clear_errors(diff_detector, tmp_path):
     with pytest.raises(TypeError, match='file paths or both as arrays'):
         diff_detector.predict(a, str(tmp_path / 'b.png'))
     with pytest.raises(FileNotFoundError, match='missing_a.png'):
-        diff_detector.predict(str(tmp_path / 'missing_a.png'),
-                              str(tmp_path / 'missing_b.png'))
+        diff_detector.predict(
+            str(tmp_path / 'missing_a.png'), str(tmp_path / 'missing_b.png'))
     with pytest.raises(ValueError, match='2 date-A images but 1'):
         diff_detector.predict([a, a], [b])
     with pytest.raises(TypeError, match='two lists'):

@@ -30,8 +30,14 @@ def write_raster(path, data, crs=CRS, origin=ORIGIN, res=RES, nodata=None):
     """Write ``(C, H, W)`` data as a GeoTIFF."""
     count, height, width = data.shape
     with rasterio.open(
-            path, 'w', driver='GTiff', width=width, height=height,
-            count=count, dtype=data.dtype, crs=crs,
+            path,
+            'w',
+            driver='GTiff',
+            width=width,
+            height=height,
+            count=count,
+            dtype=data.dtype,
+            crs=crs,
             transform=from_origin(origin[0], origin[1], res, res),
             nodata=nodata) as dst:
         dst.write(data)
@@ -71,8 +77,14 @@ def scene(tmp_path_factory):
     path_a = write_raster(root / 'a.tif', a, nodata=0)
     path_b = write_raster(root / 'b.tif', b, nodata=0)
     invalid = nodata_a | nodata_b
-    return dict(root=root, a=a, b=b, change=change, invalid=invalid,
-                path_a=path_a, path_b=path_b)
+    return dict(
+        root=root,
+        a=a,
+        b=b,
+        change=change,
+        invalid=invalid,
+        path_a=path_a,
+        path_b=path_b)
 
 
 @pytest.fixture(scope='module')
@@ -84,10 +96,17 @@ def diff_detector():
 def scene_run(scene, diff_detector):
     root = scene['root']
     summary = infer_geotiff(
-        diff_detector, scene['path_a'], scene['path_b'],
-        str(root / 'out' / 'change.tif'), tile=256, overlap=32,
-        batch_size=4, probs=True, vector_path=str(root / 'out' / 'v.geojson'),
-        quicklook_path=str(root / 'out' / 'quick.png'), progress=False)
+        diff_detector,
+        scene['path_a'],
+        scene['path_b'],
+        str(root / 'out' / 'change.tif'),
+        tile=256,
+        overlap=32,
+        batch_size=4,
+        probs=True,
+        vector_path=str(root / 'out' / 'v.geojson'),
+        quicklook_path=str(root / 'out' / 'quick.png'),
+        progress=False)
     return summary
 
 
@@ -104,8 +123,7 @@ def test_output_keeps_crs_transform_and_size(scene, scene_run):
     assert not glob.glob(scene_run.out_path + '.partial')
 
 
-def test_planted_change_is_reproduced_exactly_without_seams(
-        scene, scene_run):
+def test_planted_change_is_reproduced_exactly_without_seams(scene, scene_run):
     with rasterio.open(scene_run.out_path) as out:
         change = out.read(1)
     expected = scene['change'].astype(np.uint8)
@@ -144,10 +162,9 @@ def test_vector_output_polygons_and_areas(scene, scene_run):
     feats = collection['features']
     assert scene_run.polygons == len(feats) == 5
     pixels = sorted(f['properties']['pixels'] for f in feats)
-    expected = sorted([
-        90 * 90,
-        int(disc(H, W, 464, 688, 40).sum()), 600, 50 * 80, 30 * 30
-    ])
+    expected = sorted(
+        [90 * 90,
+         int(disc(H, W, 464, 688, 40).sum()), 600, 50 * 80, 30 * 30])
     assert pixels == expected
     for f in feats:
         assert f['properties']['area'] == pytest.approx(
@@ -156,10 +173,8 @@ def test_vector_output_polygons_and_areas(scene, scene_run):
     square = [f for f in feats if f['properties']['pixels'] == 8100][0]
     xs = [p[0] for p in square['geometry']['coordinates'][0]]
     ys = [p[1] for p in square['geometry']['coordinates'][0]]
-    assert (min(xs), max(xs)) == (ORIGIN[0] + 210 * RES,
-                                  ORIGIN[0] + 300 * RES)
-    assert (min(ys), max(ys)) == (ORIGIN[1] - 290 * RES,
-                                  ORIGIN[1] - 200 * RES)
+    assert (min(xs), max(xs)) == (ORIGIN[0] + 210 * RES, ORIGIN[0] + 300 * RES)
+    assert (min(ys), max(ys)) == (ORIGIN[1] - 290 * RES, ORIGIN[1] - 200 * RES)
 
 
 def test_quicklook(scene, scene_run):
@@ -183,15 +198,24 @@ def test_tiled_equals_whole_image_for_a_convolutional_model(tmp_path):
     h, w, tile, overlap = 260, 300, 96, 48
     a = rng.integers(0, 256, (3, h, w), dtype=np.uint8)
     b = a.copy()
-    b[:, 100:180, 50:200] = rng.integers(0, 256, (3, 80, 150),
-                                         dtype=np.uint8)
+    b[:, 100:180, 50:200] = rng.integers(0, 256, (3, 80, 150), dtype=np.uint8)
     pa = write_raster(tmp_path / 'a.tif', a)
     pb = write_raster(tmp_path / 'b.tif', b)
     out = str(tmp_path / 'out.tif')
-    infer_geotiff(detector, pa, pb, out, tile=tile, overlap=overlap,
-                  batch_size=8, probs=True, progress=False)
+    infer_geotiff(
+        detector,
+        pa,
+        pb,
+        out,
+        tile=tile,
+        overlap=overlap,
+        batch_size=8,
+        probs=True,
+        progress=False)
     whole = detector.predict(
-        a.transpose(1, 2, 0), b.transpose(1, 2, 0), return_probs=True,
+        a.transpose(1, 2, 0),
+        b.transpose(1, 2, 0),
+        return_probs=True,
         channel_order='rgb')  # bands 1-3 are read as R, G, B
     with rasterio.open(out) as ds:
         change, prob = ds.read(1), ds.read(2).astype(np.float64)
@@ -227,15 +251,24 @@ def test_mismatched_grids_are_refused(tmp_path, diff_detector):
     a = rng.integers(1, 255, (3, 64, 80), dtype=np.uint8)
     pa = write_raster(tmp_path / 'a.tif', a)
     cases = {
-        'CRS': write_raster(tmp_path / 'crs.tif', a, crs='EPSG:32634'),
-        'size': write_raster(tmp_path / 'size.tif', a[:, :, :72]),
-        'transform': write_raster(tmp_path / 'shift.tif', a,
-                                  origin=(ORIGIN[0] + 1.0, ORIGIN[1])),
+        'CRS':
+        write_raster(tmp_path / 'crs.tif', a, crs='EPSG:32634'),
+        'size':
+        write_raster(tmp_path / 'size.tif', a[:, :, :72]),
+        'transform':
+        write_raster(
+            tmp_path / 'shift.tif', a, origin=(ORIGIN[0] + 1.0, ORIGIN[1])),
     }
     for what, pb in cases.items():
         with pytest.raises(ValueError, match=rf'(?s){what}.*resample-b'):
-            infer_geotiff(diff_detector, pa, pb, str(tmp_path / 'o.tif'),
-                          tile=32, overlap=8, progress=False)
+            infer_geotiff(
+                diff_detector,
+                pa,
+                pb,
+                str(tmp_path / 'o.tif'),
+                tile=32,
+                overlap=8,
+                progress=False)
         assert not osp.exists(tmp_path / 'o.tif')
 
 
@@ -252,15 +285,24 @@ def test_resample_b_onto_the_grid_of_a(tmp_path, diff_detector, nodata_b):
     b = np.full((3, h, w), 9, np.uint8)
     b[:, :, :w - shift] = b_on_a[:, :, shift:]
     pa = write_raster(tmp_path / 'a.tif', a)
-    pb = write_raster(tmp_path / 'b.tif', b,
-                      origin=(ORIGIN[0] + shift * RES, ORIGIN[1]),
-                      nodata=nodata_b)
+    pb = write_raster(
+        tmp_path / 'b.tif',
+        b,
+        origin=(ORIGIN[0] + shift * RES, ORIGIN[1]),
+        nodata=nodata_b)
     out = str(tmp_path / 'out.tif')
     with pytest.raises(ValueError, match='transform'):
-        infer_geotiff(diff_detector, pa, pb, out, tile=32, overlap=8,
-                      progress=False)
-    infer_geotiff(diff_detector, pa, pb, out, tile=32, overlap=8,
-                  resample_b=True, progress=False)
+        infer_geotiff(
+            diff_detector, pa, pb, out, tile=32, overlap=8, progress=False)
+    infer_geotiff(
+        diff_detector,
+        pa,
+        pb,
+        out,
+        tile=32,
+        overlap=8,
+        resample_b=True,
+        progress=False)
     with rasterio.open(out) as ds:
         change = ds.read(1)
     expected = planted.astype(np.uint8)
@@ -280,8 +322,15 @@ def test_semantic_change_model_bands(tmp_path):
     pa = write_raster(tmp_path / 'a.tif', a)
     pb = write_raster(tmp_path / 'b.tif', b)
     out = str(tmp_path / 'out.tif')
-    summary = infer_geotiff(detector, pa, pb, out, tile=40, overlap=10,
-                            band_order='bgr', progress=False)
+    summary = infer_geotiff(
+        detector,
+        pa,
+        pb,
+        out,
+        tile=40,
+        overlap=10,
+        band_order='bgr',
+        progress=False)
     d = np.abs(a.astype(np.float64) - b).sum(axis=0)
     change = (d > 30).astype(np.uint8)
     sem_a = (1 + (a.mean(axis=0) > 127)) * change
@@ -302,23 +351,40 @@ def test_band_selection_and_errors(tmp_path, diff_detector):
     pa = write_raster(tmp_path / 'a.tif', a)
     pb = write_raster(tmp_path / 'b.tif', b)
     out = str(tmp_path / 'out.tif')
-    infer_geotiff(diff_detector, pa, pb, out, tile=32, overlap=8,
-                  progress=False)  # bands 1-3: no change visible
+    infer_geotiff(
+        diff_detector, pa, pb, out, tile=32, overlap=8,
+        progress=False)  # bands 1-3: no change visible
     with rasterio.open(out) as ds:
         assert ds.read(1).sum() == 0
-    infer_geotiff(diff_detector, pa, pb, out, tile=32, overlap=8,
-                  bands=[4, 2, 1], progress=False)
+    infer_geotiff(
+        diff_detector,
+        pa,
+        pb,
+        out,
+        tile=32,
+        overlap=8,
+        bands=[4, 2, 1],
+        progress=False)
     with rasterio.open(out) as ds:
         assert ds.read(1).sum() == 100
     with pytest.raises(ValueError, match='bands \\[6\\] do not exist'):
-        infer_geotiff(diff_detector, pa, pb, out, bands=[1, 6],
-                      progress=False)
+        infer_geotiff(diff_detector, pa, pb, out, bands=[1, 6], progress=False)
     with pytest.raises(ValueError, match='needs 3 bands'):
-        infer_geotiff(diff_detector, pa, pb, out, bands=[1, 2],
-                      band_order='rgb', progress=False)
+        infer_geotiff(
+            diff_detector,
+            pa,
+            pb,
+            out,
+            bands=[1, 2],
+            band_order='rgb',
+            progress=False)
     with pytest.raises(FileNotFoundError, match='nothing.tif'):
-        infer_geotiff(diff_detector, str(tmp_path / 'nothing.tif'), pb, out,
-                      progress=False)
+        infer_geotiff(
+            diff_detector,
+            str(tmp_path / 'nothing.tif'),
+            pb,
+            out,
+            progress=False)
 
 
 def test_a_failed_run_leaves_no_output(tmp_path, monkeypatch):
@@ -338,8 +404,15 @@ def test_a_failed_run_leaves_no_output(tmp_path, monkeypatch):
     monkeypatch.setattr(detector, 'predict', failing)
     out = str(tmp_path / 'out.tif')
     with pytest.raises(RuntimeError, match='model failed'):
-        infer_geotiff(detector, pa, pb, out, tile=32, overlap=8,
-                      batch_size=1, progress=False)
+        infer_geotiff(
+            detector,
+            pa,
+            pb,
+            out,
+            tile=32,
+            overlap=8,
+            batch_size=1,
+            progress=False)
     assert len(calls) == 3  # it failed in the middle of the scene
     assert not osp.exists(out) and not osp.exists(out + '.partial')
     with pytest.raises(ValueError, match='overwrite an input'):
@@ -352,8 +425,7 @@ def test_missing_rasterio_gives_the_install_hint(monkeypatch, tmp_path,
     with pytest.raises(ImportError, match=r'pip install -e "\.\[geo\]"'):
         require_rasterio()
     with pytest.raises(ImportError, match='rasterio'):
-        infer_geotiff(diff_detector, 'a.tif', 'b.tif',
-                      str(tmp_path / 'o.tif'))
+        infer_geotiff(diff_detector, 'a.tif', 'b.tif', str(tmp_path / 'o.tif'))
 
 
 def _top_level_imports(path):
@@ -368,8 +440,7 @@ def _top_level_imports(path):
 
 
 def test_package_does_not_import_rasterio_at_module_level():
-    files = glob.glob(osp.join(ROOT, 'mmcd_ext', '**', '*.py'),
-                      recursive=True)
+    files = glob.glob(osp.join(ROOT, 'mmcd_ext', '**', '*.py'), recursive=True)
     assert files
     for path in files:
         for name in _top_level_imports(path):
@@ -382,7 +453,10 @@ def test_package_imports_without_rasterio():
             'mmcd_ext.apis; from mmcd_ext.apis import require_rasterio\n'
             'try:\n    require_rasterio()\nexcept ImportError as e:\n'
             '    print(e)\n')
-    proc = subprocess.run([sys.executable, '-c', code], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, '-c', code],
+                          cwd=ROOT,
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert 'pip install -e ".[geo]"' in proc.stdout

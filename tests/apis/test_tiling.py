@@ -99,8 +99,7 @@ def _blend_all(grid, tile_maps, tile_labels, channels, labels):
     for i in range(len(grid.row_starts)):
         for j in range(len(grid.col_starts)):
             if (i, j) in tile_maps:
-                blender.add(j, tile_maps[(i, j)],
-                            tile_labels.get((i, j)))
+                blender.add(j, tile_maps[(i, j)], tile_labels.get((i, j)))
         y0, maps, labs, weight = blender.finish_row()
         n = weight.shape[0]
         rows_seen.append((y0, n))
@@ -124,9 +123,11 @@ def test_strip_blender_reproduces_a_consistent_field_exactly():
     grid = TileGrid(height=150, width=130, tile=48, overlap=12)
     field = rng.random((2, 150, 130)).astype(np.float32)
     th, tw = grid.tile_h, grid.tile_w
-    maps = {(i, j): field[:, y:y + th, x:x + tw]
-            for i, y in enumerate(grid.row_starts)
-            for j, x in enumerate(grid.col_starts)}
+    maps = {
+        (i, j): field[:, y:y + th, x:x + tw]
+        for i, y in enumerate(grid.row_starts)
+        for j, x in enumerate(grid.col_starts)
+    }
     out, _, weight = _blend_all(grid, maps, {}, 2, 0)
     np.testing.assert_allclose(out, field, rtol=0, atol=1e-6)
     # weights sum to one where at most two windows overlap
@@ -181,8 +182,8 @@ def test_format_duration():
 def test_progress_printer_rate_and_eta():
     now = [100.0]
     stream = io.StringIO()
-    printer = ProgressPrinter(10, unit='tiles', stream=stream, interval=0,
-                              clock=lambda: now[0])
+    printer = ProgressPrinter(
+        10, unit='tiles', stream=stream, interval=0, clock=lambda: now[0])
     now[0] = 102.0
     printer.update(4)  # 4 tiles in 2 s: 2 tiles/s, 6 left: ETA 3 s
     assert stream.getvalue().splitlines()[-1] == (

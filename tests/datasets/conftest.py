@@ -25,11 +25,11 @@ from mmcd_ext.datasets.palettes import SECOND_PALETTE
 def coord_image(h: int, w: int) -> np.ndarray:
     """Date A of the alignment fixtures, ``(h, w, 3)`` uint8 (h, w <= 256)."""
     yy, xx = np.mgrid[0:h, 0:w]
-    return np.stack([yy, xx, (7 * yy + 3 * xx) % 256], axis=2).astype(
-        np.uint8)
+    return np.stack([yy, xx, (7 * yy + 3 * xx) % 256], axis=2).astype(np.uint8)
 
 
-def coord_labels(rows: np.ndarray, cols: np.ndarray,
+def coord_labels(rows: np.ndarray,
+                 cols: np.ndarray,
                  num_classes: int = 7) -> Dict[str, np.ndarray]:
     """Labels defined from pixel coordinates.
 
@@ -48,7 +48,8 @@ def coord_labels(rows: np.ndarray, cols: np.ndarray,
     sem_a = np.where(change == 1, 1 + rows % (num_classes - 1), 0)
     sem_b = np.where(change == 1, 1 + cols % (num_classes - 1), 0)
     return dict(
-        change=change, sem_a=sem_a.astype(np.uint8),
+        change=change,
+        sem_a=sem_a.astype(np.uint8),
         sem_b=sem_b.astype(np.uint8))
 
 
@@ -123,10 +124,10 @@ def make_scd_tree(tmp_path, rng) -> Callable:
             img_a = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
             img_b = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
             change = rng.random(size) < 0.4
-            sem_a = np.where(change, rng.integers(1, k, size), 0).astype(
-                np.uint8)
-            sem_b = np.where(change, rng.integers(1, k, size), 0).astype(
-                np.uint8)
+            sem_a = np.where(change, rng.integers(1, k, size),
+                             0).astype(np.uint8)
+            sem_b = np.where(change, rng.integers(1, k, size),
+                             0).astype(np.uint8)
             write_png(osp.join(root, 'im1', name + '.png'), img_a)
             write_png(osp.join(root, 'im2', name + '.png'), img_b)
             for folder, sem in (('label1', sem_a), ('label2', sem_b)):
@@ -171,7 +172,9 @@ def aligned_results() -> Callable:
     return _make
 
 
-def assert_aligned(results: dict, pad_val=None, seg_pad_val: int = 255,
+def assert_aligned(results: dict,
+                   pad_val=None,
+                   seg_pad_val: int = 255,
                    tol: int = 0) -> np.ndarray:
     """Check that date B and every label still match date A pixel by pixel.
 

@@ -96,8 +96,8 @@ def test_missing_partner_is_named(make_binary_cd_tree):
 def test_missing_label_is_named(make_binary_cd_tree):
     root, _ = make_binary_cd_tree()
     os.remove(osp.join(root, 'label', 't2.png'))
-    with pytest.raises(FileNotFoundError,
-                       match='no change label .*label/t2.png'):
+    with pytest.raises(
+            FileNotFoundError, match='no change label .*label/t2.png'):
         _levir(root)
 
 
@@ -143,8 +143,9 @@ def test_ann_file(make_binary_cd_tree, tmp_path):
     ann = tmp_path / 'split.txt'
     ann.write_text('t2\n\nt0.png\n')
     ds = _levir(root, ann_file=str(ann))
-    assert [osp.basename(ds.get_data_info(i)['img_path'])
-            for i in range(len(ds))] == ['t2.png', 't0.png']
+    assert [
+        osp.basename(ds.get_data_info(i)['img_path']) for i in range(len(ds))
+    ] == ['t2.png', 't0.png']
     ann.write_text('t0\nt9\n')
     with pytest.raises(FileNotFoundError, match='t9.png'):
         _levir(root, ann_file=str(ann))

@@ -93,13 +93,11 @@ def test_levir_paper_counts_formula(levir_cd):
 def test_levir_patches_are_ordered_row_col(levir_cd):
     img = np.arange(16, dtype=np.uint8).reshape(4, 4)
     patches = list(levir_cd.cut_patches(img, 2))
-    assert [(r, c) for r, c, _ in patches] == [(0, 0), (0, 1), (1, 0),
-                                               (1, 1)]
+    assert [(r, c) for r, c, _ in patches] == [(0, 0), (0, 1), (1, 0), (1, 1)]
     assert patches[1][2].tolist() == [[2, 3], [6, 7]]
 
 
-def test_levir_refuses_non_empty_output_unless_force(
-        levir_cd, tmp_path, rng):
+def test_levir_refuses_non_empty_output_unless_force(levir_cd, tmp_path, rng):
     src, dst = str(tmp_path / 'levir'), str(tmp_path / 'out')
     _fake_levir(src, rng, dict(train=1))
     levir_cd.main([src, dst, '--patch-size', '32', '--splits', 'train'])
@@ -119,17 +117,23 @@ def test_levir_errors_name_the_file(levir_cd, tmp_path, rng):
     os.remove(osp.join(src, 'train', 'B', 'train_2.png'))
     with pytest.raises(FileNotFoundError, match='B/train_2.png is missing'):
         levir_cd.main([src, str(tmp_path / 'o2'), '--splits', 'train'])
-    _write(osp.join(src, 'train', 'B', 'train_2.png'),
-           np.zeros((32, 64, 3), np.uint8))
+    _write(
+        osp.join(src, 'train', 'B', 'train_2.png'),
+        np.zeros((32, 64, 3), np.uint8))
     with pytest.raises(ValueError, match='train_2 .*differ in size'):
-        levir_cd.main([src, str(tmp_path / 'o3'), '--patch-size', '32',
-                       '--splits', 'train'])
+        levir_cd.main([
+            src,
+            str(tmp_path / 'o3'), '--patch-size', '32', '--splits', 'train'
+        ])
 
 
 def test_levir_help():
     out = subprocess.run(
-        [sys.executable, osp.join(CONVERTERS, 'levir_cd.py'), '--help'],
-        capture_output=True, text=True, check=True).stdout
+        [sys.executable,
+         osp.join(CONVERTERS, 'levir_cd.py'), '--help'],
+        capture_output=True,
+        text=True,
+        check=True).stdout
     assert '--patch-size' in out and '--force' in out
 
 
@@ -153,10 +157,11 @@ def test_scd_labels_convert(scd_labels, tmp_path, rng):
 def test_scd_labels_hand_made_second(scd_labels, tmp_path):
     rgb = np.array([[SECOND_PALETTE[0], SECOND_PALETTE[5]],
                     [SECOND_PALETTE[6], SECOND_PALETTE[2]]], np.uint8)
-    _write(str(tmp_path / 'in' / 'x.png'),
-           np.ascontiguousarray(rgb[..., ::-1]))
+    _write(
+        str(tmp_path / 'in' / 'x.png'), np.ascontiguousarray(rgb[..., ::-1]))
     scd_labels.main(
-        [str(tmp_path / 'in'), str(tmp_path / 'out'), '--dataset', 'second'])
+        [str(tmp_path / 'in'),
+         str(tmp_path / 'out'), '--dataset', 'second'])
     out = cv2.imread(str(tmp_path / 'out' / 'x.png'), cv2.IMREAD_UNCHANGED)
     assert out.tolist() == [[0, 5], [6, 2]]
 
@@ -164,8 +169,8 @@ def test_scd_labels_hand_made_second(scd_labels, tmp_path):
 def test_scd_labels_unknown_colour(scd_labels, tmp_path):
     rgb = np.full((8, 8, 3), 255, np.uint8)
     rgb[0, :3] = (0, 155, 0)  # Landsat farmland: not a SECOND colour
-    _write(str(tmp_path / 'in' / 'x.png'),
-           np.ascontiguousarray(rgb[..., ::-1]))
+    _write(
+        str(tmp_path / 'in' / 'x.png'), np.ascontiguousarray(rgb[..., ::-1]))
     with pytest.raises(ValueError) as err:
         scd_labels.main([
             str(tmp_path / 'in'),

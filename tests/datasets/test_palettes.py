@@ -15,15 +15,15 @@ def test_palettes_match_the_method_brief():
                               [255, 0, 0]]
     assert LANDSAT_SCD_CLASSES == ('no change', 'farmland', 'desert',
                                    'building', 'water')
-    assert LANDSAT_SCD_PALETTE == [[255, 255, 255], [0, 155, 0],
-                                   [255, 165, 0], [230, 30, 100],
-                                   [0, 170, 240]]
+    assert LANDSAT_SCD_PALETTE == [[255, 255, 255], [0, 155, 0], [255, 165, 0],
+                                   [230, 30, 100], [0, 170, 240]]
 
 
 def test_colour_to_index_hand_made():
     palette = [[255, 255, 255], [0, 155, 0], [255, 165, 0]]
-    rgb = np.array([[[0, 155, 0], [255, 255, 255]],
-                    [[255, 165, 0], [0, 155, 0]]], np.uint8)
+    rgb = np.array(
+        [[[0, 155, 0], [255, 255, 255]], [[255, 165, 0], [0, 155, 0]]],
+        np.uint8)
     idx = colour_to_index(rgb, palette)
     assert idx.dtype == np.uint8
     assert idx.tolist() == [[1, 0], [2, 1]]
@@ -55,8 +55,9 @@ def test_round_trip_and_ignore():
     assert np.array_equal(rgb[0, 0], SECOND_PALETTE[idx[0, 0]])
     assert np.array_equal(colour_to_index(rgb, SECOND_PALETTE), idx)
     idx[0, 0] = 255
-    assert index_to_colour(idx, SECOND_PALETTE,
-                           ignore_colour=(1, 2, 3))[0, 0].tolist() == [1, 2, 3]
+    assert index_to_colour(
+        idx, SECOND_PALETTE, ignore_colour=(1, 2, 3))[0,
+                                                      0].tolist() == [1, 2, 3]
     idx[0, 0] = 9
     with pytest.raises(ValueError, match=r'\[9\]'):
         index_to_colour(idx, SECOND_PALETTE)

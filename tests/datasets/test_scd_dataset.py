@@ -20,10 +20,10 @@ PIPELINE = [
 ]
 
 
-@pytest.mark.parametrize('cls,classes,palette',
-                         [(SECONDDataset, SECOND_CLASSES, SECOND_PALETTE),
-                          (LandsatSCDDataset, LANDSAT_SCD_CLASSES,
-                           LANDSAT_SCD_PALETTE)])
+@pytest.mark.parametrize(
+    'cls,classes,palette',
+    [(SECONDDataset, SECOND_CLASSES, SECOND_PALETTE),
+     (LandsatSCDDataset, LANDSAT_SCD_CLASSES, LANDSAT_SCD_PALETTE)])
 @pytest.mark.parametrize('colour', [True, False])
 def test_scd_datasets_load(make_scd_tree, cls, classes, palette, colour):
     root, truth = make_scd_tree(palette=palette, colour=colour)
@@ -51,8 +51,8 @@ def test_scd_datasets_load(make_scd_tree, cls, classes, palette, colour):
 
 def test_registry_and_custom_folder_names(make_scd_tree, tmp_path):
     root, _ = make_scd_tree()
-    for old, new in (('im1', 'A'), ('im2', 'B'), ('label1', 'LA'),
-                     ('label2', 'LB')):
+    for old, new in (('im1', 'A'), ('im2', 'B'), ('label1', 'LA'), ('label2',
+                                                                    'LB')):
         os.rename(osp.join(root, old), osp.join(root, new))
     ds = DATASETS.build(
         dict(
@@ -70,8 +70,8 @@ def test_registry_and_custom_folder_names(make_scd_tree, tmp_path):
 def test_missing_label_partner_is_named(make_scd_tree):
     root, _ = make_scd_tree()
     os.remove(osp.join(root, 'label2', 's1.png'))
-    with pytest.raises(FileNotFoundError,
-                       match='date-B semantic label .*label2/s1.png'):
+    with pytest.raises(
+            FileNotFoundError, match='date-B semantic label .*label2/s1.png'):
         SECONDDataset(data_root=root, serialize_data=False)
 
 
@@ -106,7 +106,8 @@ def test_unlabelled_and_bad_prefix(make_scd_tree):
     root, _ = make_scd_tree()
     ds = SECONDDataset(
         serialize_data=False,
-        data_root=root, data_prefix=dict(img_path='im1', img_path2='im2'))
+        data_root=root,
+        data_prefix=dict(img_path='im1', img_path2='im2'))
     assert 'seg_map_path_a' not in ds.get_data_info(0)
     with pytest.raises(KeyError, match='both or neither'):
         SECONDDataset(
@@ -117,7 +118,8 @@ def test_unlabelled_and_bad_prefix(make_scd_tree):
     with pytest.raises(ValueError, match='not supported'):
         SECONDDataset(
             serialize_data=False,
-            data_root=root, metainfo=dict(classes=('unchanged', 'water')))
+            data_root=root,
+            metainfo=dict(classes=('unchanged', 'water')))
 
 
 def test_full_training_pipeline_keeps_labels_consistent(make_scd_tree):
@@ -134,17 +136,17 @@ def test_full_training_pipeline_keeps_labels_consistent(make_scd_tree):
         dict(type='RandomCrop', crop_size=(24, 24)),
         dict(type='BitemporalRandomRotate', prob=1.0, degree=30),
         dict(type='RandomRotate90', prob=0.5),
-        dict(type='RandomFlip', prob=0.5,
-             direction=['horizontal', 'vertical']),
+        dict(
+            type='RandomFlip', prob=0.5, direction=['horizontal', 'vertical']),
         dict(type='BitemporalPhotoMetricDistortion'),
         dict(type='TimeExchange', prob=0.5),
         dict(type='PackCDInputs'),
     ]
-    ds = SECONDDataset(data_root=root, pipeline=pipeline,
-                       serialize_data=False)
+    ds = SECONDDataset(data_root=root, pipeline=pipeline, serialize_data=False)
     batch = pseudo_collate([ds[i] for i in range(3)])
     out = DualInputSegDataPreProcessor(
-        mean=[0, 0, 0], std=[1, 1, 1], size_divisor=32)(batch, training=True)
+        mean=[0, 0, 0], std=[1, 1, 1], size_divisor=32)(
+            batch, training=True)
     assert out['inputs'].shape == (3, 6, 32, 32)
     for sample in out['data_samples']:
         a = sample.gt_sem_seg_a.data

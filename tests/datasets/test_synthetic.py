@@ -85,8 +85,8 @@ def best_shift(img_a, img_b, valid, m=3):
 
 def test_levir_layout_names_and_values(tmp_path):
     out = str(tmp_path / 'levir')
-    meta = generate_levir_like(out, num_train=3, num_val=1, num_test=2,
-                               size=SIZE, seed=3)
+    meta = generate_levir_like(
+        out, num_train=3, num_val=1, num_test=2, size=SIZE, seed=3)
     for split, n in (('train', 3), ('val', 1), ('test', 2)):
         names = [f'{split}_{i:04d}.png' for i in range(n)]
         for folder in ('A', 'B', 'label', 'pseudo'):
@@ -129,7 +129,8 @@ def test_levir_same_seed_byte_identical_other_seed_differs(tmp_path):
     for f in files:
         if '/A/' in f or '/B/' in f:
             assert not filecmp.cmp(
-                str(tmp_path / 'r1' / f), str(tmp_path / 'r3' / f),
+                str(tmp_path / 'r1' / f),
+                str(tmp_path / 'r3' / f),
                 shallow=False), f
 
 
@@ -138,11 +139,12 @@ def test_levir_subset_gives_same_images(tmp_path):
     generate_levir_like(str(tmp_path / 'small'), 1, 1, 0, size=SIZE, seed=1)
     for f in ('train/A/train_0000.png', 'train/B/train_0000.png',
               'train/label/train_0000.png', 'val/B/val_0000.png'):
-        assert filecmp.cmp(str(tmp_path / 'big' / f),
-                           str(tmp_path / 'small' / f), shallow=False), f
+        assert filecmp.cmp(
+            str(tmp_path / 'big' / f),
+            str(tmp_path / 'small' / f),
+            shallow=False), f
     # The in-memory sample with the documented seed is the file's content.
-    sample = make_levir_like_sample(sample_seed(1, 'levir', 'train', 2),
-                                    SIZE)
+    sample = make_levir_like_sample(sample_seed(1, 'levir', 'train', 2), SIZE)
     on_disk = read_rgb(str(tmp_path / 'big' / 'train/B/train_0002.png'))
     np.testing.assert_array_equal(sample['img_b'], on_disk)
 
@@ -207,8 +209,7 @@ PSEUDO_SOURCES = {
 
 @pytest.mark.parametrize('layout', ['levir', 'second'])
 @pytest.mark.parametrize('source', sorted(PSEUDO_SOURCES))
-def test_pseudo_mask_covers_pseudo_change_and_is_not_labelled(
-        layout, source):
+def test_pseudo_mask_covers_pseudo_change_and_is_not_labelled(layout, source):
     """With one pseudo-change source on, A and B differ only at real change
     and inside that source's mask; the mask is never labelled changed."""
     params = dataclasses.replace(CLEAN, **PSEUDO_SOURCES[source])
@@ -245,16 +246,16 @@ def test_misregistration_shift_with_all_pseudo_changes():
         assert (dy, dx) != (0, 0) and max(abs(dy), abs(dx)) <= 2
         valid = ~disc_dilate((s['label'] > 0) | s['changed_shadow'], 3)
         assert best_shift(s['img_a'], s['img_b'], valid) == (dy, dx)
-    s = make_levir_like_sample(0, SIZE, pseudo=PseudoChangeParams(
-        p_misregistration=0.0))
+    s = make_levir_like_sample(
+        0, SIZE, pseudo=PseudoChangeParams(p_misregistration=0.0))
     assert s['info']['shift'] == [0, 0]
     valid = ~disc_dilate((s['label'] > 0) | s['changed_shadow'], 3)
     assert best_shift(s['img_a'], s['img_b'], valid) == (0, 0)
 
 
 def test_photometric_dates_b_leaves_date_a_untouched():
-    only_b = dataclasses.replace(CLEAN, photometric_dates='b',
-                                 gain=(0.8, 0.9), gamma=(1.1, 1.2))
+    only_b = dataclasses.replace(
+        CLEAN, photometric_dates='b', gain=(0.8, 0.9), gamma=(1.1, 1.2))
     s_clean = make_levir_like_sample(5, SIZE, pseudo=CLEAN)
     s_b = make_levir_like_sample(5, SIZE, pseudo=only_b)
     np.testing.assert_array_equal(s_clean['img_a'], s_b['img_a'])
@@ -274,8 +275,8 @@ def test_photometric_dates_b_leaves_date_a_untouched():
 
 def test_second_layout_palette_and_white_agreement(tmp_path):
     out = str(tmp_path / 'second')
-    generate_second_like(out, num_train=2, num_val=1, num_test=1, size=SIZE,
-                         seed=2)
+    generate_second_like(
+        out, num_train=2, num_val=1, num_test=1, size=SIZE, seed=2)
     folders = ('im1', 'im2', 'label1', 'label2', 'pseudo')
     changed_pixels = 0
     for split, n in (('train', 2), ('val', 1), ('test', 1)):
@@ -338,8 +339,8 @@ def test_second_water_tint_part():
     for seed in range(4):
         s = make_second_like_sample(seed, SIZE, scene=scene, pseudo=params)
         part = s['pseudo_parts']['water']
-        np.testing.assert_array_equal(
-            part, (s['cover_a'] == 1) & (s['cover_b'] == 1))
+        np.testing.assert_array_equal(part, (s['cover_a'] == 1) &
+                                      (s['cover_b'] == 1))
         if part.any():
             found += 1
             assert _diff(s)[part].mean() > 3
@@ -383,8 +384,7 @@ def test_bad_parameters_raise_clear_errors(tmp_path):
 
 def load_cli():
     path = osp.join(ROOT, 'tools', 'misc', 'make_synthetic_data.py')
-    spec = importlib.util.spec_from_file_location('make_synthetic_data',
-                                                  path)
+    spec = importlib.util.spec_from_file_location('make_synthetic_data', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -393,8 +393,10 @@ def load_cli():
 def test_cli_refuses_non_empty_dir_unless_forced(tmp_path, capsys):
     cli = load_cli()
     out = str(tmp_path / 'data')
-    args = ['--layout', 'levir', '--out', out, '--size', str(SIZE),
-            '--num-train', '3', '--num-val', '1', '--num-test', '1']
+    args = [
+        '--layout', 'levir', '--out', out, '--size',
+        str(SIZE), '--num-train', '3', '--num-val', '1', '--num-test', '1'
+    ]
     assert cli.main(args) == 0
     printed = capsys.readouterr().out
     assert '5/5' in printed and 'wrote 5 pairs' in printed
@@ -403,12 +405,13 @@ def test_cli_refuses_non_empty_dir_unless_forced(tmp_path, capsys):
     assert 'not empty' in capsys.readouterr().err
     assert all_files(out) == before
     # --force with fewer images removes the previous run's extra files
-    small = args[:-6] + ['--num-train', '1', '--num-val', '1',
-                         '--num-test', '1', '--force', '--quiet']
-    assert cli.main(small) == 0
-    assert sorted(os.listdir(osp.join(out, 'train', 'A'))) == [
-        'train_0000.png'
+    small = args[:-6] + [
+        '--num-train', '1', '--num-val', '1', '--num-test', '1', '--force',
+        '--quiet'
     ]
+    assert cli.main(small) == 0
+    assert sorted(os.listdir(osp.join(out, 'train',
+                                      'A'))) == ['train_0000.png']
     with open(osp.join(out, 'meta.json')) as f:
         assert json.load(f)['counts']['train'] == 1
 
@@ -416,9 +419,11 @@ def test_cli_refuses_non_empty_dir_unless_forced(tmp_path, capsys):
 def test_cli_second_layout_no_pseudo(tmp_path):
     cli = load_cli()
     out = str(tmp_path / 'second')
-    assert cli.main(['--layout', 'second', '--out', out, '--size', str(SIZE),
-                     '--num-train', '1', '--num-val', '0', '--num-test', '0',
-                     '--no-pseudo', '--quiet']) == 0
+    assert cli.main([
+        '--layout', 'second', '--out', out, '--size',
+        str(SIZE), '--num-train', '1', '--num-val', '0', '--num-test', '0',
+        '--no-pseudo', '--quiet'
+    ]) == 0
     assert not read_rgb(osp.join(out, 'train', 'pseudo',
                                  'train_0000.png')).any()
     with open(osp.join(out, 'meta.json')) as f:

@@ -49,7 +49,8 @@ def make_visualizer(tmp_path: Path, name: str) -> CDLocalVisualizer:
     # get_instance makes it the current instance, which the hook picks up,
     # as the Runner does with the config's visualizer.
     return CDLocalVisualizer.get_instance(
-        name, vis_backends=[dict(type='LocalVisBackend')],
+        name,
+        vis_backends=[dict(type='LocalVisBackend')],
         save_dir=str(tmp_path / 'show'))
 
 

@@ -20,8 +20,8 @@ def _batch(sizes, scd=True, seed=0):
     g = torch.Generator().manual_seed(seed)
     inputs, samples = [], []
     for h, w in sizes:
-        inputs.append(torch.randint(0, 256, (6, h, w), generator=g,
-                                    dtype=torch.uint8))
+        inputs.append(
+            torch.randint(0, 256, (6, h, w), generator=g, dtype=torch.uint8))
         sample = SegDataSample()
         sample.gt_sem_seg = PixelData(
             data=torch.randint(0, 2, (1, h, w), generator=g))
@@ -84,8 +84,8 @@ def test_training_pads_images_and_every_label():
         normed = (src.float() - torch.tensor(MEAN * 2).view(6, 1, 1)) / \
             torch.tensor(STD * 2).view(6, 1, 1)
         torch.testing.assert_close(img[:, :h, :w], normed)
-        assert torch.all(img[:, h:, :] == -7) and torch.all(img[:, :, w:]
-                                                            == -7)
+        assert torch.all(img[:, h:, :] == -7) and torch.all(img[:, :,
+                                                                w:] == -7)
         sample = out['data_samples'][i]
         for field in ('gt_sem_seg', 'gt_sem_seg_a', 'gt_sem_seg_b'):
             lab = sample.get(field).data
@@ -118,13 +118,18 @@ def test_matches_mmseg_preprocessor_on_the_binary_case(training):
     sizes = [(20, 28), (20, 28)] if not training else [(20, 28), (24, 18)]
     data = _batch(sizes, scd=False)
     kwargs = dict(
-        mean=MEAN * 2, std=STD * 2, size_divisor=16, pad_val=3,
+        mean=MEAN * 2,
+        std=STD * 2,
+        size_divisor=16,
+        pad_val=3,
         seg_pad_val=255)
     test_cfg = None if training else dict(size_divisor=32)
-    ours = DualInputSegDataPreProcessor(**kwargs, test_cfg=test_cfg)(
-        copy.deepcopy(data), training=training)
-    ref = SegDataPreProcessor(**kwargs, test_cfg=test_cfg)(
-        copy.deepcopy(data), training=training)
+    ours = DualInputSegDataPreProcessor(
+        **kwargs, test_cfg=test_cfg)(
+            copy.deepcopy(data), training=training)
+    ref = SegDataPreProcessor(
+        **kwargs, test_cfg=test_cfg)(
+            copy.deepcopy(data), training=training)
     torch.testing.assert_close(ours['inputs'], ref['inputs'])
     keys = (('img_shape', 'pad_shape', 'padding_size') if training else
             ('img_padding_size', 'pad_shape'))
@@ -180,11 +185,22 @@ def _tiny_encoder_decoder(preprocessor, test_cfg):
     model = EncoderDecoder(
         data_preprocessor=preprocessor,
         backbone=dict(
-            type='ResNetV1c', depth=18, in_channels=6, stem_channels=8,
-            base_channels=8, out_indices=(3, ), norm_cfg=norm),
+            type='ResNetV1c',
+            depth=18,
+            in_channels=6,
+            stem_channels=8,
+            base_channels=8,
+            out_indices=(3, ),
+            norm_cfg=norm),
         decode_head=dict(
-            type='FCNHead', in_channels=64, channels=8, num_convs=1,
-            num_classes=2, out_channels=2, norm_cfg=norm, in_index=0,
+            type='FCNHead',
+            in_channels=64,
+            channels=8,
+            num_convs=1,
+            num_classes=2,
+            out_channels=2,
+            norm_cfg=norm,
+            in_index=0,
             loss_decode=dict(type='CrossEntropyLoss')),
         test_cfg=ConfigDict(test_cfg))
     return model.eval()

@@ -29,20 +29,30 @@ def tiny_cfg(deepcl=True, prior=False, **contrastive):
     cfg = dict(
         type='SiamEncoderDecoder',
         backbone=dict(
-            type='mmseg.ResNet', depth=18, num_stages=4, stem_channels=8,
-            out_indices=(0, 1, 2, 3), base_channels=8, norm_cfg=NORM),
+            type='mmseg.ResNet',
+            depth=18,
+            num_stages=4,
+            stem_channels=8,
+            out_indices=(0, 1, 2, 3),
+            base_channels=8,
+            norm_cfg=NORM),
         neck=dict(type='BitemporalFusionNeck', policy='abs_diff'),
         decode_head=dict(
-            type='mmseg.UPerHead', in_channels=[w + extra for w in widths],
-            in_index=[0, 1, 2, 3], pool_scales=(1, 2), channels=8,
-            num_classes=2, norm_cfg=NORM,
+            type='mmseg.UPerHead',
+            in_channels=[w + extra for w in widths],
+            in_index=[0, 1, 2, 3],
+            pool_scales=(1, 2),
+            channels=8,
+            num_classes=2,
+            norm_cfg=NORM,
             loss_decode=dict(type='mmseg.CrossEntropyLoss')),
         test_cfg=dict(mode='whole'))
     if deepcl:
         cfg['type'] = 'DeepCLSiamEncoderDecoder'
         cfg['contrastive'] = dict(
             loss=dict(type='HardSampleContrastiveLoss', gamma=0.0),
-            prior=prior, **contrastive)
+            prior=prior,
+            **contrastive)
     return ConfigDict(cfg)
 
 
@@ -53,15 +63,18 @@ def samples(n=2, size=SIZE):
         label[:, 8 + 8 * i:40, 16:48] = 1
         label[:, :4] = 255
         ds = SegDataSample(gt_sem_seg=PixelData(data=label))
-        ds.set_metainfo(dict(img_shape=(size, size), ori_shape=(size, size),
-                             pad_shape=(size, size)))
+        ds.set_metainfo(
+            dict(
+                img_shape=(size, size),
+                ori_shape=(size, size),
+                pad_shape=(size, size)))
         out.append(ds)
     return out
 
 
 def inputs(n=2, size=SIZE):
-    return torch.randn(n, 6, size, size,
-                       generator=torch.Generator().manual_seed(0))
+    return torch.randn(
+        n, 6, size, size, generator=torch.Generator().manual_seed(0))
 
 
 def bcl(dist, label, margin):
@@ -88,8 +101,9 @@ def test_loss_runs_backbone_once_and_matches_formula(prior):
     x, data_samples = inputs(), samples()
     losses = model.loss(x, data_samples)
     assert calls == [4]  # both dates of 2 pairs in one call
-    assert set(losses) >= {'decode.loss_ce', 'contrastive.loss_level0',
-                           'contrastive.loss_level3'}
+    assert set(losses) >= {
+        'decode.loss_ce', 'contrastive.loss_level0', 'contrastive.loss_level3'
+    }
     # the same numbers from the backbone run on each date on its own
     model.eval()  # BN with running stats: same output for any batch split
     with torch.no_grad():
@@ -99,10 +113,14 @@ def test_loss_runs_backbone_once_and_matches_formula(prior):
     label = torch.stack([s.gt_sem_seg.data for s in data_samples])
     for level, (fa, fb) in enumerate(zip(feats_a, feats_b)):
         step = SIZE // fa.shape[-1]
-        expected = bcl(normalized_distance(fa, fb),
-                       label[:, :, ::step, ::step], 1.0) / 4  # mean of 4
-        torch.testing.assert_close(losses[f'contrastive.loss_level{level}'],
-                                   expected, rtol=1e-4, atol=1e-6)
+        expected = bcl(
+            normalized_distance(fa, fb), label[:, :, ::step, ::step],
+            1.0) / 4  # mean of 4
+        torch.testing.assert_close(
+            losses[f'contrastive.loss_level{level}'],
+            expected,
+            rtol=1e-4,
+            atol=1e-6)
 
 
 def test_contrastive_gradient_reaches_backbone():
@@ -142,10 +160,10 @@ def test_prior_concatenates_distance_maps():
         feats_b = model.backbone(x[:, 3:])
     for f, fa, fb in zip(fused, feats_a, feats_b):
         assert f.shape[1] == fa.shape[1] + 1
-        torch.testing.assert_close(f[:, :-1], (fa - fb).abs(),
-                                   rtol=1e-4, atol=1e-5)
-        torch.testing.assert_close(f[:, -1:], normalized_distance(fa, fb),
-                                   rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(
+            f[:, :-1], (fa - fb).abs(), rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(
+            f[:, -1:], normalized_distance(fa, fb), rtol=1e-4, atol=1e-5)
     with torch.no_grad():
         out = model.predict(x, samples())
     assert out[0].pred_sem_seg.data.shape == (1, SIZE, SIZE)
@@ -154,16 +172,16 @@ def test_prior_concatenates_distance_maps():
 @pytest.mark.parametrize('detach', [True, False])
 def test_prior_detach_and_resize_to_another_level(detach):
     # FrNet-like mapping: the map of backbone level 3 goes to fused level 1
-    model = MODELS.build(tiny_cfg(in_indices=[3], prior_indices=[1],
-                                  detach_prior=detach))
+    model = MODELS.build(
+        tiny_cfg(in_indices=[3], prior_indices=[1], detach_prior=detach))
     fused = [torch.zeros(1, 2, 8, 8), torch.zeros(1, 3, 4, 4)]
     dist = torch.rand(1, 1, 2, 2, requires_grad=True)
     out = model.attach_prior(fused, [dist], [3])
     assert out[0].shape == (1, 2, 8, 8) and out[1].shape == (1, 4, 4, 4)
     torch.testing.assert_close(
         out[1][:, 3:],
-        F.interpolate(dist.detach(), size=(4, 4), mode='bilinear',
-                      align_corners=False))
+        F.interpolate(
+            dist.detach(), size=(4, 4), mode='bilinear', align_corners=False))
     if detach:
         assert not out[1].requires_grad
     else:
@@ -179,8 +197,8 @@ def test_bad_contrastive_settings():
     model = MODELS.build(tiny_cfg(in_indices=[5]))
     with pytest.raises(ValueError, match='returns 4 levels'):
         model.loss(inputs(), samples())
-    model = MODELS.build(tiny_cfg(prior=True, in_indices=[3],
-                                  prior_indices=[7]))
+    model = MODELS.build(
+        tiny_cfg(prior=True, in_indices=[3], prior_indices=[7]))
     with pytest.raises(ValueError, match='neck returns 4'):
         model.extract_feat(inputs())
 
@@ -211,8 +229,8 @@ def test_every_deepcl_config_has_a_host():
     assert {osp.basename(p) for p in CONFIGS} <= set(HOSTS)
 
 
-@pytest.mark.parametrize('path', CONFIGS,
-                         ids=[osp.basename(p) for p in CONFIGS])
+@pytest.mark.parametrize(
+    'path', CONFIGS, ids=[osp.basename(p) for p in CONFIGS])
 def test_deepcl_config_is_its_host_plus_the_branch(path):
     cfg = Config.fromfile(path)
     host = Config.fromfile(osp.join(ROOT, HOSTS[osp.basename(path)]))
@@ -241,9 +259,12 @@ SYNTHETIC = 'configs/deepcl/deepcl_baseline-r18-w32_synthetic-256.py'
 
 
 def tiny_synthetic(data_root=None, work_dir=None, max_iters=3):
-    cfg = shrink_config(Config.fromfile(osp.join(ROOT, SYNTHETIC)),
-                        data_root=data_root, work_dir=work_dir,
-                        crop=(SIZE, SIZE), max_iters=max_iters)
+    cfg = shrink_config(
+        Config.fromfile(osp.join(ROOT, SYNTHETIC)),
+        data_root=data_root,
+        work_dir=work_dir,
+        crop=(SIZE, SIZE),
+        max_iters=max_iters)
     cfg.model.backbone.update(stem_channels=8, base_channels=8)
     cfg.model.decode_head.update(in_channels=[9, 17, 33, 65], channels=8)
     return cfg
@@ -256,8 +277,14 @@ def run(args, **kwargs):
 @pytest.mark.slow
 def test_tiny_deepcl_baseline_trains_and_tests_with_tools(tmp_path):
     data_root = tmp_path / 'data'
-    generate_levir_like(str(data_root), num_train=4, num_val=2, num_test=2,
-                        size=SIZE, seed=0, overwrite=True)
+    generate_levir_like(
+        str(data_root),
+        num_train=4,
+        num_val=2,
+        num_test=2,
+        size=SIZE,
+        seed=0,
+        overwrite=True)
     cfg = tiny_synthetic(str(data_root), str(tmp_path / 'work'))
     path = str(tmp_path / 'cfg.py')
     cfg.dump(path)
@@ -266,8 +293,11 @@ def test_tiny_deepcl_baseline_trains_and_tests_with_tools(tmp_path):
     assert 'contrastive.loss_level0' in log
     ckpt = tmp_path / 'work' / 'iter_3.pth'
     assert ckpt.is_file()
-    run([sys.executable, 'tools/test.py', path, str(ckpt), '--work-dir',
-         str(tmp_path / 'test')])
+    run([
+        sys.executable, 'tools/test.py', path,
+        str(ckpt), '--work-dir',
+        str(tmp_path / 'test')
+    ])
     files = glob.glob(str(tmp_path / 'test' / '*' / '*.json'))
     assert len(files) == 1
     with open(files[0]) as f:

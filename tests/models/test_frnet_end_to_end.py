@@ -26,9 +26,12 @@ SIZE = 64  # tiny scenes; crops and slide windows of 64 -> 2x2 deep feature
 
 def tiny_config(name, data_root=None, work_dir=None, max_iters=4):
     """The synthetic config, shrunk, with an 8-16 channel VGG."""
-    cfg = shrink_config(Config.fromfile(osp.join(ROOT, CONFIGS[name])),
-                        data_root=data_root, work_dir=work_dir,
-                        crop=(SIZE, SIZE), max_iters=max_iters)
+    cfg = shrink_config(
+        Config.fromfile(osp.join(ROOT, CONFIGS[name])),
+        data_root=data_root,
+        work_dir=work_dir,
+        crop=(SIZE, SIZE),
+        max_iters=max_iters)
     widths = (8, 8, 16, 16, 16)
     cfg.model.backbone.arch = dict(channels=widths, depths=(2, 2, 3, 3, 3))
     cfg.model.neck.in_channels = widths[4]
@@ -77,8 +80,7 @@ def test_hopfield_sees_both_dates_through_the_segmentor():
 @pytest.mark.parametrize('kind', ['synthetic', 'paper'])
 def test_base_config_has_no_hopfield_parameters(kind):
     paths = CONFIGS if kind == 'synthetic' else PAPER
-    frnet = MODELS.build(Config.fromfile(osp.join(ROOT,
-                                                  paths['frnet'])).model)
+    frnet = MODELS.build(Config.fromfile(osp.join(ROOT, paths['frnet'])).model)
     base = MODELS.build(Config.fromfile(osp.join(ROOT, paths['base'])).model)
     hop = {n for n, _ in frnet.named_parameters() if 'hopfield' in n}
     assert 'neck.hopfield.query' in hop
@@ -87,10 +89,14 @@ def test_base_config_has_no_hopfield_parameters(kind):
     expected = (2, 8 * 8) if kind == 'paper' else (2, 4 * 4)
     assert tuple(frnet.neck.hopfield.query.shape) == expected
     # everything else is the same network
-    other = {n: p.shape for n, p in frnet.named_parameters()
-             if 'hopfield' not in n}
-    base_other = {n: p.shape for n, p in base.named_parameters()
-                  if 'deep_proj' not in n}
+    other = {
+        n: p.shape
+        for n, p in frnet.named_parameters() if 'hopfield' not in n
+    }
+    base_other = {
+        n: p.shape
+        for n, p in base.named_parameters() if 'deep_proj' not in n
+    }
     assert other == base_other
 
 
@@ -98,9 +104,15 @@ def test_paper_config_schedule():
     cfg = Config.fromfile(osp.join(ROOT, PAPER['frnet']))
     assert cfg.optim_wrapper.optimizer == dict(
         type='Adam', lr=1e-4, betas=(0.9, 0.999), weight_decay=1e-5)
-    assert cfg.param_scheduler == [dict(
-        type='PolyLR', eta_min=0.0, power=1.0, by_epoch=False, begin=0,
-        end=50000)]
+    assert cfg.param_scheduler == [
+        dict(
+            type='PolyLR',
+            eta_min=0.0,
+            power=1.0,
+            by_epoch=False,
+            begin=0,
+            end=50000)
+    ]
     assert cfg.train_cfg.max_iters == 50000
     assert cfg.train_dataloader.batch_size == 32
     assert cfg.model.neck.hopfield.num_queries == 2
@@ -115,16 +127,22 @@ def run(args, **kwargs):
 @pytest.fixture(scope='module')
 def data_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('synthetic_levir')
-    generate_levir_like(str(root), num_train=4, num_val=2, num_test=2,
-                        size=SIZE, seed=0, overwrite=True)
+    generate_levir_like(
+        str(root),
+        num_train=4,
+        num_val=2,
+        num_test=2,
+        size=SIZE,
+        seed=0,
+        overwrite=True)
     return str(root)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize('name', ['frnet', 'base'])
 def test_train_then_test_with_tools(tmp_path, data_root, name):
-    cfg = tiny_config(name, data_root=data_root,
-                      work_dir=str(tmp_path / 'work'))
+    cfg = tiny_config(
+        name, data_root=data_root, work_dir=str(tmp_path / 'work'))
     path = str(tmp_path / 'cfg.py')
     cfg.dump(path)
     run([sys.executable, 'tools/train.py', path])
@@ -132,8 +150,11 @@ def test_train_then_test_with_tools(tmp_path, data_root, name):
     assert ckpt.is_file()
     state = torch.load(ckpt, weights_only=True)['state_dict']
     assert ('neck.hopfield.query' in state) == (name == 'frnet')
-    run([sys.executable, 'tools/test.py', path, str(ckpt), '--work-dir',
-         str(tmp_path / 'test')])
+    run([
+        sys.executable, 'tools/test.py', path,
+        str(ckpt), '--work-dir',
+        str(tmp_path / 'test')
+    ])
     files = glob.glob(str(tmp_path / 'test' / '*' / '*.json'))
     assert len(files) == 1
     with open(files[0]) as f:

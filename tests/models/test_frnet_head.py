@@ -17,13 +17,20 @@ def neck_outputs(batch=2, size=64, top_stride=16, seed=0):
     shapes = [(8, size, size), (16, size // 2, size // 2),
               (16, size // 4, size // 4), (32, size // 8, size // 8),
               (16, size // top_stride, size // top_stride)]
-    return [torch.from_numpy(np.abs(rng.standard_normal(
-        (batch, *s))).astype(np.float32)) for s in shapes]
+    return [
+        torch.from_numpy(
+            np.abs(rng.standard_normal((batch, *s))).astype(np.float32))
+        for s in shapes
+    ]
 
 
 def make_head(**kwargs):
-    cfg = dict(in_channels=IN_CHANNELS, channels=8, num_classes=2,
-               norm_cfg=dict(type='BN'), dropout_ratio=0.0)
+    cfg = dict(
+        in_channels=IN_CHANNELS,
+        channels=8,
+        num_classes=2,
+        norm_cfg=dict(type='BN'),
+        dropout_ratio=0.0)
     cfg.update(kwargs)
     return FrNetHead(**cfg)
 
@@ -42,8 +49,8 @@ def randomise_bn(module):
 def conv_bn_relu_by_hand(x, block):
     conv, bn = block.conv, block.bn
     y = F.conv2d(x, conv.weight, conv.bias, padding=1)
-    y = (y - bn.running_mean[None, :, None, None]) / torch.sqrt(
-        bn.running_var[None, :, None, None] + bn.eps)
+    y = (y - bn.running_mean[None, :, None, None]
+         ) / torch.sqrt(bn.running_var[None, :, None, None] + bn.eps)
     y = y * bn.weight[None, :, None, None] + bn.bias[None, :, None, None]
     return torch.relu(y)
 
@@ -59,10 +66,10 @@ def test_decoder_by_hand(top_stride):
         x = inputs[4]
         for level in (3, 2, 1, 0):
             skip = inputs[level]
-            x = F.interpolate(x, size=skip.shape[2:], mode='bilinear',
-                              align_corners=False)
-            x = conv_bn_relu_by_hand(torch.cat([x, skip], dim=1),
-                                     head.blocks[level][0])
+            x = F.interpolate(
+                x, size=skip.shape[2:], mode='bilinear', align_corners=False)
+            x = conv_bn_relu_by_hand(
+                torch.cat([x, skip], dim=1), head.blocks[level][0])
         ref = head.conv_seg(x)
     assert out.shape == (2, 2, 64, 64)
     torch.testing.assert_close(out, ref)
@@ -86,13 +93,15 @@ def test_custom_widths_and_num_convs():
     assert out.shape == (2, 2, 32, 32)
 
 
-@pytest.mark.parametrize('kwargs', [
-    dict(decoder_channels=[16, 16, 32, 64]),  # first != channels
-    dict(decoder_channels=[8, 16, 32]),  # one too few
-    dict(num_convs=0),
-    dict(input_transform='resize_concat'),
-    dict(in_channels=[8]),
-])
+@pytest.mark.parametrize(
+    'kwargs',
+    [
+        dict(decoder_channels=[16, 16, 32, 64]),  # first != channels
+        dict(decoder_channels=[8, 16, 32]),  # one too few
+        dict(num_convs=0),
+        dict(input_transform='resize_concat'),
+        dict(in_channels=[8]),
+    ])
 def test_bad_arguments(kwargs):
     with pytest.raises(ValueError, match='FrNetHead'):
         make_head(**kwargs)
@@ -104,8 +113,8 @@ def test_loss_and_gradients():
     inputs = neck_outputs(size=32)
     samples = []
     for i in range(2):
-        label = torch.from_numpy(np.random.default_rng(i).integers(
-            0, 2, (1, 32, 32)))
+        label = torch.from_numpy(
+            np.random.default_rng(i).integers(0, 2, (1, 32, 32)))
         sample = SegDataSample(gt_sem_seg=PixelData(data=label))
         sample.set_metainfo(dict(img_shape=(32, 32), pad_shape=(32, 32)))
         samples.append(sample)

@@ -26,8 +26,8 @@ def euclidean(a, b, normalize):
 
 def random_pair(shape=(2, 8, 16, 16), seed=0):
     gen = torch.Generator().manual_seed(seed)
-    return (torch.randn(*shape, generator=gen),
-            torch.randn(*shape, generator=gen))
+    return (torch.randn(*shape,
+                        generator=gen), torch.randn(*shape, generator=gen))
 
 
 def random_label(shape=(2, 1, 16, 16), seed=1, ignore=True):
@@ -42,23 +42,22 @@ def random_label(shape=(2, 1, 16, 16), seed=1, ignore=True):
 def test_gamma_zero_is_batch_balanced_contrastive_loss(normalize, margin):
     a, b = random_pair()
     label = random_label()
-    loss = HardSampleContrastiveLoss(margin=margin, gamma=0.0,
-                                     normalize=normalize)
-    expected = batch_balanced_contrastive(euclidean(a, b, normalize), label,
-                                          margin)
+    loss = HardSampleContrastiveLoss(
+        margin=margin, gamma=0.0, normalize=normalize)
+    expected = batch_balanced_contrastive(
+        euclidean(a, b, normalize), label, margin)
     torch.testing.assert_close(loss(a, b, label), expected)
 
 
 def test_gamma_zero_cosine_distance():
     a, b = random_pair()
     label = random_label()
-    cos = (a * b).sum(1, keepdim=True) / (
-        a.norm(dim=1, keepdim=True) * b.norm(dim=1, keepdim=True))
-    loss = HardSampleContrastiveLoss(margin=0.8, gamma=0.0,
-                                     distance='cosine')
+    cos = (a * b).sum(
+        1, keepdim=True) / (
+            a.norm(dim=1, keepdim=True) * b.norm(dim=1, keepdim=True))
+    loss = HardSampleContrastiveLoss(margin=0.8, gamma=0.0, distance='cosine')
     torch.testing.assert_close(
-        loss(a, b, label),
-        batch_balanced_contrastive(1 - cos, label, 0.8))
+        loss(a, b, label), batch_balanced_contrastive(1 - cos, label, 0.8))
 
 
 def test_levels_nearest_resized_labels_and_weights():
@@ -66,9 +65,8 @@ def test_levels_nearest_resized_labels_and_weights():
     feats_a = [torch.randn(2, 4, s, s, generator=gen) for s in (16, 8, 4)]
     feats_b = [torch.randn(2, 4, s, s, generator=gen) for s in (16, 8, 4)]
     label = random_label((2, 32, 32))  # (B, H, W)
-    loss = HardSampleContrastiveLoss(margin=1.0, gamma=0.0,
-                                     level_weights=[1.0, 0.5, 0.25],
-                                     loss_weight=2.0)
+    loss = HardSampleContrastiveLoss(
+        margin=1.0, gamma=0.0, level_weights=[1.0, 0.5, 0.25], loss_weight=2.0)
     expected = 0.0
     for fa, fb, w in zip(feats_a, feats_b, [1.0, 0.5, 0.25]):
         step = 32 // fa.shape[-1]
@@ -80,10 +78,11 @@ def test_levels_nearest_resized_labels_and_weights():
     torch.testing.assert_close(loss(feats_a, feats_b, label), 2.0 * expected)
     # default level weights: the mean over levels
     mean = HardSampleContrastiveLoss(margin=1.0, gamma=0.0)
-    levels = [HardSampleContrastiveLoss(margin=1.0, gamma=0.0)(
-        fa, fb, label) for fa, fb in zip(feats_a, feats_b)]
-    torch.testing.assert_close(mean(feats_a, feats_b, label),
-                               sum(levels) / 3)
+    levels = [
+        HardSampleContrastiveLoss(margin=1.0, gamma=0.0)(fa, fb, label)
+        for fa, fb in zip(feats_a, feats_b)
+    ]
+    torch.testing.assert_close(mean(feats_a, feats_b, label), sum(levels) / 3)
 
 
 def test_hard_sample_weights_hand_worked():
@@ -94,10 +93,10 @@ def test_hard_sample_weights_hand_worked():
     loss = HardSampleContrastiveLoss(margin=1.0, gamma=2.0, normalize=False)
     w_u, w_c = loss.hard_sample_weights(a.abs())
     # w_u = clip((d/m)^2, 0, 1); w_c = (1 - d/m)_+^2
-    torch.testing.assert_close(
-        w_u.flatten(), torch.tensor([0.25, 0.04, 1.0, 1.0, 0.0625]))
-    torch.testing.assert_close(
-        w_c.flatten(), torch.tensor([0.25, 0.64, 0.0, 0.0, 0.5625]))
+    torch.testing.assert_close(w_u.flatten(),
+                               torch.tensor([0.25, 0.04, 1.0, 1.0, 0.0625]))
+    torch.testing.assert_close(w_c.flatten(),
+                               torch.tensor([0.25, 0.64, 0.0, 0.0, 0.5625]))
     # unchanged: (0.25*0.25 + 0.04*0.04 + 1*4) / (0.25 + 0.04 + 1)
     # changed: d=1.5 is beyond the margin (weight 0, hinge 0);
     #          d=0.25: 0.5625 * 0.75^2 / 0.5625
@@ -169,8 +168,7 @@ def test_zero_loss_when_already_separated(gamma):
     label[..., 2:] = 1
     b[:, 0, :, 2:] = 3.0
     a.requires_grad_(True)
-    loss = HardSampleContrastiveLoss(margin=2.0, gamma=gamma,
-                                     normalize=False)
+    loss = HardSampleContrastiveLoss(margin=2.0, gamma=gamma, normalize=False)
     value = loss(a, b, label)
     assert value.item() == pytest.approx(0.0, abs=1e-10)
     value.backward()
@@ -187,8 +185,8 @@ def test_one_sgd_step_pulls_unchanged_and_pushes_changed(
     a.requires_grad_(True)
     b.requires_grad_(True)
     label = random_label((1, 1, 6, 6), seed=6, ignore=False)
-    loss = HardSampleContrastiveLoss(margin=margin, gamma=gamma,
-                                     normalize=normalize)
+    loss = HardSampleContrastiveLoss(
+        margin=margin, gamma=gamma, normalize=normalize)
     before = euclidean(a.detach(), b.detach(), normalize)
     assert (before[label == 1] < margin).all()  # every changed pair active
     optim = torch.optim.SGD([a, b], lr=0.05)

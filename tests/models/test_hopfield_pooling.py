@@ -27,12 +27,12 @@ def eq2_by_hand(w_q, f_query, f_stored, beta):
     return weights @ fs, weights
 
 
-@pytest.mark.parametrize('num_queries,beta', [(2, None), (1, 0.3),
-                                              (3, 2.0), (5, 1e-3)])
+@pytest.mark.parametrize('num_queries,beta', [(2, None), (1, 0.3), (3, 2.0),
+                                              (5, 1e-3)])
 def test_retrieval_equals_eq2_eq3(num_queries, beta):
     f1, f2 = random_pair()
-    block = HopfieldPooling(feat_size=(3, 4), num_queries=num_queries,
-                            beta=beta)
+    block = HopfieldPooling(
+        feat_size=(3, 4), num_queries=num_queries, beta=beta)
     expected_beta = 1 / math.sqrt(num_queries) if beta is None else beta
     assert block.beta == pytest.approx(expected_beta)
     z1, z2 = block.retrieve_pair(f1, f2)
@@ -64,8 +64,8 @@ def test_hand_worked_example():
     f2 = torch.tensor([[[[4.0, 8.0]], [[0.0, 4.0]]]])
     z1, _ = block.retrieve_pair(f1, f2)
     torch.testing.assert_close(z1, torch.tensor([[[[1.0, 5.0]]]]))
-    torch.testing.assert_close(block.attention(f1.flatten(2)),
-                               torch.tensor([[[0.25, 0.75]]]))
+    torch.testing.assert_close(
+        block.attention(f1.flatten(2)), torch.tensor([[[0.25, 0.75]]]))
 
 
 def test_swapping_dates_swaps_z1_and_z2():
@@ -95,11 +95,14 @@ def test_eq4_projection_by_hand():
         y = torch.einsum('oi,bihw->bohw', conv.weight[:, :, 0, 0], z)
         if conv.bias is not None:
             y = y + conv.bias.view(1, -1, 1, 1)
-        y = (y - bn.running_mean.view(1, -1, 1, 1)) / torch.sqrt(
-            bn.running_var.view(1, -1, 1, 1) + bn.eps)
+        y = (y - bn.running_mean.view(1, -1, 1, 1)
+             ) / torch.sqrt(bn.running_var.view(1, -1, 1, 1) + bn.eps)
         y = y * bn.weight.view(1, -1, 1, 1) + bn.bias.view(1, -1, 1, 1)
-        ref = F.interpolate(y.clamp(min=0), scale_factor=2, mode='bilinear',
-                            align_corners=False)
+        ref = F.interpolate(
+            y.clamp(min=0),
+            scale_factor=2,
+            mode='bilinear',
+            align_corners=False)
     assert out.shape == (2, 5, 6, 8)
     torch.testing.assert_close(out, ref)
 
@@ -116,8 +119,9 @@ def test_gradients_reach_query_and_both_dates():
         assert grad is not None and grad.abs().sum() > 0
     # and they are the true derivatives (finite differences, float64)
     small = HopfieldPooling(feat_size=(2, 2), out_channels=3).double().eval()
-    a, b = (f.double().requires_grad_(True)
-            for f in random_pair(batch=1, channels=3, size=(2, 2), seed=4))
+    a, b = (
+        f.double().requires_grad_(True)
+        for f in random_pair(batch=1, channels=3, size=(2, 2), seed=4))
     query = small.query.detach().clone().requires_grad_(True)
 
     def forward(q, x1, x2):
@@ -129,8 +133,9 @@ def test_gradients_reach_query_and_both_dates():
 def test_other_size_is_a_clear_error():
     block = HopfieldPooling(feat_size=(8, 8))
     f1, f2 = random_pair(size=(4, 4))
-    with pytest.raises(ValueError, match=r'4x4.*feat_size=\(8, 8\).*'
-                       r'resize_input=True'):
+    with pytest.raises(
+            ValueError, match=r'4x4.*feat_size=\(8, 8\).*'
+            r'resize_input=True'):
         block(f1, f2)
 
 
@@ -139,10 +144,10 @@ def test_resize_input_retrieves_at_trained_size():
     block = HopfieldPooling(feat_size=(3, 3), resize_input=True)
     z1, z2 = block.retrieve_pair(f1, f2)
     assert z1.shape == z2.shape == (2, 2, 3, 3)
-    small1 = F.interpolate(f1, size=(3, 3), mode='bilinear',
-                           align_corners=False)
-    small2 = F.interpolate(f2, size=(3, 3), mode='bilinear',
-                           align_corners=False)
+    small1 = F.interpolate(
+        f1, size=(3, 3), mode='bilinear', align_corners=False)
+    small2 = F.interpolate(
+        f2, size=(3, 3), mode='bilinear', align_corners=False)
     ref, _ = eq2_by_hand(block.query.detach(), small1, small2, block.beta)
     torch.testing.assert_close(z1, ref.reshape(2, 2, 3, 3))
     assert block(f1, f2).shape == (2, 16, 12, 12)  # 2x the input feature
@@ -156,9 +161,11 @@ def test_dates_of_different_shape_are_rejected():
         block(f1, f2)
 
 
-@pytest.mark.parametrize('kwargs', [dict(feat_size=(8, )),
-                                    dict(feat_size=(0, 8)),
-                                    dict(feat_size=(8, 8), num_queries=0)])
+@pytest.mark.parametrize('kwargs', [
+    dict(feat_size=(8, )),
+    dict(feat_size=(0, 8)),
+    dict(feat_size=(8, 8), num_queries=0)
+])
 def test_bad_arguments(kwargs):
     with pytest.raises(ValueError, match='HopfieldPooling'):
         HopfieldPooling(**kwargs)
@@ -178,8 +185,11 @@ def levels(batch=2, seed=0):
     shapes = [(8, 32, 32), (16, 16, 16), (16, 8, 8), (32, 4, 4), (32, 1, 1)]
 
     def make():
-        return [torch.from_numpy(rng.standard_normal((batch, *s)).astype(
-            np.float32)) for s in shapes]
+        return [
+            torch.from_numpy(
+                rng.standard_normal((batch, *s)).astype(np.float32))
+            for s in shapes
+        ]
 
     return make(), make()
 
@@ -211,8 +221,11 @@ def test_frnet_neck_base_model_has_no_hopfield():
     with torch.no_grad():
         top = neck(feats_a, feats_b)[4]
         diff = (feats_a[4] - feats_b[4]).abs()
-        ref = F.interpolate(neck.deep_proj(diff), scale_factor=2,
-                            mode='bilinear', align_corners=False)
+        ref = F.interpolate(
+            neck.deep_proj(diff),
+            scale_factor=2,
+            mode='bilinear',
+            align_corners=False)
     assert top.shape == (2, 16, 2, 2)
     torch.testing.assert_close(top, ref)
 

@@ -3,8 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmcd_ext.models.layers import (LGAA, LGCE, ConcatMLPFusion,
-                                    LSAFConvBlock, SemanticFusionModule)
+from mmcd_ext.models.layers import (LGAA, LGCE, ConcatMLPFusion, LSAFConvBlock,
+                                    SemanticFusionModule)
 
 
 def randomise(module, seed=0):
@@ -44,8 +44,8 @@ def attention_weight(s, module):
 
 def feats(shape=(2, 8, 6, 5), seed=1):
     gen = torch.Generator().manual_seed(seed)
-    return (torch.randn(shape, generator=gen),
-            torch.randn(shape, generator=gen))
+    return (torch.randn(shape,
+                        generator=gen), torch.randn(shape, generator=gen))
 
 
 @pytest.mark.parametrize('doubling', [False, True])
@@ -81,8 +81,8 @@ def test_lgce_equals_eq_6_to_8():
     fh, _ = feats()
     with torch.no_grad():
         out = lgce(fh)
-    torch.testing.assert_close(out, fh * attention_weight(fh, lgce),
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        out, fh * attention_weight(fh, lgce), rtol=1e-5, atol=1e-5)
 
 
 def test_concat_mlp_fusion_is_concat_then_mlp():
@@ -93,8 +93,8 @@ def test_concat_mlp_fusion_is_concat_then_mlp():
     hidden = torch.relu(conv_bn(cat, first))
     expected = F.conv2d(hidden, fusion.mlp[1].weight, fusion.mlp[1].bias)
     with torch.no_grad():
-        torch.testing.assert_close(fusion(fi, fj), expected, rtol=1e-5,
-                                   atol=1e-5)
+        torch.testing.assert_close(
+            fusion(fi, fj), expected, rtol=1e-5, atol=1e-5)
     # unlike LGAA, swapping the inputs changes the output
     with torch.no_grad():
         assert not torch.allclose(fusion(fi, fj), fusion(fj, fi))
@@ -111,22 +111,26 @@ def test_sfm_equals_eq_1_and_2(strided):
     f1 = torch.randn(2, 8, 8, 8, generator=gen)
     size = 4 if strided else 8  # F_2, F_3 at 1/16, 1/32 or all at 1/8
     f2 = torch.randn(2, 12, size, size, generator=gen)
-    f3 = torch.randn(2, 16, size // 2 if strided else size,
-                     size // 2 if strided else size, generator=gen)
+    f3 = torch.randn(
+        2,
+        16,
+        size // 2 if strided else size,
+        size // 2 if strided else size,
+        generator=gen)
 
     def lgaa(fi, fj, module):
         w = attention_weight(fi + fj, module)
         return fi * w + fj * (1 - w)
 
     def up(x, like):
-        return F.interpolate(x, size=like.shape[2:], mode='bilinear',
-                             align_corners=False)
+        return F.interpolate(
+            x, size=like.shape[2:], mode='bilinear', align_corners=False)
 
     with torch.no_grad():
         f2p = lgaa(f2, up(cbr(f3, sfm.reduce3), f2), sfm.fuse2)  # eq. 1
         expected = lgaa(f1, up(cbr(f2p, sfm.reduce2), f1), sfm.fuse1)  # eq. 2
-        torch.testing.assert_close(sfm(f1, f2, f3), expected, rtol=1e-5,
-                                   atol=1e-5)
+        torch.testing.assert_close(
+            sfm(f1, f2, f3), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_conv_block_upsamples_and_concatenates():
@@ -136,10 +140,10 @@ def test_conv_block_upsamples_and_concatenates():
     low = torch.randn(2, 4, 8, 8, generator=gen)
     with torch.no_grad():
         out = block(high, low)
-        up = F.interpolate(high, size=(8, 8), mode='bilinear',
-                           align_corners=False)
-        expected = block.spatial(block.res2(block.res1(torch.cat([up, low],
-                                                                 1))))
+        up = F.interpolate(
+            high, size=(8, 8), mode='bilinear', align_corners=False)
+        expected = block.spatial(
+            block.res2(block.res1(torch.cat([up, low], 1))))
     assert out.shape == (2, 6, 8, 8)
     torch.testing.assert_close(out, expected)
     assert block.spatial.conv.groups == 6  # depthwise

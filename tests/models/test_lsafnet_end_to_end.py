@@ -14,7 +14,8 @@ from mmcd_ext.testing import run_tool, shrink_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = {
-    'lsafnet': 'configs/lsafnet/lsafnet_r34_synthetic-second-128.py',
+    'lsafnet':
+    'configs/lsafnet/lsafnet_r34_synthetic-second-128.py',
     'baseline':
     'configs/lsafnet/lsafnet_r34_synthetic-second-128_siam-baseline.py',
 }
@@ -24,12 +25,15 @@ SIZE = 64
 
 def tiny_config(name, data_root=None, work_dir=None, max_iters=3):
     """The synthetic config, shrunk, with an 8-64 channel ResNet-18."""
-    cfg = shrink_config(Config.fromfile(osp.join(ROOT, CONFIGS[name])),
-                        data_root=data_root, work_dir=work_dir,
-                        crop=(32, 32), max_iters=max_iters)
+    cfg = shrink_config(
+        Config.fromfile(osp.join(ROOT, CONFIGS[name])),
+        data_root=data_root,
+        work_dir=work_dir,
+        crop=(32, 32),
+        max_iters=max_iters)
     cfg.model.backbone.update(depth=18, stem_channels=8, base_channels=8)
-    cfg.model.decode_head.update(in_channels=[8, 8, 16, 32, 64], channels=8,
-                                 cd_channels=8)
+    cfg.model.decode_head.update(
+        in_channels=[8, 8, 16, 32, 64], channels=8, cd_channels=8)
     return cfg
 
 
@@ -43,9 +47,9 @@ def test_paper_config_schedule_and_losses():
     assert cfg.param_scheduler[0].type == 'PolyLR'
     head = cfg.model.decode_head
     assert head.num_classes == 7
-    assert Config.fromfile(osp.join(
-        ROOT, 'configs/lsafnet/lsafnet_r34_landsat.py'
-    )).model.decode_head.num_classes == 5
+    assert Config.fromfile(
+        osp.join(ROOT, 'configs/lsafnet/lsafnet_r34_landsat.py')
+    ).model.decode_head.num_classes == 5
     # eq. 18: L_BCD + 0.5 (L_SS1 + L_SS2) + L_SC
     assert head.loss_change.loss_weight == 1.0
     assert head.loss_semantic.loss_weight == 0.5
@@ -55,9 +59,10 @@ def test_paper_config_schedule_and_losses():
     assert cfg.model.backbone.init_cfg is None  # Kaiming (the paper)
 
 
-@pytest.mark.parametrize('variant,lgaa,lgce', [
-    ('second', True, True), ('second_base', False, False),
-    ('second_lgaa', True, False), ('second_lgce', False, True)])
+@pytest.mark.parametrize('variant,lgaa,lgce', [('second', True, True),
+                                               ('second_base', False, False),
+                                               ('second_lgaa', True, False),
+                                               ('second_lgce', False, True)])
 def test_ablation_configs_switch_one_module(variant, lgaa, lgce):
     cfg = Config.fromfile(
         osp.join(ROOT, f'configs/lsafnet/lsafnet_r34_{variant}.py'))
@@ -76,15 +81,21 @@ def run(args, **kwargs):
 @pytest.fixture(scope='module')
 def data_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('synthetic_second')
-    generate_second_like(str(root), num_train=4, num_val=2, num_test=2,
-                         size=SIZE, seed=0, overwrite=True)
+    generate_second_like(
+        str(root),
+        num_train=4,
+        num_val=2,
+        num_test=2,
+        size=SIZE,
+        seed=0,
+        overwrite=True)
     return str(root)
 
 
 @pytest.mark.slow
 def test_train_then_test_with_tools(tmp_path, data_root):
-    cfg = tiny_config('lsafnet', data_root=data_root,
-                      work_dir=str(tmp_path / 'work'))
+    cfg = tiny_config(
+        'lsafnet', data_root=data_root, work_dir=str(tmp_path / 'work'))
     path = str(tmp_path / 'cfg.py')
     cfg.dump(path)
     run([sys.executable, 'tools/train.py', path])
@@ -92,9 +103,12 @@ def test_train_then_test_with_tools(tmp_path, data_root):
     assert ckpt.is_file()
     state = torch.load(ckpt, weights_only=True)['state_dict']
     assert 'decode_head.cd_fusion.local_att.0.conv.weight' in state
-    proc = run([sys.executable, 'tools/test.py', path, str(ckpt),
-                '--work-dir', str(tmp_path / 'test'), '--show-dir',
-                str(tmp_path / 'vis')])
+    proc = run([
+        sys.executable, 'tools/test.py', path,
+        str(ckpt), '--work-dir',
+        str(tmp_path / 'test'), '--show-dir',
+        str(tmp_path / 'vis')
+    ])
     log = proc.stdout + proc.stderr
     for key in ('OA', 'mIoU', 'SeK', 'Fscd'):
         assert key in log

@@ -10,11 +10,20 @@ from mmcd_ext.models.decode_heads.multi_level_head import MultiLevelHead
 
 def build(multi_level=True, **kwargs):
     head = MultiLevelHead(
-        in_channels=16, channels=8, level_channels=8,
-        multi_level=multi_level, num_classes=2, out_channels=1,
-        threshold=0.5, norm_cfg=None, dropout_ratio=0.0,
-        loss_decode=dict(type='mmseg.CrossEntropyLoss', use_sigmoid=True,
-                         avg_non_ignore=True), **kwargs)
+        in_channels=16,
+        channels=8,
+        level_channels=8,
+        multi_level=multi_level,
+        num_classes=2,
+        out_channels=1,
+        threshold=0.5,
+        norm_cfg=None,
+        dropout_ratio=0.0,
+        loss_decode=dict(
+            type='mmseg.CrossEntropyLoss',
+            use_sigmoid=True,
+            avg_non_ignore=True),
+        **kwargs)
     gen = torch.Generator().manual_seed(4)
     with torch.no_grad():
         for param in head.parameters():
@@ -37,17 +46,25 @@ def eq3(head, x):
     """Eq. 3 with the head's weights, every step written out."""
     t1, norm, _, t2 = head.up4
     up4 = F.conv_transpose2d(
-        F.gelu(ln2d(F.conv_transpose2d(x, t1.weight, t1.bias, stride=2),
-                    norm)), t2.weight, t2.bias, stride=2)
+        F.gelu(
+            ln2d(F.conv_transpose2d(x, t1.weight, t1.bias, stride=2), norm)),
+        t2.weight,
+        t2.bias,
+        stride=2)
     up2 = F.conv_transpose2d(x, head.up2.weight, head.up2.bias, stride=2)
     b, c, h, w = x.shape
     down2 = x.view(b, c, h // 2, 2, w // 2, 2).amax(dim=(3, 5))
     extra = down2[:, :, ::2, ::2]
     levels = [up4, up2, x, down2, extra]
     size = (4 * h, 4 * w)
-    feats = [F.interpolate(conv_relu(level, proj), size=size,
-                           mode='bilinear', align_corners=False)
-             for level, proj in zip(levels, head.level_projs)]
+    feats = [
+        F.interpolate(
+            conv_relu(level, proj),
+            size=size,
+            mode='bilinear',
+            align_corners=False)
+        for level, proj in zip(levels, head.level_projs)
+    ]
     fused = conv_relu(torch.cat(feats, dim=1), head.fusion)
     return F.conv2d(fused, head.conv_seg.weight, head.conv_seg.bias)
 
@@ -56,8 +73,9 @@ def test_levels_and_output_follow_eq3():
     head = build()
     x = torch.randn(2, 16, 8, 8)
     levels = head.build_levels(x)
-    assert [tuple(t.shape[1:]) for t in levels] == [
-        (8, 32, 32), (8, 16, 16), (16, 8, 8), (16, 4, 4), (16, 2, 2)]
+    assert [tuple(t.shape[1:]) for t in levels] == [(8, 32, 32), (8, 16, 16),
+                                                    (16, 8, 8), (16, 4, 4),
+                                                    (16, 2, 2)]
     with torch.no_grad():
         out = head(x)
         expected = eq3(head, x)
@@ -72,11 +90,14 @@ def test_single_level_ablation():
     x = torch.randn(2, 16, 8, 8)
     with torch.no_grad():
         out = head(x)
-        feat = F.interpolate(conv_relu(x, head.level_projs[0]),
-                             size=(32, 32), mode='bilinear',
-                             align_corners=False)
-        expected = F.conv2d(conv_relu(feat, head.fusion),
-                            head.conv_seg.weight, head.conv_seg.bias)
+        feat = F.interpolate(
+            conv_relu(x, head.level_projs[0]),
+            size=(32, 32),
+            mode='bilinear',
+            align_corners=False)
+        expected = F.conv2d(
+            conv_relu(feat, head.fusion), head.conv_seg.weight,
+            head.conv_seg.bias)
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
 
 
@@ -88,18 +109,21 @@ def test_binary_cross_entropy_and_threshold():
     samples = []
     for i in range(2):
         s = SegDataSample(gt_sem_seg=PixelData(data=label[i]))
-        s.set_metainfo(dict(img_shape=(128, 128), ori_shape=(128, 128),
-                            pad_shape=(128, 128)))
+        s.set_metainfo(
+            dict(
+                img_shape=(128, 128),
+                ori_shape=(128, 128),
+                pad_shape=(128, 128)))
         samples.append(s)
     losses = head.loss_by_feat(head(x), samples)
-    logits = F.interpolate(head(x), size=(128, 128), mode='bilinear',
-                           align_corners=False)[:, 0]
+    logits = F.interpolate(
+        head(x), size=(128, 128), mode='bilinear', align_corners=False)[:, 0]
     target = label[:, 0]
     valid = target != 255
-    expected = F.binary_cross_entropy_with_logits(
-        logits[valid], target[valid].float())
-    torch.testing.assert_close(losses['loss_ce'], expected, atol=1e-5,
-                               rtol=1e-5)
+    expected = F.binary_cross_entropy_with_logits(logits[valid],
+                                                  target[valid].float())
+    torch.testing.assert_close(
+        losses['loss_ce'], expected, atol=1e-5, rtol=1e-5)
     pred = head.predict_by_feat(head(x), [dict(img_shape=(128, 128))])
     assert pred.shape == (2, 1, 128, 128)
 

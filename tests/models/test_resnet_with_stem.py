@@ -29,9 +29,12 @@ def test_torchvision_checkpoint_gives_torchvision_features(tmp_path, depth):
                 m.weight.uniform_(0.5, 1.5)
     path = tmp_path / f'resnet{depth}.pth'
     torch.save(tv.state_dict(), path)
-    backbone = MODELS.build(dict(
-        type='ResNetWithStem', depth=depth, out_indices=(0, 1, 2, 3),
-        init_cfg=dict(type='Pretrained', checkpoint=str(path))))
+    backbone = MODELS.build(
+        dict(
+            type='ResNetWithStem',
+            depth=depth,
+            out_indices=(0, 1, 2, 3),
+            init_cfg=dict(type='Pretrained', checkpoint=str(path))))
     backbone.init_weights()
     backbone.eval()
     x = torch.randn(1, 3, 64, 64)
@@ -45,28 +48,39 @@ def test_torchvision_checkpoint_gives_torchvision_features(tmp_path, depth):
 
 
 def test_authors_strides_keep_f1_to_f3_at_one_eighth():
-    backbone = MODELS.build(dict(
-        type='ResNetWithStem', depth=18, stem_channels=8, base_channels=8,
-        strides=(1, 2, 1, 1), out_indices=(0, 1, 2, 3))).eval()
+    backbone = MODELS.build(
+        dict(
+            type='ResNetWithStem',
+            depth=18,
+            stem_channels=8,
+            base_channels=8,
+            strides=(1, 2, 1, 1),
+            out_indices=(0, 1, 2, 3))).eval()
     with torch.no_grad():
         outs = backbone(torch.randn(1, 3, 64, 64))
-    assert [tuple(o.shape[1:]) for o in outs] == [
-        (8, 32, 32), (8, 16, 16), (16, 8, 8), (32, 8, 8), (64, 8, 8)]
+    assert [tuple(o.shape[1:]) for o in outs] == [(8, 32, 32), (8, 16, 16),
+                                                  (16, 8, 8), (32, 8, 8),
+                                                  (64, 8, 8)]
 
 
 def test_missing_or_wrong_checkpoint_is_a_clear_error(tmp_path):
-    missing = MODELS.build(dict(
-        type='ResNetWithStem', depth=34,
-        init_cfg=dict(type='Pretrained',
-                      checkpoint=str(tmp_path / 'nope.pth'))))
-    with pytest.raises(FileNotFoundError,
-                       match='resnet34-b627a593.pth.*download.pytorch.org'):
+    missing = MODELS.build(
+        dict(
+            type='ResNetWithStem',
+            depth=34,
+            init_cfg=dict(
+                type='Pretrained', checkpoint=str(tmp_path / 'nope.pth'))))
+    with pytest.raises(
+            FileNotFoundError,
+            match='resnet34-b627a593.pth.*download.pytorch.org'):
         missing.init_weights()
     path = tmp_path / 'r18.pth'
     torch.save(torchvision.models.resnet18(weights=None).state_dict(), path)
-    wrong = MODELS.build(dict(
-        type='ResNetWithStem', depth=34,
-        init_cfg=dict(type='Pretrained', checkpoint=str(path))))
+    wrong = MODELS.build(
+        dict(
+            type='ResNetWithStem',
+            depth=34,
+            init_cfg=dict(type='Pretrained', checkpoint=str(path))))
     with pytest.raises(KeyError, match='Missing keys'):
         wrong.init_weights()
     with pytest.raises(ValueError, match='deep_stem'):

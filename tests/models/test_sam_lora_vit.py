@@ -12,10 +12,18 @@ from mmcd_ext.models.backbones.sam_lora_vit import (SAMLoRAViT,
 from mmcd_ext.models.layers.qkv_lora import (QKVLoRALinear,
                                              merge_lora_state_dict)
 
-TINY = dict(embed_dims=32, num_layers=4, num_heads=2,
-            feedforward_channels=64, global_attn_indexes=[1, 3])
-BASE = dict(embed_dims=768, num_layers=12, num_heads=12,
-            feedforward_channels=3072, global_attn_indexes=[2, 5, 8, 11])
+TINY = dict(
+    embed_dims=32,
+    num_layers=4,
+    num_heads=2,
+    feedforward_channels=64,
+    global_attn_indexes=[1, 3])
+BASE = dict(
+    embed_dims=768,
+    num_layers=12,
+    num_heads=12,
+    feedforward_channels=3072,
+    global_attn_indexes=[2, 5, 8, 11])
 
 
 def sam_encoder(arch, img_size, window, out_chans):
@@ -46,8 +54,7 @@ def randomise(module, seed=0):
 
 def official_checkpoint(tmp_path, encoder, name='sam.pth'):
     """Save an encoder like Meta's files: image_encoder.* plus decoder keys."""
-    state = {'image_encoder.' + k: v for k, v in
-             encoder.state_dict().items()}
+    state = {'image_encoder.' + k: v for k, v in encoder.state_dict().items()}
     state['mask_decoder.iou_token.weight'] = torch.zeros(1, 4)
     state['prompt_encoder.pe_layer.positional_encoding_gaussian_matrix'] = \
         torch.zeros(2, 4)
@@ -60,8 +67,13 @@ def ours(arch, img_size, window, out_chans, checkpoint=None, **kwargs):
     kwargs.setdefault('gate_cfg', None)
     init_cfg = dict(type='Pretrained', checkpoint=checkpoint) \
         if checkpoint else None
-    model = SAMLoRAViT(arch=arch, img_size=img_size, window_size=window,
-                       out_channels=out_chans, init_cfg=init_cfg, **kwargs)
+    model = SAMLoRAViT(
+        arch=arch,
+        img_size=img_size,
+        window_size=window,
+        out_channels=out_chans,
+        init_cfg=init_cfg,
+        **kwargs)
     model.init_weights()
     return model.eval()
 
@@ -102,9 +114,9 @@ def check_resized_load(tmp_path, arch, ckpt_size, size, window, out_chans):
     path = official_checkpoint(tmp_path, big)
     grid = (size // 16, size // 16)
     ref = sam_encoder(arch, size, window, out_chans)
-    ref.load_state_dict(resize_like_sam_checkpoint(
-        big.state_dict(), grid, 2 * grid[0] - 1,
-        arch['global_attn_indexes']))
+    ref.load_state_dict(
+        resize_like_sam_checkpoint(big.state_dict(), grid, 2 * grid[0] - 1,
+                                   arch['global_attn_indexes']))
     ref.eval()
     model = ours(arch, size, window, out_chans, path)
     assert model.pos_embed.shape == (1, *grid, arch['embed_dims'])
@@ -126,24 +138,32 @@ def test_equals_segment_anything_base_from_1024_checkpoint(tmp_path):
 
 
 def test_loads_mmpretrain_vitsam_checkpoint(tmp_path):
-    ref = randomise(ViTSAM(arch=dict(TINY), img_size=64, window_size=2,
-                           out_channels=16))
+    ref = randomise(
+        ViTSAM(arch=dict(TINY), img_size=64, window_size=2, out_channels=16))
     ref.eval()
     path = str(tmp_path / 'vitsam.pth')
-    torch.save({'state_dict': {'backbone.' + k: v for k, v in
-                               ref.state_dict().items()}}, path)
+    torch.save(
+        {
+            'state_dict': {
+                'backbone.' + k: v
+                for k, v in ref.state_dict().items()
+            }
+        }, path)
     model = ours(TINY, 64, 2, 16, path)
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
-        torch.testing.assert_close(model(x)[0], ref(x)[0], atol=1e-5,
-                                   rtol=1e-5)
+        torch.testing.assert_close(
+            model(x)[0], ref(x)[0], atol=1e-5, rtol=1e-5)
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
-    model = SAMLoRAViT(arch=TINY, img_size=64, window_size=2,
-                       out_channels=16, gate_cfg=None,
-                       init_cfg=dict(type='Pretrained',
-                                     checkpoint=str(tmp_path / 'no.pth')))
+    model = SAMLoRAViT(
+        arch=TINY,
+        img_size=64,
+        window_size=2,
+        out_channels=16,
+        gate_cfg=None,
+        init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'no.pth')))
     with pytest.raises(FileNotFoundError, match='sam_vit_b_01ec64.pth'):
         model.init_weights()
 
@@ -151,8 +171,8 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path):
 def test_unknown_checkpoint_layout_is_an_error(tmp_path):
     path = str(tmp_path / 'odd.pth')
     torch.save({'encoder.weight': torch.zeros(1)}, path)
-    model = SAMLoRAViT(arch=TINY, img_size=64, window_size=2,
-                       out_channels=16, gate_cfg=None)
+    model = SAMLoRAViT(
+        arch=TINY, img_size=64, window_size=2, out_channels=16, gate_cfg=None)
     with pytest.raises(ValueError, match='Unrecognised SAM checkpoint'):
         model.load_sam_checkpoint(path)
 
@@ -188,8 +208,9 @@ def test_rel_pos_bias_matches_sam_written_out():
 
 
 def test_fused_attention_equals_eager_with_gates_and_lora():
-    model = randomise(SAMLoRAViT(arch=TINY, img_size=64, window_size=2,
-                                 out_channels=16), seed=3).eval()
+    model = randomise(
+        SAMLoRAViT(arch=TINY, img_size=64, window_size=2, out_channels=16),
+        seed=3).eval()
     x = torch.randn(4, 3, 64, 64)
     with torch.no_grad():
         fused = model(x)[0]
@@ -201,9 +222,13 @@ def test_fused_attention_equals_eager_with_gates_and_lora():
 
 @pytest.mark.parametrize('mode', ['separate', 'joint'])
 def test_merged_lora_gives_same_output(mode):
-    model = randomise(SAMLoRAViT(
-        arch=TINY, img_size=64, window_size=2, out_channels=16,
-        lora_cfg=dict(rank=4, alpha=8, dropout=0.1, mode=mode)),
+    model = randomise(
+        SAMLoRAViT(
+            arch=TINY,
+            img_size=64,
+            window_size=2,
+            out_channels=16,
+            lora_cfg=dict(rank=4, alpha=8, dropout=0.1, mode=mode)),
         seed=5).eval()
     x = torch.randn(2, 3, 64, 64)
     state = {k: v.clone() for k, v in model.state_dict().items()}
@@ -215,12 +240,12 @@ def test_merged_lora_gives_same_output(mode):
     assert not any('lora' in k for k in model.state_dict())
     # the checkpoint-level merge (tools/model_converters/merge_lora.py)
     merged = merge_lora_state_dict(state)
-    plain = SAMLoRAViT(arch=TINY, img_size=64, window_size=2,
-                       out_channels=16, lora_cfg=None).eval()
+    plain = SAMLoRAViT(
+        arch=TINY, img_size=64, window_size=2, out_channels=16,
+        lora_cfg=None).eval()
     plain.load_state_dict(merged, strict=True)
     with torch.no_grad():
-        torch.testing.assert_close(plain(x)[0], before, atol=1e-5,
-                                   rtol=1e-5)
+        torch.testing.assert_close(plain(x)[0], before, atol=1e-5, rtol=1e-5)
 
 
 def test_lora_update_is_eq1_per_projection():
@@ -253,37 +278,47 @@ PRESETS = {  # (depth, global blocks) from METHODS.md / the SAM paper
 def test_gate_placement(name, placement):
     depth, global_blocks = PRESETS[name]
     # the preset's depth and global blocks at a tiny width
-    arch = dict(ViTSAM.arch_zoo[name], embed_dims=16, num_heads=2,
-                feedforward_channels=16)
-    model = SAMLoRAViT(arch=arch, img_size=32, out_channels=8,
-                       gate_placement=placement).eval()
+    arch = dict(
+        ViTSAM.arch_zoo[name],
+        embed_dims=16,
+        num_heads=2,
+        feedforward_channels=16)
+    model = SAMLoRAViT(
+        arch=arch, img_size=32, out_channels=8,
+        gate_placement=placement).eval()
     expected = global_blocks if placement == 'global' else [
-        i for i in range(depth) if i not in global_blocks]
+        i for i in range(depth) if i not in global_blocks
+    ]
     assert len(model.layers) == depth
     assert sorted(int(k) for k in model.gates) == expected
     assert len(model.gates) == (4 if placement == 'global' else depth - 4)
     # the gates run right after their blocks, in order
     calls = []
     for i, layer in enumerate(model.layers):
-        layer.register_forward_hook(
-            lambda *a, i=i: calls.append(('block', i)))
+        layer.register_forward_hook(lambda *a, i=i: calls.append(('block', i)))
     for key, gate in model.gates.items():
-        gate.register_forward_hook(
-            lambda *a, i=int(key): calls.append(('gate', i)))
+        gate.register_forward_hook(lambda *a, i=int(key): calls.append(
+            ('gate', i)))
     with torch.no_grad():
         model(torch.randn(2, 3, 32, 32))
     gated = [calls[k - 1][1] for k, c in enumerate(calls) if c[0] == 'gate']
     assert gated == expected
-    assert [c for c in calls if c[0] == 'block'] == [
-        ('block', i) for i in range(depth)]
+    assert [c for c in calls if c[0] == 'block'] == [('block', i)
+                                                     for i in range(depth)]
 
 
 def test_public_code_gates_are_frozen_and_not_identity():
     model = SAMLoRAViT(
-        arch=TINY, img_size=64, window_size=2, out_channels=16,
+        arch=TINY,
+        img_size=64,
+        window_size=2,
+        out_channels=16,
         gate_placement='windowed',
-        gate_cfg=dict(proj2_hidden=True, sequential_update=True,
-                      init_mode='public', trainable=False))
+        gate_cfg=dict(
+            proj2_hidden=True,
+            sequential_update=True,
+            init_mode='public',
+            trainable=False))
     model.init_weights()
     assert sorted(model.gates) == ['0', '2']
     names = model.trainable_parameter_names()
@@ -293,8 +328,9 @@ def test_public_code_gates_are_frozen_and_not_identity():
 
 
 def test_activation_checkpointing_gives_same_gradients():
-    model = randomise(SAMLoRAViT(arch=TINY, img_size=64, window_size=2,
-                                 out_channels=16), seed=7)
+    model = randomise(
+        SAMLoRAViT(arch=TINY, img_size=64, window_size=2, out_channels=16),
+        seed=7)
     model.freeze_sam()
     model.train()
     x = torch.randn(2, 3, 64, 64)
@@ -303,8 +339,10 @@ def test_activation_checkpointing_gives_same_gradients():
         model.with_cp = with_cp
         model.zero_grad()
         model(x)[0].square().mean().backward()
-        grads.append({n: p.grad.clone() for n, p in model.named_parameters()
-                      if p.grad is not None})
+        grads.append({
+            n: p.grad.clone()
+            for n, p in model.named_parameters() if p.grad is not None
+        })
     assert grads[0].keys() == grads[1].keys() and grads[0]
     for name in grads[0]:
         torch.testing.assert_close(grads[1][name], grads[0][name])

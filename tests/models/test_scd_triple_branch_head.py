@@ -14,8 +14,12 @@ SIZE = 32
 
 
 def build_head(**kwargs):
-    cfg = dict(type='SCDTripleBranchHead', in_channels=IN_CHANNELS,
-               channels=8, num_classes=K, norm_cfg=dict(type='BN'))
+    cfg = dict(
+        type='SCDTripleBranchHead',
+        in_channels=IN_CHANNELS,
+        channels=8,
+        num_classes=K,
+        norm_cfg=dict(type='BN'))
     cfg.update(kwargs)
     torch.manual_seed(0)
     return MODELS.build(cfg)
@@ -25,8 +29,10 @@ def backbone_feats(batch=2, seed=0):
     """Five levels of both dates stacked, (2B, C, H, W); F_1..F_3 at 1/8."""
     gen = torch.Generator().manual_seed(seed)
     sizes = [SIZE // 2, SIZE // 4, SIZE // 8, SIZE // 8, SIZE // 8]
-    return [torch.randn(2 * batch, c, s, s, generator=gen)
-            for c, s in zip(IN_CHANNELS, sizes)]
+    return [
+        torch.randn(2 * batch, c, s, s, generator=gen)
+        for c, s in zip(IN_CHANNELS, sizes)
+    ]
 
 
 def sample(label_a, label_b):
@@ -37,8 +43,11 @@ def sample(label_a, label_b):
         gt_sem_seg=PixelData(data=change[None]),
         gt_sem_seg_a=PixelData(data=label_a[None]),
         gt_sem_seg_b=PixelData(data=label_b[None]))
-    ds.set_metainfo(dict(img_shape=(SIZE, SIZE), ori_shape=(SIZE, SIZE),
-                         pad_shape=(SIZE, SIZE)))
+    ds.set_metainfo(
+        dict(
+            img_shape=(SIZE, SIZE),
+            ori_shape=(SIZE, SIZE),
+            pad_shape=(SIZE, SIZE)))
     return ds
 
 
@@ -66,14 +75,18 @@ def test_forward_shapes_and_stacked_inference_output():
     head = build_head().eval()
     with torch.no_grad():
         x1, x2, xc = head(backbone_feats())
-        stacked = head.predict(backbone_feats(), [dict(
-            img_shape=(SIZE, SIZE), pad_shape=(SIZE, SIZE))] * 2, {})
+        stacked = head.predict(
+            backbone_feats(),
+            [dict(img_shape=(SIZE, SIZE), pad_shape=(SIZE, SIZE))] * 2, {})
     assert x1.shape == x2.shape == (2, K - 1, SIZE // 2, SIZE // 2)
     assert xc.shape == (2, 1, SIZE // 2, SIZE // 2)
     assert head.out_channels == 2 * (K - 1) + 1
     assert stacked.shape == (2, head.out_channels, SIZE, SIZE)
-    up = F.interpolate(torch.cat([x1, x2, xc], 1), size=(SIZE, SIZE),
-                       mode='bilinear', align_corners=False)
+    up = F.interpolate(
+        torch.cat([x1, x2, xc], 1),
+        size=(SIZE, SIZE),
+        mode='bilinear',
+        align_corners=False)
     torch.testing.assert_close(stacked, up)
     a, b, c = head.split_logits(stacked)
     torch.testing.assert_close(torch.cat([a, b, c], 1), stacked)
@@ -104,12 +117,12 @@ def test_cd_decoder_equals_eq_9_to_14(change_from):
         _, _, xc = head(feats)
         out = head.semantic_branch(feats)
         if change_from == 'decoder':  # LSAFNet: SS-decoded features
-            h, m, l = out['FH_dec'], out['FM_dec'], out['FL_dec']
+            h, m, low = out['FH_dec'], out['FM_dec'], out['FL_dec']
         else:  # the baseline: encoder-side features
-            h, m, l = out['F_H'], feats[1], feats[0]
+            h, m, low = out['F_H'], feats[1], feats[0]
         f_h = head.cd_reduce(head.cd_fusion(h[:2], h[2:]))  # eq. 9-10
         f_m = (m[:2] - m[2:]).abs()  # eq. 11
-        f_l = (l[:2] - l[2:]).abs()  # eq. 12
+        f_l = (low[:2] - low[2:]).abs()  # eq. 12
         f_c = head.cd_block_l(head.cd_block_m(f_h, f_m), f_l)  # eq. 13-14
         torch.testing.assert_close(xc, head.conv_change(f_c))
     assert type(head.cd_fusion).__name__ == 'LGAA'
@@ -209,17 +222,26 @@ def tiny_segmentor(mode='whole'):
     if mode == 'slide':
         test_cfg.update(crop_size=(32, 32), stride=(16, 16))
     torch.manual_seed(0)
-    return MODELS.build(dict(
-        type='SCDSiamEncoderDecoder',
-        data_preprocessor=dict(type='DualInputSegDataPreProcessor',
-                               mean=[0.0] * 3, std=[1.0] * 3),
-        backbone=dict(type='ResNetWithStem', depth=18, stem_channels=8,
-                      base_channels=8, strides=(1, 2, 1, 1),
-                      out_indices=(0, 1, 2, 3)),
-        decode_head=dict(type='SCDTripleBranchHead',
-                         in_channels=[8, 8, 16, 32, 64], channels=8,
-                         num_classes=K),
-        test_cfg=ConfigDict(test_cfg)))
+    return MODELS.build(
+        dict(
+            type='SCDSiamEncoderDecoder',
+            data_preprocessor=dict(
+                type='DualInputSegDataPreProcessor',
+                mean=[0.0] * 3,
+                std=[1.0] * 3),
+            backbone=dict(
+                type='ResNetWithStem',
+                depth=18,
+                stem_channels=8,
+                base_channels=8,
+                strides=(1, 2, 1, 1),
+                out_indices=(0, 1, 2, 3)),
+            decode_head=dict(
+                type='SCDTripleBranchHead',
+                in_channels=[8, 8, 16, 32, 64],
+                channels=8,
+                num_classes=K),
+            test_cfg=ConfigDict(test_cfg)))
 
 
 def test_postprocess_masks_semantic_maps_with_the_change_map():
@@ -238,8 +260,12 @@ def test_postprocess_masks_semantic_maps_with_the_change_map():
         torch.testing.assert_close(out.get(key).data[0], expected)
     # a horizontally flipped sample is flipped back
     flipped = SegDataSample()
-    flipped.set_metainfo(dict(img_shape=(SIZE, SIZE), ori_shape=(SIZE, SIZE),
-                              flip=True, flip_direction='horizontal'))
+    flipped.set_metainfo(
+        dict(
+            img_shape=(SIZE, SIZE),
+            ori_shape=(SIZE, SIZE),
+            flip=True,
+            flip_direction='horizontal'))
     back = model.postprocess_result(stacked.flip(-1), [flipped])[0]
     torch.testing.assert_close(back.pred_sem_seg_a.data,
                                out.pred_sem_seg_a.data)
@@ -251,28 +277,33 @@ def test_segmentor_trains_and_predicts(mode):
     model.init_weights()
     samples = [sample(*labels(0)), sample(*labels(1))]
     gen = torch.Generator().manual_seed(0)
-    inputs = [torch.randint(0, 255, (6, SIZE, SIZE), generator=gen,
-                            dtype=torch.uint8) for _ in range(2)]
-    data = model.data_preprocessor(dict(inputs=inputs, data_samples=samples),
-                                   training=True)
+    inputs = [
+        torch.randint(
+            0, 255, (6, SIZE, SIZE), generator=gen, dtype=torch.uint8)
+        for _ in range(2)
+    ]
+    data = model.data_preprocessor(
+        dict(inputs=inputs, data_samples=samples), training=True)
     losses = model.loss(**data)
-    assert set(losses) >= {'decode.loss_bcd', 'decode.loss_ss_a',
-                           'decode.loss_ss_b', 'decode.loss_sc'}
+    assert set(losses) >= {
+        'decode.loss_bcd', 'decode.loss_ss_a', 'decode.loss_ss_b',
+        'decode.loss_sc'
+    }
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     model.eval()
     big = 48 if mode == 'slide' else SIZE  # slide: 4 windows of 32
     inputs = torch.randn(1, 6, big, big, generator=gen)
     ds = SegDataSample()
-    ds.set_metainfo(dict(img_shape=(big, big), ori_shape=(big, big),
-                         pad_shape=(big, big)))
+    ds.set_metainfo(
+        dict(img_shape=(big, big), ori_shape=(big, big), pad_shape=(big, big)))
     with torch.no_grad():
         out = model.predict(inputs, [ds])[0]
         logits = model.inference(inputs, [ds.metainfo])
     for key in ('pred_sem_seg', 'pred_sem_seg_a', 'pred_sem_seg_b'):
         assert out.get(key).data.shape == (1, big, big)
     assert out.pred_sem_seg_a.data.max() <= K - 1
-    assert ((out.pred_sem_seg_a.data == 0) ==
-            (out.pred_sem_seg.data == 0)).all()
+    assert ((out.pred_sem_seg_a.data == 0) == (
+        out.pred_sem_seg.data == 0)).all()
     assert logits.shape == (1, 2 * (K - 1) + 1, big, big)
     if mode == 'slide':  # the windows' logits are averaged like mmseg's
         corner = model.decode_head.predict(
@@ -284,10 +315,13 @@ def test_segmentor_trains_and_predicts(mode):
 
 def test_segmentor_refuses_a_neck():
     with pytest.raises(ValueError, match='neck'):
-        MODELS.build(dict(
-            type='SCDSiamEncoderDecoder',
-            backbone=dict(type='ResNetWithStem', depth=18),
-            neck=dict(type='BitemporalFusionNeck'),
-            decode_head=dict(type='SCDTripleBranchHead',
-                             in_channels=[64, 64, 128, 256, 512],
-                             channels=8, num_classes=K)))
+        MODELS.build(
+            dict(
+                type='SCDSiamEncoderDecoder',
+                backbone=dict(type='ResNetWithStem', depth=18),
+                neck=dict(type='BitemporalFusionNeck'),
+                decode_head=dict(
+                    type='SCDTripleBranchHead',
+                    in_channels=[64, 64, 128, 256, 512],
+                    channels=8,
+                    num_classes=K)))

@@ -12,12 +12,21 @@ def tiny_model(policy='abs_diff', test_cfg=None):
     cfg = dict(
         type='SiamEncoderDecoder',
         backbone=dict(
-            type='mmseg.ResNet', depth=18, num_stages=4,
-            out_indices=(0, 1, 2, 3), base_channels=8, norm_cfg=norm),
+            type='mmseg.ResNet',
+            depth=18,
+            num_stages=4,
+            out_indices=(0, 1, 2, 3),
+            base_channels=8,
+            norm_cfg=norm),
         neck=dict(type='BitemporalFusionNeck', policy=policy),
         decode_head=dict(
-            type='mmseg.FCNHead', in_channels=64, in_index=3, channels=8,
-            num_convs=1, num_classes=2, norm_cfg=norm,
+            type='mmseg.FCNHead',
+            in_channels=64,
+            in_index=3,
+            channels=8,
+            num_convs=1,
+            num_classes=2,
+            norm_cfg=norm,
             loss_decode=dict(type='mmseg.CrossEntropyLoss')),
         test_cfg=test_cfg or dict(mode='whole'))
     return MODELS.build(ConfigDict(cfg))
@@ -28,8 +37,11 @@ def samples(n, size):
     for _ in range(n):
         ds = SegDataSample(
             gt_sem_seg=PixelData(data=torch.randint(0, 2, (1, size, size))))
-        ds.set_metainfo(dict(img_shape=(size, size), ori_shape=(size, size),
-                             pad_shape=(size, size)))
+        ds.set_metainfo(
+            dict(
+                img_shape=(size, size),
+                ori_shape=(size, size),
+                pad_shape=(size, size)))
         out.append(ds)
     return out
 
@@ -49,8 +61,8 @@ def test_backbone_runs_once_on_both_dates():
         torch.testing.assert_close(fa, ra, rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(fb, rb, rtol=1e-5, atol=1e-5)
     fused = model.extract_feat(x)
-    torch.testing.assert_close(fused[3], (ref_a[3] - ref_b[3]).abs(),
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        fused[3], (ref_a[3] - ref_b[3]).abs(), rtol=1e-5, atol=1e-5)
 
 
 def test_identical_dates_give_zero_difference_features():
@@ -83,15 +95,15 @@ def test_loss_and_predict_whole_and_slide():
     assert preds[0].pred_sem_seg.data.shape == (1, 64, 64)
     assert set(preds[0].pred_sem_seg.data.unique().tolist()) <= {0, 1}
 
-    slide = tiny_model(test_cfg=dict(mode='slide', crop_size=(32, 32),
-                                     stride=(16, 16)))
+    slide = tiny_model(
+        test_cfg=dict(mode='slide', crop_size=(32, 32), stride=(16, 16)))
     slide.load_state_dict(model.state_dict())
     slide.eval()
     logits = slide.inference(x, [s.metainfo for s in samples(2, 64)])
     assert logits.shape == (2, 2, 64, 64)
     # a window covering the whole image makes slide equal to whole
-    full = tiny_model(test_cfg=dict(mode='slide', crop_size=(64, 64),
-                                    stride=(32, 32)))
+    full = tiny_model(
+        test_cfg=dict(mode='slide', crop_size=(64, 64), stride=(32, 32)))
     full.load_state_dict(model.state_dict())
     full.eval()
     metas = [s.metainfo for s in samples(2, 64)]

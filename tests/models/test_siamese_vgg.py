@@ -12,8 +12,8 @@ TINY = dict(channels=(8, 16, 16, 32, 32), depths=(2, 2, 3, 3, 3))
 @pytest.mark.parametrize('deep_level,deep_size', [('pool5', 2),
                                                   ('relu5_3', 4)])
 def test_output_shapes_and_strides(deep_level, deep_size):
-    model = SiameseVGG(arch=TINY, norm_cfg=dict(type='BN'),
-                       deep_level=deep_level)
+    model = SiameseVGG(
+        arch=TINY, norm_cfg=dict(type='BN'), deep_level=deep_level)
     model.init_weights()
     outs = model(torch.rand(2, 3, 64, 64))
     shapes = [tuple(o.shape) for o in outs]
@@ -38,8 +38,10 @@ def tv_features(batch_norm):
 
 
 def test_vgg16_has_torchvision_keys(torchvision_vgg16):
-    features = {k for k in torchvision_vgg16.state_dict()
-                if k.startswith('features.')}
+    features = {
+        k
+        for k in torchvision_vgg16.state_dict() if k.startswith('features.')
+    }
     features_bn = {f'features.{k}' for k in tv_features(True).state_dict()}
     assert set(SiameseVGG().state_dict()) == features
     assert set(SiameseVGG(norm_cfg=dict(type='BN')).state_dict()) == \
@@ -56,20 +58,24 @@ def save_torchvision_layout(model, path):
     """A torchvision checkpoint: the bare state dict (the 400 MB fully
     connected layers are left out to keep the test fast; the last one stays
     so the classifier is present and must be dropped on load)."""
-    state = {k: v for k, v in model.state_dict().items()
-             if k.startswith('features.') or k.startswith('classifier.6')}
+    state = {
+        k: v
+        for k, v in model.state_dict().items()
+        if k.startswith('features.') or k.startswith('classifier.6')
+    }
     torch.save(state, path)
 
 
 def test_load_torchvision_checkpoint(tmp_path, torchvision_vgg16):
     path = tmp_path / 'vgg16-random.pth'
     save_torchvision_layout(torchvision_vgg16, path)
-    model = SiameseVGG(init_cfg=dict(type='Pretrained',
-                                     checkpoint=str(path)))
+    model = SiameseVGG(init_cfg=dict(type='Pretrained', checkpoint=str(path)))
     model.init_weights()
-    torch.testing.assert_close(model.features[28].weight,
-                               torchvision_vgg16.features[28].weight,
-                               rtol=0, atol=0)
+    torch.testing.assert_close(
+        model.features[28].weight,
+        torchvision_vgg16.features[28].weight,
+        rtol=0,
+        atol=0)
     # the levels are torchvision's relu1_2, relu2_2, relu3_3, relu4_3, pool5
     model.eval()
     x = torch.rand(1, 3, 32, 32)
@@ -91,8 +97,9 @@ def test_load_torchvision_bn_checkpoint(tmp_path):
     tv.eval()
     path = tmp_path / 'vgg16_bn-random.pth'
     save_torchvision_layout(tv, path)
-    model = SiameseVGG(norm_cfg=dict(type='BN'),
-                       init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    model = SiameseVGG(
+        norm_cfg=dict(type='BN'),
+        init_cfg=dict(type='Pretrained', checkpoint=str(path)))
     model.init_weights()
     model.eval()
     x = torch.rand(1, 3, 32, 32)
@@ -115,8 +122,9 @@ def test_load_mmpretrain_checkpoint(tmp_path):
     state = {f'backbone.{k}': v for k, v in ref.state_dict().items()}
     path = tmp_path / 'mmpretrain_vgg16bn.pth'
     torch.save(dict(meta=dict(), state_dict=state), path)
-    model = SiameseVGG(norm_cfg=dict(type='BN'),
-                       init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    model = SiameseVGG(
+        norm_cfg=dict(type='BN'),
+        init_cfg=dict(type='Pretrained', checkpoint=str(path)))
     model.init_weights()
     model.eval()
     x = torch.rand(1, 3, 32, 32)
@@ -128,8 +136,9 @@ def test_load_mmpretrain_checkpoint(tmp_path):
 def test_mismatched_checkpoint_lists_keys(tmp_path, torchvision_vgg16):
     path = tmp_path / 'plain.pth'
     save_torchvision_layout(torchvision_vgg16, path)
-    model = SiameseVGG(norm_cfg=dict(type='BN'),
-                       init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    model = SiameseVGG(
+        norm_cfg=dict(type='BN'),
+        init_cfg=dict(type='Pretrained', checkpoint=str(path)))
     with pytest.raises(KeyError) as err:
         model.init_weights()
     msg = str(err.value)
@@ -142,23 +151,29 @@ def test_mismatched_checkpoint_lists_keys(tmp_path, torchvision_vgg16):
 def test_wrong_width_checkpoint_is_a_shape_error(tmp_path):
     torch.save(SiameseVGG(arch=TINY).state_dict(), tmp_path / 'tiny.pth')
     other = dict(channels=(8, 16, 16, 32, 16), depths=(2, 2, 3, 3, 3))
-    model = SiameseVGG(arch=other, init_cfg=dict(
-        type='Pretrained', checkpoint=str(tmp_path / 'tiny.pth')))
+    model = SiameseVGG(
+        arch=other,
+        init_cfg=dict(
+            type='Pretrained', checkpoint=str(tmp_path / 'tiny.pth')))
     with pytest.raises(ValueError, match=r'features\.24\.weight'):
         model.init_weights()
 
 
 def test_missing_checkpoint_says_where_to_get_it(tmp_path):
-    model = SiameseVGG(arch=TINY, init_cfg=dict(
-        type='Pretrained', checkpoint=str(tmp_path / 'nope.pth')))
+    model = SiameseVGG(
+        arch=TINY,
+        init_cfg=dict(
+            type='Pretrained', checkpoint=str(tmp_path / 'nope.pth')))
     with pytest.raises(FileNotFoundError, match='vgg16-397923af.pth'):
         model.init_weights()
 
 
 @pytest.mark.parametrize('arch', [
-    'vgg19', dict(channels=(8, 8, 8, 8), depths=(2, 2, 3, 3, 3)),
+    'vgg19',
+    dict(channels=(8, 8, 8, 8), depths=(2, 2, 3, 3, 3)),
     dict(channels=(8, ) * 5, depths=(2, 2, 3, 3, 0)),
-    dict(channels=(8, ) * 5)])
+    dict(channels=(8, ) * 5)
+])
 def test_bad_arch_is_rejected(arch):
     with pytest.raises(ValueError, match='SiameseVGG'):
         SiameseVGG(arch=arch)
@@ -170,8 +185,8 @@ def test_bad_deep_level_is_rejected():
 
 
 def test_frozen_stages_and_norm_eval():
-    model = SiameseVGG(arch=TINY, norm_cfg=dict(type='BN'), frozen_stages=2,
-                       norm_eval=True)
+    model = SiameseVGG(
+        arch=TINY, norm_cfg=dict(type='BN'), frozen_stages=2, norm_eval=True)
     model.train()
     frozen = [p.requires_grad for p in model.features[:13].parameters()]
     trainable = [p.requires_grad for p in model.features[13:].parameters()]

@@ -71,8 +71,8 @@ def test_identity_init():
 
 
 def test_public_init_and_frozen():
-    gate = TimeTravellingGate(embed_dims=C, proj2_hidden=True,
-                              init_mode='public', trainable=False)
+    gate = TimeTravellingGate(
+        embed_dims=C, proj2_hidden=True, init_mode='public', trainable=False)
     gate.init_weights()
     assert torch.all(gate.proj1.weight == 1.0 / (2 * C))
     assert not any(p.requires_grad for p in gate.parameters())

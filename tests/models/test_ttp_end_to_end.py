@@ -15,19 +15,25 @@ from mmcd_ext.testing import binary_cd_batch, run_tool, shrink_config
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = 'configs/ttp/ttp_sam-b_levir.py'
 SIZE = 64
-TINY = dict(embed_dims=32, num_layers=4, num_heads=2,
-            feedforward_channels=64, global_attn_indexes=[1, 3])
+TINY = dict(
+    embed_dims=32,
+    num_layers=4,
+    num_heads=2,
+    feedforward_channels=64,
+    global_attn_indexes=[1, 3])
 
 
 def tiny_config(path=CONFIG, data_root=None, work_dir=None, max_iters=3):
     """A TTP config, shrunk, with a 4-block 32-wide SAM encoder."""
-    cfg = shrink_config(Config.fromfile(osp.join(ROOT, path)),
-                        data_root=data_root, work_dir=work_dir,
-                        crop=(SIZE, SIZE), max_iters=max_iters)
-    cfg.model.backbone.update(arch=TINY, img_size=SIZE, window_size=2,
-                              out_channels=16)
-    cfg.model.decode_head.update(in_channels=32, channels=8,
-                                 level_channels=8)
+    cfg = shrink_config(
+        Config.fromfile(osp.join(ROOT, path)),
+        data_root=data_root,
+        work_dir=work_dir,
+        crop=(SIZE, SIZE),
+        max_iters=max_iters)
+    cfg.model.backbone.update(
+        arch=TINY, img_size=SIZE, window_size=2, out_channels=16)
+    cfg.model.decode_head.update(in_channels=32, channels=8, level_channels=8)
     return cfg
 
 
@@ -51,25 +57,34 @@ def test_only_lora_gates_and_head_train():
     randomise_frozen(model)
     model.train()
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    expected = {n for n, _ in model.named_parameters()
-                if n.startswith('decode_head.') or '.lora_' in n
-                or n.startswith('backbone.gates.')}
+    expected = {
+        n
+        for n, _ in model.named_parameters() if n.startswith('decode_head.')
+        or '.lora_' in n or n.startswith('backbone.gates.')
+    }
     assert trainable == expected
     assert any(n.startswith('backbone.gates.') for n in trainable)
-    frozen = {n: p.detach().clone() for n, p in model.named_parameters()
-              if not p.requires_grad}
-    lora = {n: p.detach().clone() for n, p in model.named_parameters()
-            if '.lora_up' in n}
+    frozen = {
+        n: p.detach().clone()
+        for n, p in model.named_parameters() if not p.requires_grad
+    }
+    lora = {
+        n: p.detach().clone()
+        for n, p in model.named_parameters() if '.lora_up' in n
+    }
     optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=1e-2,
+        [p for p in model.parameters() if p.requires_grad],
+        lr=1e-2,
         weight_decay=0.05)
     data = batch(model)
     for _ in range(2):  # 2 steps: LoRA up and gate Proj2 start at zero
         optimizer.zero_grad()
         losses = model.loss(**data)
         losses['decode.loss_ce'].backward()
-        with_grad = {n for n, p in model.named_parameters()
-                     if p.grad is not None}
+        with_grad = {
+            n
+            for n, p in model.named_parameters() if p.grad is not None
+        }
         assert with_grad == expected
         optimizer.step()
     for name, value in frozen.items():
@@ -95,8 +110,8 @@ def test_backbone_sees_both_dates_stacked():
     inputs = data['inputs']
     with torch.no_grad():
         feats_a, _ = model.extract_bitemporal_feat(inputs)
-        torch.testing.assert_close(
-            seen['x'], torch.cat([inputs[:, :3], inputs[:, 3:]]))
+        torch.testing.assert_close(seen['x'],
+                                   torch.cat([inputs[:, :3], inputs[:, 3:]]))
         # through the gates, date A's features depend on date B
         changed = inputs.clone()
         changed[:, 3:] = torch.flip(changed[:, 3:], dims=[-1])
@@ -115,10 +130,16 @@ def test_ablation_configs_differ_by_their_component():
                    '_public-code'):
         path = f'configs/ttp/ttp_sam-b_levir{suffix}.py'
         model = MODELS.build(tiny_config(path).model)
-        names[suffix] = {n for n, p in model.named_parameters()
-                         if p.requires_grad}
-    has = {k: (any('gates' in n for n in v), any('lora' in n for n in v),
-               any('up4' in n for n in v)) for k, v in names.items()}
+        names[suffix] = {
+            n
+            for n, p in model.named_parameters() if p.requires_grad
+        }
+    has = {
+        k: (any('gates' in n
+                for n in v), any('lora' in n
+                                 for n in v), any('up4' in n for n in v))
+        for k, v in names.items()
+    }
     assert has[''] == (True, True, True)
     assert has['_wo-ttg'] == (False, True, True)
     assert has['_wo-ttg-ml'] == (False, True, False)
@@ -133,11 +154,11 @@ def test_paper_config_settings():
     assert cfg.train_cfg.max_epochs == 300
     warmup, cosine = cfg.param_scheduler
     assert (warmup.type, warmup.end) == ('LinearLR', 5)
-    assert (cosine.type, cosine.begin, cosine.end) == (
-        'CosineAnnealingLR', 5, 300)
+    assert (cosine.type, cosine.begin, cosine.end) == ('CosineAnnealingLR', 5,
+                                                       300)
     assert cfg.train_dataloader.batch_size * 4 == 16
-    assert cfg.model.test_cfg == dict(mode='slide', crop_size=(512, 512),
-                                      stride=(256, 256))
+    assert cfg.model.test_cfg == dict(
+        mode='slide', crop_size=(512, 512), stride=(256, 256))
     assert cfg.model.backbone.lora_cfg.rank == 16
     assert cfg.model.decode_head.loss_decode.use_sigmoid
     for size, arch in (('l', 'large'), ('h', 'huge')):
@@ -145,8 +166,8 @@ def test_paper_config_settings():
             osp.join(ROOT, f'configs/ttp/ttp_sam-{size}_levir.py'))
         assert other.model.backbone.arch == arch
         assert f'sam_vit_{size}_' in other.model.backbone.init_cfg.checkpoint
-    amp = Config.fromfile(osp.join(ROOT,
-                                   'configs/ttp/ttp_sam-b_levir_amp-bf16.py'))
+    amp = Config.fromfile(
+        osp.join(ROOT, 'configs/ttp/ttp_sam-b_levir_amp-bf16.py'))
     assert amp.optim_wrapper.type == 'AmpOptimWrapper'
     assert amp.optim_wrapper.dtype == 'bfloat16'
 
@@ -159,12 +180,21 @@ def run(args, **kwargs):
 @pytest.mark.slow
 def test_train_then_test_with_tools(tmp_path):
     data_root = str(tmp_path / 'data')
-    generate_levir_like(data_root, num_train=4, num_val=2, num_test=2,
-                        size=SIZE, seed=0, overwrite=True)
+    generate_levir_like(
+        data_root,
+        num_train=4,
+        num_val=2,
+        num_test=2,
+        size=SIZE,
+        seed=0,
+        overwrite=True)
     # a SAM checkpoint in the official layout, loaded through init_cfg
     sam = MODELS.build(dict(tiny_config().model.backbone, init_cfg=None))
-    state = {'backbone.' + k: v for k, v in sam.state_dict().items()
-             if '.lora_' not in k and not k.startswith('gates.')}
+    state = {
+        'backbone.' + k: v
+        for k, v in sam.state_dict().items()
+        if '.lora_' not in k and not k.startswith('gates.')
+    }
     ckpt_in = str(tmp_path / 'sam_tiny.pth')
     torch.save(state, ckpt_in)
     cfg = tiny_config(data_root=data_root, work_dir=str(tmp_path / 'work'))
@@ -180,8 +210,11 @@ def test_train_then_test_with_tools(tmp_path):
     saved = torch.load(ckpt, weights_only=False)['state_dict']
     assert any('.lora_up' in k for k in saved)
     assert 'backbone.gates.1.proj1.weight' in saved
-    run([sys.executable, 'tools/test.py', path, str(ckpt), '--work-dir',
-         str(tmp_path / 'test')])
+    run([
+        sys.executable, 'tools/test.py', path,
+        str(ckpt), '--work-dir',
+        str(tmp_path / 'test')
+    ])
     files = glob.glob(str(tmp_path / 'test' / '*' / '*.json'))
     assert len(files) == 1
     with open(files[0]) as f:

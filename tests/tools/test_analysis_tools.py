@@ -154,7 +154,8 @@ def test_get_flops_param_counts_match_model(tmp_path, capsys):
     cfg = _write(tmp_path, RESNET_CFG)
     out_json = tmp_path / 'flops.json'
     result = get_flops.main(
-        [cfg, '--shape', '60', '--out-json', str(out_json)])
+        [cfg, '--shape', '60', '--out-json',
+         str(out_json)])
 
     model = _built_model(cfg)
     total = sum(p.numel() for p in model.parameters())
@@ -188,8 +189,7 @@ def test_get_flops_hand_computed(tmp_path):
     assert result['model_input_shape'] == [1, 4, 16, 16]
 
     # rectangular H W: FLOPs scale with the pixel count
-    rect = get_flops.main(
-        [cfg, '--shape', '16', '8', '--in-channels', '2'])
+    rect = get_flops.main([cfg, '--shape', '16', '8', '--in-channels', '2'])
     assert rect['flops'] == 77824 // 2
     assert rect['model_input_shape'] == [1, 4, 16, 8]
 
@@ -231,8 +231,9 @@ def test_benchmark_writes_positive_throughput(tmp_path, capsys):
     cfg = _write(tmp_path, RESNET_CFG)
     out_json = tmp_path / 'bench.json'
     out = benchmark.main([
-        cfg, '--shape', '32', '--batch-size', '2', '--iters', '2',
-        '--warmup', '1', '--mode', 'both', '--out-json', str(out_json)
+        cfg, '--shape', '32', '--batch-size', '2', '--iters', '2', '--warmup',
+        '1', '--mode', 'both', '--out-json',
+        str(out_json)
     ])
     saved = json.loads(out_json.read_text())
     assert saved['results'].keys() == {'infer', 'train'}
@@ -245,8 +246,7 @@ def test_benchmark_writes_positive_throughput(tmp_path, capsys):
         assert r['pairs_per_s_overall'] == pytest.approx(2 / r['time_mean'])
         assert r['peak_memory_bytes'] > 0
     assert np.isfinite(saved['results']['train']['loss'])
-    assert out['results']['train']['loss'] == saved['results']['train'][
-        'loss']
+    assert out['results']['train']['loss'] == saved['results']['train']['loss']
     printed = capsys.readouterr().out
     assert 'infer' in printed and 'train' in printed and 'pairs/s' in printed
 
@@ -255,8 +255,8 @@ def test_benchmark_siamese_scd_labels_and_padding(tmp_path):
     """--scd fills gt_sem_seg_a/b; 30 px inputs are padded to 32."""
     cfg = _write(tmp_path, SIAM_CFG)
     out = benchmark.main([
-        cfg, '--shape', '30', '--batch-size', '2', '--iters', '1',
-        '--warmup', '0', '--mode', 'train', '--scd', '5', '--threads', '1'
+        cfg, '--shape', '30', '--batch-size', '2', '--iters', '1', '--warmup',
+        '0', '--mode', 'train', '--scd', '5', '--threads', '1'
     ])
     assert out['torch_threads'] == 1
     assert out['scd_classes'] == 5
@@ -268,25 +268,26 @@ def test_benchmark_loads_checkpoint(tmp_path):
     model = _built_model(cfg)
     ckpt = tmp_path / 'ckpt.pth'
     # Runner-style: numpy scalars in meta (needs mmcd_ext's allow-list)
-    torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(iter=np.int64(3))), ckpt)
+    torch.save(
+        dict(state_dict=model.state_dict(), meta=dict(iter=np.int64(3))), ckpt)
     out = benchmark.main([
-        cfg, '--checkpoint', str(ckpt), '--shape', '16', '--in-channels',
-        '2', '--iters', '1', '--warmup', '0', '--mode', 'infer',
-        '--cfg-options', 'model.data_preprocessor.type=SegDataPreProcessor'
+        cfg, '--checkpoint',
+        str(ckpt), '--shape', '16', '--in-channels', '2', '--iters', '1',
+        '--warmup', '0', '--mode', 'infer', '--cfg-options',
+        'model.data_preprocessor.type=SegDataPreProcessor'
     ])
     assert out['results'].keys() == {'infer'}
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         benchmark.main([
-            cfg, '--checkpoint', str(tmp_path / 'nope.pth'), '--mode',
-            'infer'
+            cfg, '--checkpoint',
+            str(tmp_path / 'nope.pth'), '--mode', 'infer'
         ])
 
 
 def test_make_batch_fields():
     gen = torch.Generator().manual_seed(0)
-    batch = benchmark.make_batch(3, 8, 6, in_channels=2, scd_classes=4,
-                                 generator=gen)
+    batch = benchmark.make_batch(
+        3, 8, 6, in_channels=2, scd_classes=4, generator=gen)
     assert len(batch['inputs']) == len(batch['data_samples']) == 3
     for img, sample in zip(batch['inputs'], batch['data_samples']):
         assert img.shape == (4, 8, 6) and img.dtype == torch.uint8
@@ -303,8 +304,8 @@ def test_make_batch_fields():
     binary = benchmark.make_batch(1, 8, 8)
     assert 'gt_sem_seg_a' not in binary['data_samples'][0]
     # seeded: the same generator seed gives the same batch
-    again = benchmark.make_batch(
-        3, 8, 6, 2, 4, torch.Generator().manual_seed(0))
+    again = benchmark.make_batch(3, 8, 6, 2, 4,
+                                 torch.Generator().manual_seed(0))
     assert torch.equal(again['inputs'][2], batch['inputs'][2])
 
 
@@ -323,8 +324,10 @@ def test_summarize_hand_worked():
 
 def test_benchmark_bad_input(tmp_path):
     cfg = _write(tmp_path, CONV_CFG)
-    for bad in (['--batch-size', '0'], ['--iters', '0'], ['--warmup', '-1'],
-                ['--scd', '1'], ['--threads', '0']):
+    for bad in (['--batch-size',
+                 '0'], ['--iters', '0'], ['--warmup',
+                                          '-1'], ['--scd',
+                                                  '1'], ['--threads', '0']):
         with pytest.raises(SystemExit):
             benchmark.parse_args([cfg] + bad)
     if not torch.cuda.is_available():
@@ -332,8 +335,10 @@ def test_benchmark_bad_input(tmp_path):
             benchmark.main([cfg, '--device', 'cuda'])
     # no optim_wrapper in CONV_CFG: training cannot be benchmarked
     with pytest.raises(KeyError, match='optim_wrapper'):
-        benchmark.main([cfg, '--shape', '16', '--in-channels', '2',
-                        '--iters', '1', '--warmup', '0', '--mode', 'train'])
+        benchmark.main([
+            cfg, '--shape', '16', '--in-channels', '2', '--iters', '1',
+            '--warmup', '0', '--mode', 'train'
+        ])
 
 
 # --------------------------------------------------------------------------
@@ -348,8 +353,8 @@ def test_print_config_resolves_bases_and_overrides(tmp_path, capsys):
         "model = dict(decode_head=dict(channels=32))\n", 'leaf_cfg.py')
     dumped = tmp_path / 'resolved.py'
     print_config.main([
-        leaf, '--cfg-options', 'model.decode_head.num_classes=3',
-        '--dump', str(dumped)
+        leaf, '--cfg-options', 'model.decode_head.num_classes=3', '--dump',
+        str(dumped)
     ])
     printed = capsys.readouterr().out
     assert 'num_classes=3' in printed
@@ -383,8 +388,7 @@ json.dump(dict(argv=sys.argv[1:], pythonpath=os.environ.get("PYTHONPATH")),
           open(os.environ["OUT_FILE"], "w"))' "$@"
 """
 
-SCRIPTS = ('dist_train.sh', 'dist_test.sh', 'slurm_train.sh',
-           'slurm_test.sh')
+SCRIPTS = ('dist_train.sh', 'dist_test.sh', 'slurm_train.sh', 'slurm_test.sh')
 
 
 @pytest.fixture
@@ -412,8 +416,8 @@ def _run(cmd, env_extra, cwd) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env.pop('PYTHONPATH', None)
     env.update(env_extra)
-    return subprocess.run(cmd, env=env, cwd=cwd, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.slow
@@ -424,11 +428,12 @@ def _run(cmd, env_extra, cwd) -> subprocess.CompletedProcess:
 def test_dist_scripts_launch_ranks(fake_repo, tmp_path, script, positional,
                                    entry):
     port = _free_port()
-    proc = _run(
-        ['bash', str(fake_repo / 'tools' / script)] + positional +
-        ['--work-dir', 'a dir', '--cfg-options', 'x=1'],
-        dict(PYTHON=sys.executable, PORT=str(port),
-             OUT_DIR=str(tmp_path / 'out')), tmp_path)
+    proc = _run(['bash', str(fake_repo / 'tools' / script)] + positional +
+                ['--work-dir', 'a dir', '--cfg-options', 'x=1'],
+                dict(
+                    PYTHON=sys.executable,
+                    PORT=str(port),
+                    OUT_DIR=str(tmp_path / 'out')), tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     records = [
         json.loads((tmp_path / 'out' / f'rank{r}.json').read_text())
@@ -462,15 +467,16 @@ def test_launch_scripts_reject_bad_arguments(fake_repo, tmp_path, script,
     proc = _run(['bash', str(fake_repo / 'tools' / script)] + args,
                 dict(PYTHON=sys.executable), tmp_path)
     assert proc.returncode == 2
-    assert any(word in proc.stderr
-               for word in ('usage', 'positive integer', 'does not exist'))
+    assert any(
+        word in proc.stderr
+        for word in ('usage', 'positive integer', 'does not exist'))
 
 
 @pytest.mark.parametrize('script, positional, tail', [
     ('slurm_train.sh', ['part', 'job', 'cfg.py', 'work dir'],
      ['cfg.py', '--work-dir=work dir', '--launcher=slurm']),
-    ('slurm_test.sh', ['part', 'job', 'cfg.py', 'ckpt.pth'],
-     ['cfg.py', 'ckpt.pth', '--launcher=slurm']),
+    ('slurm_test.sh', ['part', 'job', 'cfg.py', 'ckpt.pth'
+                       ], ['cfg.py', 'ckpt.pth', '--launcher=slurm']),
 ])
 def test_slurm_scripts_build_srun_command(fake_repo, tmp_path, script,
                                           positional, tail):
@@ -480,12 +486,18 @@ def test_slurm_scripts_build_srun_command(fake_repo, tmp_path, script,
     srun.write_text(FAKE_SRUN.format(python=sys.executable))
     srun.chmod(0o755)
     out_file = tmp_path / 'srun.json'
-    base_env = dict(PATH=f'{bin_dir}:{os.environ["PATH"]}',
-                    OUT_FILE=str(out_file), PYTHON='python3')
+    base_env = dict(
+        PATH=f'{bin_dir}:{os.environ["PATH"]}',
+        OUT_FILE=str(out_file),
+        PYTHON='python3')
 
     proc = _run(['bash', str(fake_repo / 'tools' / script)] + positional +
-                ['--tta'], dict(base_env, GPUS='8', GPUS_PER_NODE='4',
-                                SRUN_ARGS='--time=10 --mem=1G'), tmp_path)
+                ['--tta'],
+                dict(
+                    base_env,
+                    GPUS='8',
+                    GPUS_PER_NODE='4',
+                    SRUN_ARGS='--time=10 --mem=1G'), tmp_path)
     assert proc.returncode == 0, proc.stderr
     rec = json.loads(out_file.read_text())
     argv = rec['argv']
@@ -496,8 +508,8 @@ def test_slurm_scripts_build_srun_command(fake_repo, tmp_path, script,
         assert opt in argv, opt
     entry = 'train.py' if 'train' in script else 'test.py'
     i = argv.index('python3')
-    assert argv[i:] == ['python3', '-u', str(fake_repo / 'tools' / entry)
-                        ] + tail + ['--tta']
+    assert argv[i:] == ['python3', '-u',
+                        str(fake_repo / 'tools' / entry)] + tail + ['--tta']
     assert rec['pythonpath'].split(':')[0] == str(fake_repo)
 
     # a partition without GPUs: GRES= drops --gres

@@ -26,7 +26,9 @@ check_env = _load_script()
 @pytest.mark.slow
 def test_cli_json_exits_zero_and_reports_compiled_ops():
     proc = subprocess.run([sys.executable, SCRIPT, '--json'],
-                          capture_output=True, text=True, timeout=300,
+                          capture_output=True,
+                          text=True,
+                          timeout=300,
                           cwd=REPO_ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)  # stdout is pure JSON
@@ -35,8 +37,8 @@ def test_cli_json_exits_zero_and_reports_compiled_ops():
     checks = {c['name']: c for c in report['checks']}
     assert checks['mmcv ops compiled']['ok'] is True
     for name in ('mmcv/mmengine in mmseg range', 'numpy vs mmcv build',
-                 'weights_only checkpoint load',
-                 'transformers vs mmpretrain', 'import mmcd_ext'):
+                 'weights_only checkpoint load', 'transformers vs mmpretrain',
+                 'import mmcd_ext'):
         assert checks[name]['ok'] is True, checks[name]
     assert all(c['ok'] for c in report['checks'] if c['required'])
     # versions come from the installed distributions
@@ -52,14 +54,16 @@ def test_cli_json_exits_zero_and_reports_compiled_ops():
     assert report['versions']['torch_num_threads'] >= 1
 
 
-@pytest.mark.parametrize('version, expected', [
-    ('2.1.0', True),
-    ('2.0.0', True),  # a final release sorts after its rc4
-    ('2.0.0rc4', True),  # lower bound is inclusive
-    ('2.0.0rc3', False),
-    ('2.2.0', False),  # upper bound is exclusive
-    ('1.7.2', False),
-])
+@pytest.mark.parametrize(
+    'version, expected',
+    [
+        ('2.1.0', True),
+        ('2.0.0', True),  # a final release sorts after its rc4
+        ('2.0.0rc4', True),  # lower bound is inclusive
+        ('2.0.0rc3', False),
+        ('2.2.0', False),  # upper bound is exclusive
+        ('1.7.2', False),
+    ])
 def test_version_in_range(version, expected):
     assert check_env.version_in_range(version, '2.0.0rc4', '2.2.0') is \
         expected
@@ -80,27 +84,32 @@ def test_read_mmseg_ranges_missing_bound_names_file(tmp_path):
         check_env.read_mmseg_ranges(str(fake))
 
 
-@pytest.mark.parametrize('content, expected', [
-    (b'\x7fELF...numpy._core._multiarray_umath\x00'
-     b'numpy.core._multiarray_umath\x00', 2),  # numpy 2 headers: both names
-    (b'\x7fELF...numpy.core._multiarray_umath\x00...', 1),
-    (b'\x7fELF...torch numpy interop only\x00', None),
-    (b'', None),
-])
+@pytest.mark.parametrize(
+    'content, expected',
+    [
+        (b'\x7fELF...numpy._core._multiarray_umath\x00'
+         b'numpy.core._multiarray_umath\x00',
+         2),  # numpy 2 headers: both names
+        (b'\x7fELF...numpy.core._multiarray_umath\x00...', 1),
+        (b'\x7fELF...torch numpy interop only\x00', None),
+        (b'', None),
+    ])
 def test_numpy_abi_of_library(tmp_path, content, expected):
     lib = tmp_path / '_ext.so'
     lib.write_bytes(content)
     assert check_env.numpy_abi_of_library(str(lib)) == expected
 
 
-@pytest.mark.parametrize('numpy_version, built, ok', [
-    ('2.4.6', 1, False),  # numpy-1 build on numpy 2: crashes on import
-    ('1.26.4', 1, True),
-    ('2.4.6', 2, True),
-    ('1.26.4', 2, True),  # numpy-2 headers target numpy >= 1.19
-    ('1.18.5', 2, False),
-    ('2.4.6', None, True),  # no numpy C API in the library
-])
+@pytest.mark.parametrize(
+    'numpy_version, built, ok',
+    [
+        ('2.4.6', 1, False),  # numpy-1 build on numpy 2: crashes on import
+        ('1.26.4', 1, True),
+        ('2.4.6', 2, True),
+        ('1.26.4', 2, True),  # numpy-2 headers target numpy >= 1.19
+        ('1.18.5', 2, False),
+        ('2.4.6', None, True),  # no numpy C API in the library
+    ])
 def test_numpy_abi_result(numpy_version, built, ok):
     result = check_env.numpy_abi_result(numpy_version, built, '/x/_ext.so')
     assert result.ok is ok
@@ -177,10 +186,15 @@ def test_check_import_reports_the_error():
 
 def test_format_report_shows_failures_and_fixes():
     report = check_env.EnvReport(
-        versions=dict(python='3.11.7', python_executable='/x/python',
-                      torch='2.14.1', torch_cuda_available=False,
-                      torch_cuda=None, torch_num_threads=2, mmcv='2.1.0',
-                      mmcv_ops_compiled=False),
+        versions=dict(
+            python='3.11.7',
+            python_executable='/x/python',
+            torch='2.14.1',
+            torch_cuda_available=False,
+            torch_cuda=None,
+            torch_num_threads=2,
+            mmcv='2.1.0',
+            mmcv_ops_compiled=False),
         checks=[
             check_env.CheckResult('good', True, True, 'fine'),
             check_env.CheckResult('bad', False, True, 'broken', 'run A'),

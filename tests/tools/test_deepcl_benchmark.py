@@ -9,8 +9,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def load_tool():
-    path = osp.join(ROOT, 'tools', 'analysis',
-                    'deepcl_synthetic_benchmark.py')
+    path = osp.join(ROOT, 'tools', 'analysis', 'deepcl_synthetic_benchmark.py')
     spec = importlib.util.spec_from_file_location('deepcl_bench', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -49,14 +48,13 @@ def test_summary_means_and_paired_differences():
     keys = tool.KEYS
     rows = []
     for seed, (host, deepcl) in enumerate([(80.0, 82.0), (70.0, 71.0)]):
-        rows.append(dict(variant='host', seed=seed,
-                         **{k: host for k in keys}))
-        rows.append(dict(variant='deepcl', seed=seed,
-                         **{k: deepcl for k in keys}))
+        rows.append(dict(variant='host', seed=seed, **{k: host for k in keys}))
+        rows.append(
+            dict(variant='deepcl', seed=seed, **{k: deepcl
+                                                 for k in keys}))
     summary = tool.summarize(rows, ['host', 'deepcl'])
     assert summary['host']['F1'] == pytest.approx(75.0)
-    assert summary['host']['F1_std'] == pytest.approx(np.std([80, 70],
-                                                             ddof=1))
+    assert summary['host']['F1_std'] == pytest.approx(np.std([80, 70], ddof=1))
     diff = summary['deepcl']['diff_to_host']['F1']
     assert diff['per_seed'] == pytest.approx([2.0, 1.0])
     assert diff['mean'] == pytest.approx(1.5)

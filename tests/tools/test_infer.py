@@ -60,9 +60,10 @@ def test_pair_mode_writes_change_probs_and_overlay(tmp_path, capsys):
     mmcv.imwrite(b, str(tmp_path / 'in' / 'B.png'))
     out = tmp_path / 'out'
     code = INFER.main([
-        cfg, ckpt, '--a', str(tmp_path / 'in' / 'A.png'), '--b',
-        str(tmp_path / 'in' / 'B.png'), '--out', str(out), '--probs',
-        '--overlay'
+        cfg, ckpt, '--a',
+        str(tmp_path / 'in' / 'A.png'), '--b',
+        str(tmp_path / 'in' / 'B.png'), '--out',
+        str(out), '--probs', '--overlay'
     ])
     assert code == 0
     change = mmcv.imread(str(out / 'A.png'), flag='unchanged')
@@ -87,11 +88,13 @@ def test_pair_mode_semantic_change_model(tmp_path):
     mmcv.imwrite(a, str(tmp_path / 'a.png'))
     mmcv.imwrite(b, str(tmp_path / 'b.png'))
     assert INFER.main([
-        cfg, ckpt, '--a', str(tmp_path / 'a.png'), '--b',
-        str(tmp_path / 'b.png'), '--out', str(tmp_path / 'out')
+        cfg, ckpt, '--a',
+        str(tmp_path / 'a.png'), '--b',
+        str(tmp_path / 'b.png'), '--out',
+        str(tmp_path / 'out')
     ]) == 0
-    sem_a = mmcv.imread(str(tmp_path / 'out' / 'a_semantic_a.png'),
-                        flag='unchanged')
+    sem_a = mmcv.imread(
+        str(tmp_path / 'out' / 'a_semantic_a.png'), flag='unchanged')
     expected = (1 + (a.astype(np.float64).mean(axis=2) > 127)) * mask
     np.testing.assert_array_equal(sem_a, expected)
     assert osp.isfile(tmp_path / 'out' / 'a_semantic_b.png')
@@ -109,8 +112,10 @@ def test_folder_mode_reports_unmatched_files(tmp_path, capsys):
     (tmp_path / 'B' / 'readme.txt').write_text('not an image')
     out = tmp_path / 'out'
     code = INFER.main([
-        cfg, ckpt, '--a-dir', str(tmp_path / 'A'), '--b-dir',
-        str(tmp_path / 'B'), '--out', str(out)
+        cfg, ckpt, '--a-dir',
+        str(tmp_path / 'A'), '--b-dir',
+        str(tmp_path / 'B'), '--out',
+        str(out)
     ])
     assert code == INFER.EXIT_UNMATCHED == 3
     err = capsys.readouterr().err
@@ -132,8 +137,10 @@ def test_folder_mode_without_any_pair_is_an_error(tmp_path, capsys):
     mmcv.imwrite(a, str(tmp_path / 'A' / 'x.png'))
     mmcv.imwrite(b, str(tmp_path / 'B' / 'y.png'))
     code = INFER.main([
-        cfg, ckpt, '--a-dir', str(tmp_path / 'A'), '--b-dir',
-        str(tmp_path / 'B'), '--out', str(tmp_path / 'out')
+        cfg, ckpt, '--a-dir',
+        str(tmp_path / 'A'), '--b-dir',
+        str(tmp_path / 'B'), '--out',
+        str(tmp_path / 'out')
     ])
     assert code == 1
     assert 'has a partner of the same name' in capsys.readouterr().err
@@ -141,9 +148,15 @@ def test_folder_mode_without_any_pair_is_an_error(tmp_path, capsys):
 
 def write_geotiff(path, data, crs='EPSG:32633', x0=500000.0):
     with rasterio.open(
-            path, 'w', driver='GTiff', width=data.shape[2],
-            height=data.shape[1], count=data.shape[0], dtype=data.dtype,
-            crs=crs, transform=from_origin(x0, 5800000.0, 2.0, 2.0)) as dst:
+            path,
+            'w',
+            driver='GTiff',
+            width=data.shape[2],
+            height=data.shape[1],
+            count=data.shape[0],
+            dtype=data.dtype,
+            crs=crs,
+            transform=from_origin(x0, 5800000.0, 2.0, 2.0)) as dst:
         dst.write(data)
     return str(path)
 
@@ -158,9 +171,9 @@ def test_geo_mode_writes_geotiff_vector_and_quicklook(tmp_path, capsys):
     pb = write_geotiff(tmp_path / 'scene_b.tif', b)
     out = tmp_path / 'out'
     code = INFER.main([
-        cfg, ckpt, '--a', pa, '--b', pb, '--out', str(out), '--tile', '32',
-        '--overlap', '8', '--batch-size', '2', '--probs', '--vector',
-        '--quicklook', '--no-progress'
+        cfg, ckpt, '--a', pa, '--b', pb, '--out',
+        str(out), '--tile', '32', '--overlap', '8', '--batch-size', '2',
+        '--probs', '--vector', '--quicklook', '--no-progress'
     ])
     assert code == 0
     tif = out / 'scene_a_change.tif'
@@ -196,8 +209,8 @@ def test_geo_mode_mismatched_crs_is_a_clear_error(tmp_path, capsys):
     pa = write_geotiff(tmp_path / 'a.tif', a)
     pb = write_geotiff(tmp_path / 'b.tif', a, crs='EPSG:32634')
     code = INFER.main([
-        cfg, ckpt, '--a', pa, '--b', pb, '--out', str(tmp_path / 'out'),
-        '--no-progress'
+        cfg, ckpt, '--a', pa, '--b', pb, '--out',
+        str(tmp_path / 'out'), '--no-progress'
     ])
     assert code == 1
     err = capsys.readouterr().err
@@ -210,11 +223,15 @@ def test_argument_errors(tmp_path):
         INFER.main(['c.py', 'k.pth', '--a', 'x.png', '--out', 'o'])
     assert exc.value.code == 2
     with pytest.raises(SystemExit):
-        INFER.main(['c.py', 'k.pth', '--a', 'x.png', '--b', 'y.png',
-                    '--a-dir', 'A', '--b-dir', 'B', '--out', 'o'])
+        INFER.main([
+            'c.py', 'k.pth', '--a', 'x.png', '--b', 'y.png', '--a-dir', 'A',
+            '--b-dir', 'B', '--out', 'o'
+        ])
     code = INFER.main([
-        'c.py', 'k.pth', '--a', str(tmp_path / 'missing.png'), '--b',
-        str(tmp_path / 'missing_b.png'), '--out', str(tmp_path)
+        'c.py', 'k.pth', '--a',
+        str(tmp_path / 'missing.png'), '--b',
+        str(tmp_path / 'missing_b.png'), '--out',
+        str(tmp_path)
     ])
     assert code == 1
 
@@ -225,13 +242,21 @@ def test_script_runs_as_a_subprocess(tmp_path):
     a, b, mask = planted_pair()
     mmcv.imwrite(a, str(tmp_path / 'a.png'))
     mmcv.imwrite(b, str(tmp_path / 'b.png'))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, STUBS]),
-               OMP_NUM_THREADS='1')
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([ROOT, STUBS]),
+        OMP_NUM_THREADS='1')
     proc = subprocess.run([
         sys.executable, 'tools/infer.py', cfg, ckpt, '--a',
-        str(tmp_path / 'a.png'), '--b', str(tmp_path / 'b.png'), '--out',
+        str(tmp_path / 'a.png'), '--b',
+        str(tmp_path / 'b.png'), '--out',
         str(tmp_path / 'out')
-    ], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    ],
+                          cwd=ROOT,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     change = mmcv.imread(str(tmp_path / 'out' / 'a.png'), flag='unchanged')
     np.testing.assert_array_equal(change, mask * 255)

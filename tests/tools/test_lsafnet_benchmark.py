@@ -31,8 +31,10 @@ def test_variants_build_the_models_they_name():
     tool = load_tool()
     args = tool.parse_args([])
     assert args.variants == ['lsafnet', 'baseline']
-    heads = {name: build(*tool.CONFIGS[name]).decode_head
-             for name in tool.CONFIGS}
+    heads = {
+        name: build(*tool.CONFIGS[name]).decode_head
+        for name in tool.CONFIGS
+    }
     lsafnet, baseline, base = heads['lsafnet'], heads['baseline'], \
         heads['base']
     assert type(lsafnet.sfm.fuse1).__name__ == 'LGAA'

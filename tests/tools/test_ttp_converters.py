@@ -9,8 +9,12 @@ from segment_anything.modeling.image_encoder import ImageEncoderViT
 from mmcd_ext.models.backbones.sam_lora_vit import SAMLoRAViT
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TINY = dict(embed_dims=32, num_layers=4, num_heads=2,
-            feedforward_channels=64, global_attn_indexes=[1, 3])
+TINY = dict(
+    embed_dims=32,
+    num_layers=4,
+    num_heads=2,
+    feedforward_channels=64,
+    global_attn_indexes=[1, 3])
 
 
 def load_tool(name):
@@ -23,10 +27,17 @@ def load_tool(name):
 
 def random_sam(img_size):
     enc = ImageEncoderViT(
-        img_size=img_size, patch_size=16, embed_dim=32, depth=4,
-        num_heads=2, mlp_ratio=2.0, out_chans=16,
+        img_size=img_size,
+        patch_size=16,
+        embed_dim=32,
+        depth=4,
+        num_heads=2,
+        mlp_ratio=2.0,
+        out_chans=16,
         norm_layer=functools.partial(torch.nn.LayerNorm, eps=1e-6),
-        use_rel_pos=True, window_size=2, global_attn_indexes=(1, 3))
+        use_rel_pos=True,
+        window_size=2,
+        global_attn_indexes=(1, 3))
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for p in enc.parameters():
@@ -36,11 +47,14 @@ def random_sam(img_size):
 
 def test_sam2mmcd_matches_direct_load(tmp_path):
     src = str(tmp_path / 'sam.pth')
-    torch.save({'image_encoder.' + k: v
-                for k, v in random_sam(128).state_dict().items()}, src)
+    torch.save(
+        {
+            'image_encoder.' + k: v
+            for k, v in random_sam(128).state_dict().items()
+        }, src)
     dst = str(tmp_path / 'converted.pth')
-    assert load_tool('sam2mmcd').main([src, dst, '--img-size', '64',
-                                       '--window-size', '2']) == 0
+    assert load_tool('sam2mmcd').main(
+        [src, dst, '--img-size', '64', '--window-size', '2']) == 0
     state = torch.load(dst, weights_only=True)['state_dict']
     assert all(k.startswith('backbone.') for k in state)
     assert 'backbone.layers.0.ffn.layers.0.0.weight' in state
@@ -49,41 +63,60 @@ def test_sam2mmcd_matches_direct_load(tmp_path):
     assert state['backbone.layers.0.attn.rel_pos_h'].shape == (3, 16)
 
     def build(path):
-        model = SAMLoRAViT(arch=TINY, img_size=64, window_size=2,
-                           out_channels=16, gate_cfg=None,
-                           init_cfg=dict(type='Pretrained', checkpoint=path))
+        model = SAMLoRAViT(
+            arch=TINY,
+            img_size=64,
+            window_size=2,
+            out_channels=16,
+            gate_cfg=None,
+            init_cfg=dict(type='Pretrained', checkpoint=path))
         model.init_weights()
         return model.eval()
 
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
-        torch.testing.assert_close(build(dst)(x)[0], build(src)(x)[0],
-                                   atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            build(dst)(x)[0], build(src)(x)[0], atol=1e-5, rtol=1e-5)
 
 
 def test_merge_lora_tool(tmp_path):
-    model = SAMLoRAViT(arch=TINY, img_size=64, window_size=2,
-                       out_channels=16, gate_cfg=None).eval()
+    model = SAMLoRAViT(
+        arch=TINY, img_size=64, window_size=2, out_channels=16,
+        gate_cfg=None).eval()
     with torch.no_grad():
         for layer in model.layers:
             layer.attn.qkv.lora_up.normal_(0, 0.1)
     src = str(tmp_path / 'trained.pth')
-    torch.save({'state_dict': {'backbone.' + k: v for k, v in
-                               model.state_dict().items()},
-                'meta': dict(note='kept')}, src)
+    torch.save(
+        {
+            'state_dict': {
+                'backbone.' + k: v
+                for k, v in model.state_dict().items()
+            },
+            'meta': dict(note='kept')
+        }, src)
     dst = str(tmp_path / 'merged.pth')
     tool = load_tool('merge_lora')
     assert tool.main([src, dst]) == 0
     merged = torch.load(dst, weights_only=True)
     assert merged['meta'] == dict(note='kept')
     assert not any('lora' in k for k in merged['state_dict'])
-    plain = SAMLoRAViT(arch=TINY, img_size=64, window_size=2,
-                       out_channels=16, gate_cfg=None, lora_cfg=None).eval()
-    plain.load_state_dict({k[len('backbone.'):]: v for k, v in
-                           merged['state_dict'].items()}, strict=True)
+    plain = SAMLoRAViT(
+        arch=TINY,
+        img_size=64,
+        window_size=2,
+        out_channels=16,
+        gate_cfg=None,
+        lora_cfg=None).eval()
+    plain.load_state_dict(
+        {
+            k[len('backbone.'):]: v
+            for k, v in merged['state_dict'].items()
+        },
+        strict=True)
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
-        torch.testing.assert_close(plain(x)[0], model(x)[0], atol=1e-5,
-                                   rtol=1e-5)
+        torch.testing.assert_close(
+            plain(x)[0], model(x)[0], atol=1e-5, rtol=1e-5)
     # a checkpoint without adapters is an error, not a silent copy
     assert tool.main([dst, str(tmp_path / 'again.pth')]) == 1

@@ -14,9 +14,12 @@ def test_runner_style_checkpoint_loads_with_weights_only(tmp_path):
     hub.update_scalar('train/loss', 0.5)
     hub.update_scalar('train/lr', np.float64(1e-3))
     ckpt = dict(
-        meta=dict(seed=np.int64(7), iter=3, message_hub=hub.state_dict(),
-                  hist=np.arange(3, dtype=np.float32),
-                  empty=HistoryBuffer()),  # empty arrays pickle as bytes
+        meta=dict(
+            seed=np.int64(7),
+            iter=3,
+            message_hub=hub.state_dict(),
+            hist=np.arange(3, dtype=np.float32),
+            empty=HistoryBuffer()),  # empty arrays pickle as bytes
         state_dict=dict(w=torch.arange(4.)))
     path = tmp_path / 'ckpt.pth'
     torch.save(ckpt, path)
@@ -46,12 +49,14 @@ class _ReachesOtherObject:
 class _Arbitrary:
 
     def __reduce__(self):
-        return (print, ('hello',))
+        return (print, ('hello', ))
 
 
 @pytest.mark.parametrize(
-    'payload', [_ReachesPrivateAttribute(), _ReachesOtherObject(),
-                _Arbitrary()])
+    'payload',
+    [_ReachesPrivateAttribute(),
+     _ReachesOtherObject(),
+     _Arbitrary()])
 def test_untrusted_objects_still_refused(tmp_path, payload):
     path = tmp_path / 'evil.pth'
     torch.save({'x': payload}, path)

@@ -4,14 +4,18 @@ from mmcd_ext.utils.config_utils import propagate_data_root
 
 
 def test_data_root_reaches_every_loader():
-    cfg = Config(dict(
-        data_root='old',
-        train_dataloader=dict(dataset=dict(
-            type='RepeatDataset', dataset=dict(data_root='old'))),
-        val_dataloader=dict(dataset=dict(data_root='old')),
-        test_dataloader=dict(dataset=dict(
-            type='ConcatDataset',
-            datasets=[dict(data_root='old'), dict(data_root='old2')]))))
+    cfg = Config(
+        dict(
+            data_root='old',
+            train_dataloader=dict(
+                dataset=dict(
+                    type='RepeatDataset', dataset=dict(data_root='old'))),
+            val_dataloader=dict(dataset=dict(data_root='old')),
+            test_dataloader=dict(
+                dataset=dict(
+                    type='ConcatDataset',
+                    datasets=[dict(data_root='old'),
+                              dict(data_root='old2')]))))
     options = dict(data_root='/new')
     cfg.merge_from_dict(options)
     propagate_data_root(cfg, options)

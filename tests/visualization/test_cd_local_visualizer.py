@@ -13,8 +13,8 @@ from mmcd_ext.registry import VISUALIZERS
 from mmcd_ext.visualization import CDLocalVisualizer
 
 LANDSAT_CLASSES = ('no change', 'farmland', 'desert', 'building', 'water')
-LANDSAT_PALETTE = [[255, 255, 255], [0, 155, 0], [255, 165, 0],
-                   [230, 30, 100], [0, 170, 240]]
+LANDSAT_PALETTE = [[255, 255, 255], [0, 155, 0], [255, 165, 0], [230, 30, 100],
+                   [0, 170, 240]]
 
 H, W = 32, 40
 
@@ -56,18 +56,18 @@ def test_registered_and_binary_default_meta(
         visualizer: CDLocalVisualizer) -> None:
     assert VISUALIZERS.get('CDLocalVisualizer') is CDLocalVisualizer
     assert visualizer.dataset_meta == dict(
-        classes=['unchanged', 'changed'], palette=[[0, 0, 0],
-                                                   [255, 255, 255]])
+        classes=['unchanged', 'changed'], palette=[[0, 0, 0], [255, 255, 255]])
     custom = CDLocalVisualizer(
-        name='vis_custom_meta', classes=LANDSAT_CLASSES,
+        name='vis_custom_meta',
+        classes=LANDSAT_CLASSES,
         palette=LANDSAT_PALETTE)
     assert custom.dataset_meta['palette'] == LANDSAT_PALETTE
     with pytest.raises(ValueError, match='palette'):
         CDLocalVisualizer(name='vis_bad_meta', classes=LANDSAT_CLASSES)
 
 
-def test_binary_layout_and_colours(
-        visualizer: CDLocalVisualizer, tmp_path: Path) -> None:
+def test_binary_layout_and_colours(visualizer: CDLocalVisualizer,
+                                   tmp_path: Path) -> None:
     img_a, img_b = dates()
     pred = np.zeros((H, W), np.uint8)
     gt = np.zeros((H, W), np.uint8)
@@ -77,8 +77,10 @@ def test_binary_layout_and_colours(
     gt[3, 3] = 255  # ignored
     out_file = tmp_path / 'binary.png'
     drawn = visualizer.add_datasample(
-        'binary', np.concatenate([img_a, img_b], axis=-1),
-        binary_sample(pred, gt), out_file=str(out_file))
+        'binary',
+        np.concatenate([img_a, img_b], axis=-1),
+        binary_sample(pred, gt),
+        out_file=str(out_file))
     saved = read_rgb(out_file)
     np.testing.assert_array_equal(saved, drawn)
     assert saved.shape == (H, 3 * W, 3)
@@ -91,20 +93,23 @@ def test_binary_layout_and_colours(
     assert overlay[3, 3].tolist() == [128, 128, 128]
     assert overlay[5, 5].tolist() == [0, 0, 0]
     # A pair of images draws the same as the concatenated array.
-    pair = visualizer.add_datasample('pair', (img_a, img_b),
-                                     binary_sample(pred, gt),
-                                     out_file=str(tmp_path / 'pair.png'))
+    pair = visualizer.add_datasample(
+        'pair', (img_a, img_b),
+        binary_sample(pred, gt),
+        out_file=str(tmp_path / 'pair.png'))
     np.testing.assert_array_equal(pair, drawn)
 
 
-def test_binary_prediction_only_goes_to_backend(
-        visualizer: CDLocalVisualizer, tmp_path: Path) -> None:
+def test_binary_prediction_only_goes_to_backend(visualizer: CDLocalVisualizer,
+                                                tmp_path: Path) -> None:
     img_a, img_b = dates(1)
     pred = np.zeros((H, W), np.uint8)
     pred[4, 7] = 1
-    drawn = visualizer.add_datasample('val_x.png', (img_a, img_b),
-                                      binary_sample(pred, pred),
-                                      draw_gt=False, step=3)
+    drawn = visualizer.add_datasample(
+        'val_x.png', (img_a, img_b),
+        binary_sample(pred, pred),
+        draw_gt=False,
+        step=3)
     saved = read_rgb(tmp_path / 'vis_data' / 'vis_image' / 'val_x.png_3.png')
     np.testing.assert_array_equal(saved, drawn)
     assert saved[4, 2 * W + 7].tolist() == [255, 255, 255]
@@ -113,8 +118,8 @@ def test_binary_prediction_only_goes_to_backend(
 
 def test_semantic_layout_uses_dataset_meta_palette(
         visualizer: CDLocalVisualizer, tmp_path: Path) -> None:
-    visualizer.dataset_meta = dict(classes=LANDSAT_CLASSES,
-                                   palette=LANDSAT_PALETTE)
+    visualizer.dataset_meta = dict(
+        classes=LANDSAT_CLASSES, palette=LANDSAT_PALETTE)
     img_a, img_b = dates(2)
     rng = np.random.default_rng(4)
     maps = {
@@ -124,8 +129,8 @@ def test_semantic_layout_uses_dataset_meta_palette(
     }
     maps['gt_sem_seg_b'][0, 0] = 255
     out_file = tmp_path / 'scd.png'
-    visualizer.add_datasample('scd', (img_a, img_b), semantic_sample(maps),
-                              out_file=str(out_file))
+    visualizer.add_datasample(
+        'scd', (img_a, img_b), semantic_sample(maps), out_file=str(out_file))
     saved = read_rgb(out_file)
     assert saved.shape == (2 * H, 3 * W, 3)
     np.testing.assert_array_equal(saved[:H, :W], img_a)
@@ -133,17 +138,18 @@ def test_semantic_layout_uses_dataset_meta_palette(
     lut = np.array(LANDSAT_PALETTE, np.uint8)
     np.testing.assert_array_equal(saved[:H, W:2 * W],
                                   lut[maps['pred_sem_seg_a']])
-    np.testing.assert_array_equal(saved[:H, 2 * W:],
-                                  lut[maps['gt_sem_seg_a']])
+    np.testing.assert_array_equal(saved[:H, 2 * W:], lut[maps['gt_sem_seg_a']])
     np.testing.assert_array_equal(saved[H:, W:2 * W],
                                   lut[maps['pred_sem_seg_b']])
     assert saved[H, 2 * W].tolist() == [0, 0, 0]  # ignored label
     np.testing.assert_array_equal(saved[H + 1:, 2 * W + 1:],
                                   lut[maps['gt_sem_seg_b'][1:, 1:]])
 
-    no_gt = visualizer.add_datasample('scd', (img_a, img_b),
-                                      semantic_sample(maps), draw_gt=False,
-                                      out_file=str(tmp_path / 'no_gt.png'))
+    no_gt = visualizer.add_datasample(
+        'scd', (img_a, img_b),
+        semantic_sample(maps),
+        draw_gt=False,
+        out_file=str(tmp_path / 'no_gt.png'))
     assert no_gt.shape == (2 * H, 2 * W, 3)
 
 
@@ -160,8 +166,7 @@ def test_semantic_needs_a_matching_palette(
                                   semantic_sample(maps))
 
 
-def test_bad_images_and_sizes(
-        visualizer: CDLocalVisualizer) -> None:
+def test_bad_images_and_sizes(visualizer: CDLocalVisualizer) -> None:
     img_a, img_b = dates()
     pred = np.zeros((H, W), np.uint8)
     with pytest.raises(ValueError, match='2C'):
@@ -180,8 +185,8 @@ def test_non_uint8_and_multiband_dates_are_displayable(
     rng = np.random.default_rng(5)
     stack = rng.random((H, W, 8)).astype(np.float32) * 3000  # 4 bands/date
     pred = np.zeros((H, W), np.uint8)
-    drawn = visualizer.add_datasample('ms', stack, binary_sample(pred, pred),
-                                      out_file=None)
+    drawn = visualizer.add_datasample(
+        'ms', stack, binary_sample(pred, pred), out_file=None)
     date_a = stack[..., :3].astype(np.float64)
     expected = np.round(
         (date_a - date_a.min()) * 255 / (date_a.max() - date_a.min()))

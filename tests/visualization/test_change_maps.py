@@ -30,7 +30,8 @@ def test_overlay_accepts_tensors_and_counts_match() -> None:
     pred = rng.integers(0, 2, (32, 32), dtype=np.uint8)
     gt = rng.integers(0, 2, (32, 32), dtype=np.uint8)
     out = binary_change_overlay(
-        torch.from_numpy(pred)[None], torch.from_numpy(gt)[None])
+        torch.from_numpy(pred)[None],
+        torch.from_numpy(gt)[None])
     yellow = np.all(out == [255, 255, 0], axis=-1)
     red = np.all(out == [255, 0, 0], axis=-1)
     green = np.all(out == [0, 255, 0], axis=-1)

@@ -47,15 +47,14 @@ for _path in (REPO_ROOT, osp.dirname(osp.abspath(__file__))):
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from get_flops import parse_shape  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.structures import PixelData  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
 from torch import nn  # noqa: E402
 
-from get_flops import parse_shape  # noqa: E402
-
-from mmcd_ext.utils.config_utils import (build_untrained_model,  # noqa: E402
-                                         load_model_config)
+from mmcd_ext.utils.config_utils import build_untrained_model  # noqa: E402
+from mmcd_ext.utils.config_utils import load_model_config  # noqa: E402
 
 MODES = ('infer', 'train')
 
@@ -75,41 +74,64 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'detection model on random image pairs')
     parser.add_argument('config', help='config file path')
     parser.add_argument(
-        '--checkpoint', default=None,
+        '--checkpoint',
+        default=None,
         help='weights to load (optional; speed does not depend on them)')
     parser.add_argument(
-        '--shape', type=int, nargs='+', default=[256],
+        '--shape',
+        type=int,
+        nargs='+',
+        default=[256],
         help='size of each date: H (square) or H W. Defaults to 256')
     parser.add_argument(
-        '--batch-size', type=int, default=2,
+        '--batch-size',
+        type=int,
+        default=2,
         help='image pairs per iteration. Defaults to 2')
     parser.add_argument(
-        '--iters', type=int, default=10,
+        '--iters',
+        type=int,
+        default=10,
         help='timed iterations per mode. Defaults to 10')
     parser.add_argument(
-        '--warmup', type=int, default=2,
+        '--warmup',
+        type=int,
+        default=2,
         help='untimed iterations before timing. Defaults to 2')
     parser.add_argument(
-        '--mode', choices=['train', 'infer', 'both'], default='both',
+        '--mode',
+        choices=['train', 'infer', 'both'],
+        default='both',
         help='what to time. Defaults to both')
     parser.add_argument(
-        '--device', choices=['cpu', 'cuda'], default='cpu',
+        '--device',
+        choices=['cpu', 'cuda'],
+        default='cpu',
         help='device. Defaults to cpu')
     parser.add_argument(
-        '--in-channels', type=int, default=3,
+        '--in-channels',
+        type=int,
+        default=3,
         help='channels C of ONE date; inputs have 2C channels. Defaults to 3')
     parser.add_argument(
-        '--scd', type=int, default=None, metavar='NUM_CLASSES',
+        '--scd',
+        type=int,
+        default=None,
+        metavar='NUM_CLASSES',
         help='also fill semantic labels gt_sem_seg_a/b with NUM_CLASSES '
         'classes (0 = no change), for semantic change models')
     parser.add_argument(
-        '--threads', type=int, default=None,
+        '--threads',
+        type=int,
+        default=None,
         help='torch intra-op threads (torch.set_num_threads). Defaults to '
         "torch's choice")
     parser.add_argument(
         '--seed', type=int, default=0, help='random seed. Defaults to 0')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override settings of the config, as key=value pairs')
     parser.add_argument(
         '--out-json', default=None, help='also write the results as JSON')
@@ -153,20 +175,28 @@ def make_batch(batch_size: int,
     """
     inputs, samples = [], []
     meta = dict(
-        img_shape=(height, width), ori_shape=(height, width),
-        pad_shape=(height, width), scale_factor=(1.0, 1.0), flip=False,
-        flip_direction=None, img_path='random_A.png',
-        img_path2='random_B.png', seg_map_path='random_label.png',
+        img_shape=(height, width),
+        ori_shape=(height, width),
+        pad_shape=(height, width),
+        scale_factor=(1.0, 1.0),
+        flip=False,
+        flip_direction=None,
+        img_path='random_A.png',
+        img_path2='random_B.png',
+        seg_map_path='random_label.png',
         reduce_zero_label=False)
 
     def randint(low: int, high: int, dtype: torch.dtype) -> torch.Tensor:
-        return torch.randint(low, high, (1, height, width),
-                             generator=generator, dtype=dtype)
+        return torch.randint(
+            low, high, (1, height, width), generator=generator, dtype=dtype)
 
     for _ in range(batch_size):
         inputs.append(
-            torch.randint(0, 256, (2 * in_channels, height, width),
-                          generator=generator, dtype=torch.uint8))
+            torch.randint(
+                0,
+                256, (2 * in_channels, height, width),
+                generator=generator,
+                dtype=torch.uint8))
         sample = SegDataSample(metainfo=meta)
         change = randint(0, 2, torch.int64)
         sample.gt_sem_seg = PixelData(data=change)
@@ -353,8 +383,9 @@ def run_benchmark(args: argparse.Namespace) -> Dict[str, object]:
         checkpoint=args.checkpoint,
         device=args.device,
         input_shape=[args.in_channels, height, width],
-        model_input_shape=[args.batch_size, 2 * args.in_channels, height,
-                           width],
+        model_input_shape=[
+            args.batch_size, 2 * args.in_channels, height, width
+        ],
         batch_size=args.batch_size,
         iters=args.iters,
         warmup=args.warmup,
@@ -397,9 +428,9 @@ def format_result(out: Dict[str, object]) -> str:
                      f'{r["pairs_per_s_overall"]:>15.2f} {mem:>15.1f}')
     kind = next(iter(out['results'].values()))['memory_kind']
     lines.append('-' * 78)
-    lines.append(f'peak memory: {kind}' + (
-        ' (cumulative: train includes infer)'
-        if out['device'] == 'cpu' and len(out['results']) > 1 else ''))
+    lines.append(f'peak memory: {kind}' +
+                 (' (cumulative: train includes infer)' if
+                  out['device'] == 'cpu' and len(out['results']) > 1 else ''))
     lines.append('=' * 78)
     return '\n'.join(lines)
 

@@ -84,16 +84,26 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--data-root', default='data/synthetic_levir')
     parser.add_argument('--work-dir', default='work_dirs/deepcl_bench')
-    parser.add_argument('--variants', nargs='+',
-                        default=['host', 'deepcl', 'noprior', 'bcl'],
-                        choices=list(CONFIGS))
+    parser.add_argument(
+        '--variants',
+        nargs='+',
+        default=['host', 'deepcl', 'noprior', 'bcl'],
+        choices=list(CONFIGS))
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
-    parser.add_argument('--threads', type=int, default=2,
-                        help='threads of the trainings and the evaluation')
-    parser.add_argument('--reuse', action='store_true',
-                        help='keep runs whose scores.json exists')
-    parser.add_argument('--cfg-options', nargs='+', default=[],
-                        help='extra key=value overrides for every variant')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=2,
+        help='threads of the trainings and the evaluation')
+    parser.add_argument(
+        '--reuse',
+        action='store_true',
+        help='keep runs whose scores.json exists')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        default=[],
+        help='extra key=value overrides for every variant')
     parser.add_argument('--out-json', default=None)
     return parser.parse_args(argv)
 
@@ -129,10 +139,13 @@ def pseudo_counts(pred: np.ndarray, label: np.ndarray,
         raise ValueError('deepcl benchmark: the pseudo-change mask overlaps '
                          'the change label')
     other = ~label & ~pseudo
-    return np.array([np.count_nonzero(pred & pseudo),
-                     np.count_nonzero(pseudo),
-                     np.count_nonzero(pred & other),
-                     np.count_nonzero(other)], dtype=np.int64)
+    return np.array([
+        np.count_nonzero(pred & pseudo),
+        np.count_nonzero(pseudo),
+        np.count_nonzero(pred & other),
+        np.count_nonzero(other)
+    ],
+                    dtype=np.int64)
 
 
 def scores_from_counts(confusion: Sequence[int],
@@ -140,16 +153,18 @@ def scores_from_counts(confusion: Sequence[int],
     """Percent scores from pooled ``[TP, FP, FN, TN]`` and pseudo counts."""
     from mmcd_ext.evaluation.functional import binary_change_scores
     scores = binary_change_scores(*confusion)
-    out = {k: 100.0 * scores[k] for k in ('F1', 'Precision', 'Recall',
-                                           'IoU')}
+    out = {k: 100.0 * scores[k] for k in ('F1', 'Precision', 'Recall', 'IoU')}
     fp_pseudo, n_pseudo, fp_other, n_other = (int(v) for v in pseudo)
     out['FPR_pseudo'] = 100.0 * fp_pseudo / max(n_pseudo, 1)
     out['FPR_other'] = 100.0 * fp_other / max(n_other, 1)
     return out
 
 
-def evaluate(config: str, checkpoint: str, data_root: str,
-             options: List[str], batch_size: int = 4) -> dict:
+def evaluate(config: str,
+             checkpoint: str,
+             data_root: str,
+             options: List[str],
+             batch_size: int = 4) -> dict:
     """Predict the test split and score it (see the module docstring)."""
     from mmengine.config import DictAction
 
@@ -159,11 +174,11 @@ def evaluate(config: str, checkpoint: str, data_root: str,
     parser.add_argument('--o', nargs='+', action=DictAction)
     cfg_options = parser.parse_args(
         ['--o', f'data_root={data_root}', *options]).o
-    detector = ChangeDetector(osp.join(REPO_ROOT, config), checkpoint,
-                              cfg_options=cfg_options)
+    detector = ChangeDetector(
+        osp.join(REPO_ROOT, config), checkpoint, cfg_options=cfg_options)
     root = osp.join(REPO_ROOT, data_root, 'test')
-    names = sorted(osp.basename(p)
-                   for p in glob.glob(osp.join(root, 'A', '*.png')))
+    names = sorted(
+        osp.basename(p) for p in glob.glob(osp.join(root, 'A', '*.png')))
     if not names:
         sys.exit(f'deepcl benchmark: no test images in {root}/A')
     results = detector.predict([osp.join(root, 'A', n) for n in names],
@@ -175,12 +190,14 @@ def evaluate(config: str, checkpoint: str, data_root: str,
         label = read_mask(osp.join(root, 'label', name))
         mask = read_mask(osp.join(root, 'pseudo', name))
         pred = result.change.astype(bool)
-        confusion += binary_confusion(pred.astype(np.uint8),
-                                      label.astype(np.uint8), name=name)
+        confusion += binary_confusion(
+            pred.astype(np.uint8), label.astype(np.uint8), name=name)
         pseudo += pseudo_counts(pred, label, mask)
-    return dict(num_images=len(names), confusion=confusion.tolist(),
-                pseudo_counts=pseudo.tolist(),
-                **scores_from_counts(confusion, pseudo))
+    return dict(
+        num_images=len(names),
+        confusion=confusion.tolist(),
+        pseudo_counts=pseudo.tolist(),
+        **scores_from_counts(confusion, pseudo))
 
 
 def summarize(rows: List[dict], variants: Sequence[str]) -> dict:
@@ -195,16 +212,24 @@ def summarize(rows: List[dict], variants: Sequence[str]) -> dict:
         for key in KEYS:
             values = [r[key] for r in own]
             entry[key] = statistics.mean(values)
-            entry[key + '_std'] = (statistics.stdev(values)
-                                   if len(values) > 1 else 0.0)
+            entry[key + '_std'] = (
+                statistics.stdev(values) if len(values) > 1 else 0.0)
         host = {r['seed']: r for r in rows if r['variant'] == 'host'}
         if variant != 'host' and host:
-            diffs = {key: [r[key] - host[r['seed']][key] for r in own
-                           if r['seed'] in host] for key in KEYS}
+            diffs = {
+                key: [
+                    r[key] - host[r['seed']][key] for r in own
+                    if r['seed'] in host
+                ]
+                for key in KEYS
+            }
             entry['diff_to_host'] = {
-                key: dict(per_seed=vals,
-                          mean=statistics.mean(vals) if vals else None)
-                for key, vals in diffs.items()}
+                key:
+                dict(
+                    per_seed=vals,
+                    mean=statistics.mean(vals) if vals else None)
+                for key, vals in diffs.items()
+            }
         summary[variant] = entry
     return summary
 
@@ -215,14 +240,14 @@ def print_tables(rows: List[dict], summary: dict) -> None:
     print('| --- | ---: |' + ' ---: |' * (len(KEYS) + 1))
     for r in rows:
         print(f'| {NAMES[r["variant"]]} | {r["seed"]} | ' +
-              ' | '.join(f'{r[k]:.2f}' for k in KEYS) +
-              f' | {r["train_seconds"]:.0f} |')
+              ' | '.join(f'{r[k]:.2f}'
+                         for k in KEYS) + f' | {r["train_seconds"]:.0f} |')
     print('\n| variant | seeds | ' + ' | '.join(KEYS) + ' |')
     print('| --- | --- |' + ' ---: |' * len(KEYS))
     for variant, s in summary.items():
         print(f'| {NAMES[variant]} | {len(s["seeds"])} | ' +
-              ' | '.join(f'{s[k]:.2f} ± {s[k + "_std"]:.2f}' for k in KEYS)
-              + ' |')
+              ' | '.join(f'{s[k]:.2f} ± {s[k + "_std"]:.2f}'
+                         for k in KEYS) + ' |')
     for variant, s in summary.items():
         if 'diff_to_host' in s:
             parts = []
@@ -230,8 +255,7 @@ def print_tables(rows: List[dict], summary: dict) -> None:
                 d = s['diff_to_host'][k]
                 per = ', '.join(f'{v:+.2f}' for v in d['per_seed'])
                 parts.append(f'{k} {d["mean"]:+.2f} ({per})')
-            print(f'\n{NAMES[variant]} - host, per seed: ' +
-                  '; '.join(parts))
+            print(f'\n{NAMES[variant]} - host, per seed: ' + '; '.join(parts))
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -240,8 +264,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     torch.set_num_threads(args.threads)
     py = sys.executable
     if not osp.isdir(osp.join(REPO_ROOT, args.data_root)):
-        run([py, 'tools/misc/make_synthetic_data.py', '--layout', 'levir',
-             '--out', args.data_root, '--seed', '0'], args.threads)
+        run([
+            py, 'tools/misc/make_synthetic_data.py', '--layout', 'levir',
+            '--out', args.data_root, '--seed', '0'
+        ], args.threads)
     rows = []
     for seed in args.seeds:
         for variant in args.variants:
@@ -253,34 +279,48 @@ def main(argv: Optional[List[str]] = None) -> None:
                     rows.append(json.load(f))
                 print(f'\nreusing {score_file}', flush=True)
                 continue
-            train_s = run([py, 'tools/train.py', config, '--work-dir', work,
-                           '--cfg-options', f'randomness.seed={seed}',
-                           f'data_root={args.data_root}',
-                           *args.cfg_options], args.threads)
+            train_s = run([
+                py, 'tools/train.py', config, '--work-dir', work,
+                '--cfg-options', f'randomness.seed={seed}',
+                f'data_root={args.data_root}', *args.cfg_options
+            ], args.threads)
             ckpt = last_checkpoint(osp.join(REPO_ROOT, work))
             start = time.time()
             scores = evaluate(config, ckpt, args.data_root, args.cfg_options)
-            row = dict(variant=variant, seed=seed, config=config,
-                       checkpoint=ckpt,
-                       params=count_parameters(config, args.cfg_options),
-                       train_seconds=round(train_s, 1),
-                       test_seconds=round(time.time() - start, 1), **scores)
+            row = dict(
+                variant=variant,
+                seed=seed,
+                config=config,
+                checkpoint=ckpt,
+                params=count_parameters(config, args.cfg_options),
+                train_seconds=round(train_s, 1),
+                test_seconds=round(time.time() - start, 1),
+                **scores)
             with open(score_file, 'w') as f:
                 json.dump(row, f, indent=2)
-            print(f'\n{variant} seed {seed}: ' +
-                  ', '.join(f'{k} {row[k]:.2f}' for k in KEYS), flush=True)
+            print(
+                f'\n{variant} seed {seed}: ' + ', '.join(f'{k} {row[k]:.2f}'
+                                                         for k in KEYS),
+                flush=True)
             rows.append(row)
     summary = summarize(rows, args.variants)
     print_tables(rows, summary)
-    out = osp.join(REPO_ROOT, args.out_json or
-                   osp.join(args.work_dir, 'results.json'))
+    out = osp.join(REPO_ROOT, args.out_json
+                   or osp.join(args.work_dir, 'results.json'))
     os.makedirs(osp.dirname(out), exist_ok=True)
     with open(out, 'w') as f:
-        json.dump(dict(seeds=args.seeds, data_root=args.data_root,
-                       threads=args.threads, machine=platform.machine(),
-                       cpu_count=os.cpu_count(),
-                       cfg_options=args.cfg_options, rows=rows,
-                       summary=summary), f, indent=2)
+        json.dump(
+            dict(
+                seeds=args.seeds,
+                data_root=args.data_root,
+                threads=args.threads,
+                machine=platform.machine(),
+                cpu_count=os.cpu_count(),
+                cfg_options=args.cfg_options,
+                rows=rows,
+                summary=summary),
+            f,
+            indent=2)
     print(f'\nresults: {out}')
 
 

@@ -22,21 +22,15 @@ weights are downloaded.
 """
 import argparse
 import json
-import os.path as osp
-import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)  # find mmcd_ext without installing it
+import torch
+from mmengine.analysis import get_model_complexity_info
+from mmengine.config import Config, DictAction
+from mmseg.structures import SegDataSample
+from torch import nn
 
-import torch  # noqa: E402
-from mmengine.analysis import get_model_complexity_info  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmseg.structures import SegDataSample  # noqa: E402
-from torch import nn  # noqa: E402
-
-from mmcd_ext.utils.config_utils import (build_untrained_model,  # noqa: E402
+from mmcd_ext.utils.config_utils import (build_untrained_model,
                                          load_model_config)
 
 
@@ -55,17 +49,25 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'one image pair')
     parser.add_argument('config', help='config file path')
     parser.add_argument(
-        '--shape', type=int, nargs='+', default=[512],
+        '--shape',
+        type=int,
+        nargs='+',
+        default=[512],
         help='input size of each date: H (square) or H W. Defaults to 512')
     parser.add_argument(
-        '--in-channels', type=int, default=3,
+        '--in-channels',
+        type=int,
+        default=3,
         help='channels C of ONE date; the model input has 2C channels. '
         'Defaults to 3')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override settings of the config, as key=value pairs')
     parser.add_argument(
-        '--show-table', action='store_true',
+        '--show-table',
+        action='store_true',
         help="also print mmengine's per-module FLOPs/params table")
     parser.add_argument(
         '--out-json', default=None, help='also write the results as JSON')
@@ -92,8 +94,11 @@ def parse_shape(shape: Sequence[int]) -> Tuple[int, int]:
     return int(shape[0]), int(shape[1])
 
 
-def make_pair_input(model: nn.Module, height: int, width: int,
-                    in_channels: int, seed: int = 0) -> torch.Tensor:
+def make_pair_input(model: nn.Module,
+                    height: int,
+                    width: int,
+                    in_channels: int,
+                    seed: int = 0) -> torch.Tensor:
     """A preprocessed random image pair, as the model sees it at test time.
 
     Args:
@@ -109,10 +114,14 @@ def make_pair_input(model: nn.Module, height: int, width: int,
     """
     gen = torch.Generator().manual_seed(seed)
     pair = torch.randint(
-        0, 256, (2 * in_channels, height, width), generator=gen,
+        0,
+        256, (2 * in_channels, height, width),
+        generator=gen,
         dtype=torch.uint8)
-    meta = dict(img_shape=(height, width), ori_shape=(height, width),
-                pad_shape=(height, width))
+    meta = dict(
+        img_shape=(height, width),
+        ori_shape=(height, width),
+        pad_shape=(height, width))
     batch = dict(inputs=[pair], data_samples=[SegDataSample(metainfo=meta)])
     preprocessor = getattr(model, 'data_preprocessor', None)
     inputs = preprocessor(batch, False)['inputs'] if preprocessor \
@@ -211,9 +220,9 @@ def format_result(result: Dict[str, object], config: str) -> str:
     rows = [
         ('config', config),
         ('input per date', f'({c}, {h}, {w})'),
-        ('model input', f'{model_shape}' + (
-            '  (padded by the data preprocessor)'
-            if tuple(model_shape[-2:]) != (h, w) else '')),
+        ('model input',
+         f'{model_shape}' + ('  (padded by the data preprocessor)'
+                             if tuple(model_shape[-2:]) != (h, w) else '')),
         ('FLOPs', f'{human(result["flops"])}  ({result["flops"]:,})'),
         ('activations', human(result['activations'])),
         ('params', f'{human(result["params"])}  ({result["params"]:,})'),

@@ -119,36 +119,53 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         description='Peak RSS of tools/infer.py on synthetic GeoTIFF scenes '
         'of growing size')
     parser.add_argument(
-        '--sizes', type=int, nargs='+', default=[2048, 4096],
+        '--sizes',
+        type=int,
+        nargs='+',
+        default=[2048, 4096],
         help='scene sides in pixels (square scenes). Defaults to 2048 4096')
-    parser.add_argument('--tile', type=int, default=512,
-                        help='tile side. Defaults to 512')
-    parser.add_argument('--overlap', type=int, default=64,
-                        help='tile overlap. Defaults to 64')
-    parser.add_argument('--batch-size', type=int, default=4,
-                        help='tiles per model call. Defaults to 4')
-    parser.add_argument('--gdal-cache-mb', type=int, default=64,
-                        help='GDAL block cache of the runs. Defaults to 64')
-    parser.add_argument('--threads', type=int, default=2,
-                        help='OMP/torch threads of the runs. Defaults to 2')
     parser.add_argument(
-        '--naive', action='store_true',
+        '--tile', type=int, default=512, help='tile side. Defaults to 512')
+    parser.add_argument(
+        '--overlap', type=int, default=64, help='tile overlap. Defaults to 64')
+    parser.add_argument(
+        '--batch-size',
+        type=int,
+        default=4,
+        help='tiles per model call. Defaults to 4')
+    parser.add_argument(
+        '--gdal-cache-mb',
+        type=int,
+        default=64,
+        help='GDAL block cache of the runs. Defaults to 64')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=2,
+        help='OMP/torch threads of the runs. Defaults to 2')
+    parser.add_argument(
+        '--naive',
+        action='store_true',
         help='also measure whole-scene accumulation, for comparison')
     parser.add_argument(
-        '--work-dir', default=None,
+        '--work-dir',
+        default=None,
         help='where scenes and outputs go. Defaults to a temporary folder, '
         'removed at the end unless --keep')
-    parser.add_argument('--keep', action='store_true',
-                        help='keep the work folder')
-    parser.add_argument('--out-json', default=None,
-                        help='also write the results as JSON')
+    parser.add_argument(
+        '--keep', action='store_true', help='keep the work folder')
+    parser.add_argument(
+        '--out-json', default=None, help='also write the results as JSON')
     args = parser.parse_args(argv)
     if any(s < 64 for s in args.sizes):
         parser.error('--sizes must be >= 64')
     return args
 
 
-def write_scene(path_a: str, path_b: str, size: int, seed: int = 0,
+def write_scene(path_a: str,
+                path_b: str,
+                size: int,
+                seed: int = 0,
                 strip: int = 512) -> None:
     """Write a synthetic ``size x size`` RGB GeoTIFF pair in strips.
 
@@ -168,9 +185,17 @@ def write_scene(path_a: str, path_b: str, size: int, seed: int = 0,
     from rasterio.windows import Window
     rng = np.random.default_rng(seed)
     profile = dict(
-        driver='GTiff', width=size, height=size, count=3, dtype='uint8',
-        crs='EPSG:32633', transform=from_origin(500000, 5800000, 0.5, 0.5),
-        compress='deflate', tiled=True, blockxsize=256, blockysize=256)
+        driver='GTiff',
+        width=size,
+        height=size,
+        count=3,
+        dtype='uint8',
+        crs='EPSG:32633',
+        transform=from_origin(500000, 5800000, 0.5, 0.5),
+        compress='deflate',
+        tiled=True,
+        blockxsize=256,
+        blockysize=256)
     with rasterio.open(path_a, 'w', **profile) as dst_a, \
             rasterio.open(path_b, 'w', **profile) as dst_b:
         for y0 in range(0, size, strip):
@@ -195,14 +220,16 @@ def run_measured(cmd: List[str], env: Dict[str, str],
     """
     start = time.monotonic()
     with open(log_path, 'w') as log:
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.monotonic() - start
     # Linux reports ru_maxrss in KiB
-    return dict(peak_rss_mib=usage.ru_maxrss / 1024.0, seconds=seconds,
-                returncode=proc.returncode)
+    return dict(
+        peak_rss_mib=usage.ru_maxrss / 1024.0,
+        seconds=seconds,
+        returncode=proc.returncode)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -223,8 +250,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     torch.manual_seed(0)
     model = build_untrained_model(load_model_config(cfg_path))
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), ckpt_path)
-    env = dict(os.environ, PYTHONPATH=REPO_ROOT,
-               OMP_NUM_THREADS=str(args.threads))
+    env = dict(
+        os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS=str(args.threads))
     rows = []
     try:
         for size in args.sizes:
@@ -232,16 +259,21 @@ def main(argv: Optional[List[str]] = None) -> int:
             path_b = osp.join(work, f'scene{size}_b.tif')
             write_scene(path_a, path_b, size)
             cmd = [
-                sys.executable, osp.join(REPO_ROOT, 'tools', 'infer.py'),
-                cfg_path, ckpt_path, '--a', path_a, '--b', path_b, '--out',
-                osp.join(work, f'out{size}'), '--tile', str(args.tile),
-                '--overlap', str(args.overlap), '--batch-size',
+                sys.executable,
+                osp.join(REPO_ROOT, 'tools', 'infer.py'), cfg_path, ckpt_path,
+                '--a', path_a, '--b', path_b, '--out',
+                osp.join(work, f'out{size}'), '--tile',
+                str(args.tile), '--overlap',
+                str(args.overlap), '--batch-size',
                 str(args.batch_size), '--gdal-cache-mb',
                 str(args.gdal_cache_mb), '--no-progress'
             ]
             log = osp.join(work, f'infer{size}.log')
-            row = dict(size=size, pixels=size * size, mode='strips',
-                       **run_measured(cmd, env, log))
+            row = dict(
+                size=size,
+                pixels=size * size,
+                mode='strips',
+                **run_measured(cmd, env, log))
             if row['returncode'] != 0:
                 print(open(log).read()[-3000:], file=sys.stderr)
                 raise RuntimeError(f'tools/infer.py failed on {size}x{size}'
@@ -254,12 +286,17 @@ def main(argv: Optional[List[str]] = None) -> int:
                     f.write(NAIVE_SCRIPT.format(root=REPO_ROOT))
                 cmd = [
                     sys.executable, script, cfg_path, ckpt_path, path_a,
-                    path_b, str(args.tile), str(args.overlap),
+                    path_b,
+                    str(args.tile),
+                    str(args.overlap),
                     str(args.batch_size)
                 ]
                 log = osp.join(work, f'naive{size}.log')
-                row = dict(size=size, pixels=size * size, mode='whole-scene',
-                           **run_measured(cmd, env, log))
+                row = dict(
+                    size=size,
+                    pixels=size * size,
+                    mode='whole-scene',
+                    **run_measured(cmd, env, log))
                 if row['returncode'] != 0:
                     print(open(log).read()[-3000:], file=sys.stderr)
                     raise RuntimeError(f'naive run failed on {size}x{size}')

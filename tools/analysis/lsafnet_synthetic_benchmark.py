@@ -73,14 +73,22 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--data-root', default='data/synthetic_second')
     parser.add_argument('--work-dir', default='work_dirs/lsafnet_bench')
-    parser.add_argument('--variants', nargs='+',
-                        default=['lsafnet', 'baseline'],
-                        choices=sorted(CONFIGS))
+    parser.add_argument(
+        '--variants',
+        nargs='+',
+        default=['lsafnet', 'baseline'],
+        choices=sorted(CONFIGS))
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--threads', type=int, default=2,
-                        help='OMP_NUM_THREADS of the child processes')
-    parser.add_argument('--cfg-options', nargs='+', default=[],
-                        help='extra key=value overrides for train and test')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=2,
+        help='OMP_NUM_THREADS of the child processes')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        default=[],
+        help='extra key=value overrides for train and test')
     parser.add_argument('--out-json', default=None)
     return parser.parse_args(argv)
 
@@ -95,9 +103,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     py = sys.executable
     if not osp.isdir(osp.join(REPO_ROOT, args.data_root)):
-        run([py, 'tools/misc/make_synthetic_data.py', '--layout', 'second',
-             '--size', '128', '--out', args.data_root, '--seed', '0'],
-            args.threads)
+        run([
+            py, 'tools/misc/make_synthetic_data.py', '--layout', 'second',
+            '--size', '128', '--out', args.data_root, '--seed', '0'
+        ], args.threads)
     data_opt = [f'data_root={args.data_root}']
     rows = []
     for variant in args.variants:
@@ -106,28 +115,40 @@ def main(argv: Optional[List[str]] = None) -> None:
         work = osp.join(args.work_dir, variant)
         ckpt, train_s, test_s, metrics = RUNNER.train_and_test(
             config, work, args.seed, [*data_opt, *options], args.threads)
-        rows.append(dict(
-            variant=variant, model=NAMES[variant], config=config,
-            options=extra, checkpoint=ckpt,
-            params=count_parameters(config, options),
-            train_seconds=round(train_s, 1), test_seconds=round(test_s, 1),
-            **{k: metrics[k] for k in KEYS}))
+        rows.append(
+            dict(
+                variant=variant,
+                model=NAMES[variant],
+                config=config,
+                options=extra,
+                checkpoint=ckpt,
+                params=count_parameters(config, options),
+                train_seconds=round(train_s, 1),
+                test_seconds=round(test_s, 1),
+                **{k: metrics[k]
+                   for k in KEYS}))
 
-    print('\n| model | ' + ' | '.join(KEYS) +
-          ' | params | train s | test s |')
+    print('\n| model | ' + ' | '.join(KEYS) + ' | params | train s | test s |')
     print('| --- |' + ' ---: |' * (len(KEYS) + 3))
     for row in rows:
-        print(f'| {row["model"]} | ' +
-              ' | '.join(f'{row[k]:.2f}' for k in KEYS) +
+        print(f'| {row["model"]} | ' + ' | '.join(f'{row[k]:.2f}'
+                                                  for k in KEYS) +
               f' | {row["params"] / 1e6:.3f} M | '
               f'{row["train_seconds"]:.0f} | {row["test_seconds"]:.0f} |')
-    out = osp.join(REPO_ROOT, args.out_json or
-                   osp.join(args.work_dir, 'results.json'))
+    out = osp.join(REPO_ROOT, args.out_json
+                   or osp.join(args.work_dir, 'results.json'))
     os.makedirs(osp.dirname(out), exist_ok=True)
     with open(out, 'w') as f:
-        json.dump(dict(seed=args.seed, data_root=args.data_root,
-                       threads=args.threads, machine=platform.machine(),
-                       cpu_count=os.cpu_count(), rows=rows), f, indent=2)
+        json.dump(
+            dict(
+                seed=args.seed,
+                data_root=args.data_root,
+                threads=args.threads,
+                machine=platform.machine(),
+                cpu_count=os.cpu_count(),
+                rows=rows),
+            f,
+            indent=2)
     print(f'\nresults: {out}')
 
 

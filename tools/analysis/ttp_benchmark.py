@@ -44,14 +44,12 @@ import time
 from typing import Dict, List, Optional
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
 
 VARIANTS = {
     'fused': ['model.backbone.attn_impl=fused'],
     'eager': ['model.backbone.attn_impl=eager'],
-    'checkpoint': ['model.backbone.attn_impl=fused',
-                   'model.backbone.with_cp=True'],
+    'checkpoint':
+    ['model.backbone.attn_impl=fused', 'model.backbone.with_cp=True'],
 }
 MODES = ('infer', 'train')
 
@@ -70,27 +68,47 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         description='TTP encoder: fused vs eager attention vs activation '
         'checkpointing (time and peak memory).')
     parser.add_argument('--config', default='configs/ttp/ttp_sam-b_levir.py')
-    parser.add_argument('--shape', type=int, default=512,
-                        help='input side per date. Default: 512')
-    parser.add_argument('--batch-size', type=int, default=2,
-                        help='image pairs per step. Default: 2')
-    parser.add_argument('--rounds', type=int, default=3,
-                        help='interleaved rounds. Default: 3')
-    parser.add_argument('--iters', type=int, default=2,
-                        help='timed iterations per run. Default: 2')
-    parser.add_argument('--warmup', type=int, default=1,
-                        help='untimed iterations per run. Default: 1')
-    parser.add_argument('--threads', type=int, default=2,
-                        help='torch threads (and OMP_NUM_THREADS) of each '
-                        'run. Default: 2')
-    parser.add_argument('--variants', nargs='+', default=list(VARIANTS),
-                        choices=list(VARIANTS))
-    parser.add_argument('--modes', nargs='+', default=list(MODES),
-                        choices=list(MODES))
-    parser.add_argument('--skip-diff', action='store_true',
-                        help='skip the fused-vs-eager output comparison')
-    parser.add_argument('--out-json', default=None,
-                        help='also write the results as JSON')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        default=512,
+        help='input side per date. Default: 512')
+    parser.add_argument(
+        '--batch-size',
+        type=int,
+        default=2,
+        help='image pairs per step. Default: 2')
+    parser.add_argument(
+        '--rounds', type=int, default=3, help='interleaved rounds. Default: 3')
+    parser.add_argument(
+        '--iters',
+        type=int,
+        default=2,
+        help='timed iterations per run. Default: 2')
+    parser.add_argument(
+        '--warmup',
+        type=int,
+        default=1,
+        help='untimed iterations per run. Default: 1')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=2,
+        help='torch threads (and OMP_NUM_THREADS) of each '
+        'run. Default: 2')
+    parser.add_argument(
+        '--variants',
+        nargs='+',
+        default=list(VARIANTS),
+        choices=list(VARIANTS))
+    parser.add_argument(
+        '--modes', nargs='+', default=list(MODES), choices=list(MODES))
+    parser.add_argument(
+        '--skip-diff',
+        action='store_true',
+        help='skip the fused-vs-eager output comparison')
+    parser.add_argument(
+        '--out-json', default=None, help='also write the results as JSON')
     args = parser.parse_args(argv)
     for name in ('shape', 'batch_size', 'rounds', 'iters', 'threads'):
         if getattr(args, name) < 1:
@@ -98,20 +116,24 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
-def run_one(args: argparse.Namespace, variant: str, mode: str,
-            workdir: str, index: int) -> Dict[str, object]:
+def run_one(args: argparse.Namespace, variant: str, mode: str, workdir: str,
+            index: int) -> Dict[str, object]:
     """One ``benchmark.py`` run in a fresh process; returns its result."""
     out_json = osp.join(workdir, f'{index}_{variant}_{mode}.json')
-    cmd = [sys.executable, 'tools/analysis/benchmark.py', args.config,
-           '--shape', str(args.shape), '--batch-size', str(args.batch_size),
-           '--mode', mode, '--iters', str(args.iters), '--warmup',
-           str(args.warmup), '--threads', str(args.threads), '--out-json',
-           out_json, '--cfg-options', *VARIANTS[variant]]
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
-               PYTHONPATH=REPO_ROOT)
+    cmd = [
+        sys.executable, 'tools/analysis/benchmark.py', args.config, '--shape',
+        str(args.shape), '--batch-size',
+        str(args.batch_size), '--mode', mode, '--iters',
+        str(args.iters), '--warmup',
+        str(args.warmup), '--threads',
+        str(args.threads), '--out-json', out_json, '--cfg-options',
+        *VARIANTS[variant]
+    ]
+    env = dict(
+        os.environ, OMP_NUM_THREADS=str(args.threads), PYTHONPATH=REPO_ROOT)
     print('$ ' + ' '.join(cmd), flush=True)
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f'{variant}/{mode} failed:\n'
                            f'{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}')
@@ -127,8 +149,10 @@ def fused_eager_difference(args: argparse.Namespace) -> Dict[str, float]:
     from mmcd_ext.models.backbones.sam_lora_vit import SAMLoRAViT
     torch.set_num_threads(args.threads)
     cfg = Config.fromfile(osp.join(REPO_ROOT, args.config)).model.backbone
-    kwargs = {k: v for k, v in cfg.items()
-              if k not in ('type', 'init_cfg', 'img_size')}
+    kwargs = {
+        k: v
+        for k, v in cfg.items() if k not in ('type', 'init_cfg', 'img_size')
+    }
     model = SAMLoRAViT(img_size=args.shape, **kwargs).eval()
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
@@ -140,8 +164,8 @@ def fused_eager_difference(args: argparse.Namespace) -> Dict[str, float]:
             elif name == 'pos_embed' or '.lora_up' in name or \
                     name.startswith('gates.'):
                 param.copy_(torch.randn(param.shape, generator=gen) * 0.02)
-    x = torch.randn(2 * args.batch_size, 3, args.shape, args.shape,
-                    generator=gen)
+    x = torch.randn(
+        2 * args.batch_size, 3, args.shape, args.shape, generator=gen)
     with torch.no_grad():
         start = time.perf_counter()
         fused = model(x)[0]
@@ -150,24 +174,34 @@ def fused_eager_difference(args: argparse.Namespace) -> Dict[str, float]:
         start = time.perf_counter()
         eager = model(x)[0]
         eager_s = time.perf_counter() - start
-    return dict(max_abs_diff=float((fused - eager).abs().max()),
-                max_abs_output=float(fused.abs().max()),
-                fused_forward_s=fused_s, eager_forward_s=eager_s)
+    return dict(
+        max_abs_diff=float((fused - eager).abs().max()),
+        max_abs_output=float(fused.abs().max()),
+        fused_forward_s=fused_s,
+        eager_forward_s=eager_s)
 
 
 def summarise(runs: List[Dict[str, object]]) -> Dict[str, float]:
     """Median and range of the per-run mean times; max peak memory."""
     times = [float(r['time_mean']) for r in runs]
-    return dict(time_median=statistics.median(times), time_min=min(times),
-                time_max=max(times), times=times,
-                peak_mib=max(r['peak_memory_bytes'] for r in runs) / 2**20)
+    return dict(
+        time_median=statistics.median(times),
+        time_min=min(times),
+        time_max=max(times),
+        times=times,
+        peak_mib=max(r['peak_memory_bytes'] for r in runs) / 2**20)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the benchmark; returns the exit code."""
     args = parse_args(argv)
     runs: Dict[str, Dict[str, List[Dict[str, object]]]] = {
-        v: {m: [] for m in args.modes} for v in args.variants}
+        v: {
+            m: []
+            for m in args.modes
+        }
+        for v in args.variants
+    }
     with tempfile.TemporaryDirectory(prefix='ttp_bench_') as workdir:
         index = 0
         for _ in range(args.rounds):
@@ -176,8 +210,13 @@ def main(argv: Optional[List[str]] = None) -> int:
                     runs[variant][mode].append(
                         run_one(args, variant, mode, workdir, index))
                     index += 1
-    table = {v: {m: summarise(r) for m, r in modes.items()}
-             for v, modes in runs.items()}
+    table = {
+        v: {
+            m: summarise(r)
+            for m, r in modes.items()
+        }
+        for v, modes in runs.items()
+    }
     diff = None if args.skip_diff else fused_eager_difference(args)
     print(f'\n{args.config}, {args.batch_size} pairs of {args.shape}x'
           f'{args.shape} ({2 * args.batch_size} images through the encoder),'
@@ -201,12 +240,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'\nfused vs eager, same random weights: max |diff| = '
               f'{diff["max_abs_diff"]:.3g} (max |output| = '
               f'{diff["max_abs_output"]:.3g})')
-    result = dict(config=args.config, shape=args.shape,
-                  batch_size=args.batch_size, rounds=args.rounds,
-                  iters=args.iters, warmup=args.warmup,
-                  threads=args.threads, machine=platform.processor() or
-                  platform.machine(), cpu_count=os.cpu_count(),
-                  results=table, fused_vs_eager=diff)
+    result = dict(
+        config=args.config,
+        shape=args.shape,
+        batch_size=args.batch_size,
+        rounds=args.rounds,
+        iters=args.iters,
+        warmup=args.warmup,
+        threads=args.threads,
+        machine=platform.processor() or platform.machine(),
+        cpu_count=os.cpu_count(),
+        results=table,
+        fused_vs_eager=diff)
     if args.out_json:
         with open(args.out_json, 'w') as f:
             json.dump(result, f, indent=2)

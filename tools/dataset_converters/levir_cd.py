@@ -109,9 +109,10 @@ def list_tiles(split_dir: str, suffix: str) -> List[str]:
         stems[folder] = {f[:-len(suffix)] for f in names if f.endswith(suffix)}
         others = sorted(f for f in names if not f.endswith(suffix))
         if others:
-            print(f'warning: {len(others)} file(s) in {path} do not end with '
-                  f'"{suffix}" and are not converted: {others[:5]}',
-                  flush=True)
+            print(
+                f'warning: {len(others)} file(s) in {path} do not end with '
+                f'"{suffix}" and are not converted: {others[:5]}',
+                flush=True)
     every = set.union(*stems.values())
     if not every:
         raise FileNotFoundError(f'no "*{suffix}" files in {split_dir}/A')
@@ -149,9 +150,10 @@ def read_tile(path: str) -> np.ndarray:
     return img
 
 
-def cut_patches(img: np.ndarray, patch_size: int,
-                name: str = '<array>') -> Iterator[Tuple[int, int,
-                                                         np.ndarray]]:
+def cut_patches(
+        img: np.ndarray,
+        patch_size: int,
+        name: str = '<array>') -> Iterator[Tuple[int, int, np.ndarray]]:
     """Yield the non-overlapping patches of one tile, row by row.
 
     Args:
@@ -241,8 +243,9 @@ def convert_split(src_split: str, dst_split: str, patch_size: int,
                     raise ValueError(f'cannot write {out}')
                 count += 1
         n_patches += count
-        print_progress(f'[{split}] {i}/{len(stems)} tiles, {n_patches} '
-                       'patches', i, len(stems))
+        print_progress(
+            f'[{split}] {i}/{len(stems)} tiles, {n_patches} '
+            'patches', i, len(stems))
     return len(stems), n_patches
 
 
@@ -269,9 +272,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         tiles, patches = convert_split(
             osp.join(args.src, split), osp.join(args.dst, split),
             args.patch_size, args.suffix)
-        print(f'[{split}] done: {tiles} tiles -> {patches} patches of '
-              f'{args.patch_size}x{args.patch_size} in '
-              f'{osp.join(args.dst, split)}', flush=True)
+        print(
+            f'[{split}] done: {tiles} tiles -> {patches} patches of '
+            f'{args.patch_size}x{args.patch_size} in '
+            f'{osp.join(args.dst, split)}',
+            flush=True)
     return 0
 
 

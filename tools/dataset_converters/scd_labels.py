@@ -105,8 +105,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not osp.isdir(args.src):
         raise FileNotFoundError(f'label folder {args.src} does not exist')
     files = sorted(
-        glob.glob(osp.join(args.src, '**', '*' + args.suffix),
-                  recursive=True))
+        glob.glob(osp.join(args.src, '**', '*' + args.suffix), recursive=True))
     if not files:
         raise FileNotFoundError(f'no "*{args.suffix}" files in {args.src}')
     if osp.isdir(args.dst) and os.listdir(args.dst) and not args.force:

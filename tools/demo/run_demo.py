@@ -12,7 +12,6 @@ Every step runs the same command a user would type; they are printed first.
 import argparse
 import glob
 import json
-import os
 import os.path as osp
 import subprocess
 import sys
@@ -29,8 +28,8 @@ def run(cmd: list) -> None:
     start = time.time()
     proc = subprocess.run(cmd, cwd=ROOT)
     if proc.returncode != 0:
-        sys.exit(f'demo: step failed (exit {proc.returncode}): '
-                 + ' '.join(cmd))
+        sys.exit(f'demo: step failed (exit {proc.returncode}): ' +
+                 ' '.join(cmd))
     print(f'[demo] step took {time.time() - start:.0f} s', flush=True)
 
 
@@ -46,8 +45,8 @@ def data_ready(data_root: str, seed: int) -> bool:
 
 def latest_test_metrics(test_dir: str) -> dict:
     """Metrics json that tools/test.py's logger wrote last in ``test_dir``."""
-    files = sorted(glob.glob(osp.join(test_dir, '*', '*.json')),
-                   key=osp.getmtime)
+    files = sorted(
+        glob.glob(osp.join(test_dir, '*', '*.json')), key=osp.getmtime)
     if not files:
         sys.exit(f'demo: no metrics json found under {test_dir}')
     with open(files[-1]) as f:
@@ -60,7 +59,8 @@ def main() -> None:
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
-        '--skip-train', action='store_true',
+        '--skip-train',
+        action='store_true',
         help='evaluate the checkpoint of an earlier demo run')
     args = parser.parse_args()
     py = sys.executable
@@ -69,13 +69,18 @@ def main() -> None:
     if data_ready(args.data_root, args.seed):
         print(f'[demo] synthetic data found in {args.data_root}')
     else:
-        run([py, 'tools/misc/make_synthetic_data.py', '--layout', 'levir',
-             '--out', args.data_root, '--seed', str(args.seed), '--force'])
+        run([
+            py, 'tools/misc/make_synthetic_data.py', '--layout', 'levir',
+            '--out', args.data_root, '--seed',
+            str(args.seed), '--force'
+        ])
 
     data_opt = [f'data_root={args.data_root}']
     if not args.skip_train:
-        run([py, 'tools/train.py', CONFIG, '--work-dir', args.work_dir,
-             '--cfg-options', f'randomness.seed={args.seed}', *data_opt])
+        run([
+            py, 'tools/train.py', CONFIG, '--work-dir', args.work_dir,
+            '--cfg-options', f'randomness.seed={args.seed}', *data_opt
+        ])
     last = osp.join(ROOT, args.work_dir, 'last_checkpoint')
     if not osp.isfile(last):
         sys.exit(f'demo: no checkpoint in {args.work_dir}; run without '
@@ -84,9 +89,11 @@ def main() -> None:
         ckpt = f.read().strip()
 
     test_dir = osp.join(args.work_dir, 'test')
-    run([py, 'tools/test.py', CONFIG, ckpt, '--work-dir', test_dir,
-         '--show-dir', osp.join(args.work_dir, 'overlays'),
-         '--cfg-options', *data_opt])
+    run([
+        py, 'tools/test.py', CONFIG, ckpt, '--work-dir', test_dir,
+        '--show-dir',
+        osp.join(args.work_dir, 'overlays'), '--cfg-options', *data_opt
+    ])
     metrics = latest_test_metrics(osp.join(ROOT, test_dir))
 
     keys = ['F1', 'Precision', 'Recall', 'IoU', 'OA', 'Kappa']

@@ -281,9 +281,10 @@ def check_optional(module: str, purpose: str, install: str) -> CheckResult:
         CheckResult: Always passed; the message says whether it is there.
     """
     if importlib.util.find_spec(module) is None:
-        return CheckResult(f'optional {module}', True, False,
-                           f'not installed; only needed for {purpose} '
-                           f'({install})')
+        return CheckResult(
+            f'optional {module}', True, False,
+            f'not installed; only needed for {purpose} '
+            f'({install})')
     return CheckResult(f'optional {module}', True, False,
                        f'installed ({purpose})')
 
@@ -298,9 +299,9 @@ def check_mmcv_range() -> CheckResult:
     try:
         ranges = read_mmseg_ranges(spec.origin)
     except (OSError, ValueError) as e:
-        return CheckResult(name, False, True, str(e),
-                           f'{PIP} install --force-reinstall '
-                           '"mmsegmentation==1.2.2"')
+        return CheckResult(
+            name, False, True, str(e), f'{PIP} install --force-reinstall '
+            '"mmsegmentation==1.2.2"')
     found = {
         'mmcv': dist_version('mmcv', 'mmcv-full', 'mmcv-lite'),
         'mmengine': dist_version('mmengine', 'mmengine-lite'),
@@ -352,17 +353,17 @@ def check_mmcv_ops() -> CheckResult:
             hint = ' (mmcv was compiled against a different torch)'
         elif 'numpy' in str(e).lower():
             hint = ' (mmcv was compiled against another numpy major version)'
-        return CheckResult(name, False, True,
-                           f'{type(e).__name__}: {e}{hint}',
+        return CheckResult(name, False, True, f'{type(e).__name__}: {e}{hint}',
                            REINSTALL_MMCV_CMD)
     if kept != [0, 2]:
         return CheckResult(
             name, False, True,
             f'mmcv.ops.nms returned {kept} instead of [0, 2]: the compiled '
             'extension is broken', REINSTALL_MMCV_CMD)
-    return CheckResult(name, True, True,
-                       'mmcv._ext loads and mmcv.ops.nms gives the expected '
-                       'result')
+    return CheckResult(
+        name, True, True,
+        'mmcv._ext loads and mmcv.ops.nms gives the expected '
+        'result')
 
 
 def check_numpy_vs_mmcv() -> CheckResult:
@@ -371,8 +372,7 @@ def check_numpy_vs_mmcv() -> CheckResult:
     try:
         import numpy as np
     except Exception as e:
-        return CheckResult(name, False, True,
-                           f'numpy does not import: {e}',
+        return CheckResult(name, False, True, f'numpy does not import: {e}',
                            f'{PIP} install "numpy>=2.0,<2.5"')
     spec = importlib.util.find_spec('mmcv._ext') if importlib.util.find_spec(
         'mmcv') else None
@@ -455,13 +455,13 @@ def transformers_result(transformers: Optional[str],
     """
     name = 'transformers vs mmpretrain'
     if transformers is None:
-        return CheckResult(name, True, True,
-                           'transformers not installed (mmcd_ext does not '
-                           'need it)')
+        return CheckResult(
+            name, True, True, 'transformers not installed (mmcd_ext does not '
+            'need it)')
     if mmpretrain is None:
-        return CheckResult(name, True, True,
-                           f'transformers {transformers}; mmpretrain not '
-                           'installed')
+        return CheckResult(
+            name, True, True, f'transformers {transformers}; mmpretrain not '
+            'installed')
     if version_tuple(transformers) >= version_tuple('5'):
         return CheckResult(
             name, False, True,
@@ -473,9 +473,9 @@ def transformers_result(transformers: Optional[str],
     note = ''
     if version_tuple(transformers) >= version_tuple('4.50'):
         note = ' (untested; transformers<4.50 is known to work)'
-    return CheckResult(name, True, True,
-                       f'transformers {transformers} with mmpretrain '
-                       f'{mmpretrain}{note}')
+    return CheckResult(
+        name, True, True, f'transformers {transformers} with mmpretrain '
+        f'{mmpretrain}{note}')
 
 
 def _fake_runner_checkpoint() -> dict:
@@ -523,9 +523,9 @@ def check_checkpoint_loading(import_plugin: bool = True) -> CheckResult:
         if import_plugin:
             import mmcd_ext  # noqa: F401  (allow-lists the Runner types)
     except Exception as e:
-        return CheckResult(name, False, True,
-                           f'cannot import what the check needs: '
-                           f'{type(e).__name__}: {e}', INSTALL_CMD)
+        return CheckResult(
+            name, False, True, f'cannot import what the check needs: '
+            f'{type(e).__name__}: {e}', INSTALL_CMD)
     torch_version = torch.__version__
     try:
         ckpt = _fake_runner_checkpoint()
@@ -543,8 +543,9 @@ def check_checkpoint_loading(import_plugin: bool = True) -> CheckResult:
     except Exception as e:
         lines = str(e).strip().splitlines() or ['']
         # torch's message is long; its most useful line names the type
-        detail = next((ln.strip() for ln in lines if 'Unsupported global'
-                       in ln), lines[0].strip())
+        detail = next(
+            (ln.strip() for ln in lines if 'Unsupported global' in ln),
+            lines[0].strip())
         msg = f'torch {torch_version}: {type(e).__name__}: {detail}'
         fix = ('add the types to torch\'s allow-list: import mmcd_ext '
                'before loading (configs do it via custom_imports); if '
@@ -574,9 +575,10 @@ def check_weights_only_still_strict() -> CheckResult:
         return CheckResult(name, False, False, f'torch missing: {e}',
                            INSTALL_CMD)
     if version_tuple(torch.__version__) < version_tuple('2.6'):
-        return CheckResult(name, True, False,
-                           f'torch {torch.__version__} predates weights_only'
-                           ' by default; nothing to check')
+        return CheckResult(
+            name, True, False,
+            f'torch {torch.__version__} predates weights_only'
+            ' by default; nothing to check')
     with tempfile.TemporaryDirectory() as tmp:
         path = osp.join(tmp, 'foreign.pth')
         # argparse.Namespace: importable anywhere, allow-listed nowhere
@@ -670,17 +672,18 @@ def run_checks() -> List[CheckResult]:
             fix=f'{PIP} install "mmpretrain==1.2.0"; if the error mentions '
             f'transformers: {PIP} install "transformers<4.50"'),
         lambda: check_import(
-            'mmcd_ext', fix=f'{PIP} install --no-deps -e '
+            'mmcd_ext',
+            fix=f'{PIP} install --no-deps -e '
             f'{REPO_ROOT}  (or {INSTALL_CMD})'),
         check_checkpoint_loading,
         check_weights_only_still_strict,
         lambda: check_import(
-            'segment_anything', required=False,
+            'segment_anything',
+            required=False,
             fix=f'{PIP} install "segment-anything==1.0"  (numerical '
             'reference for the TTP encoder tests)'),
-        lambda: check_optional(
-            'rasterio', 'large-scene GeoTIFF inference',
-            f'{PIP} install -e "{REPO_ROOT}[geo]"'),
+        lambda: check_optional('rasterio', 'large-scene GeoTIFF inference',
+                               f'{PIP} install -e "{REPO_ROOT}[geo]"'),
     ]
     results = []
     for check in checks:
@@ -688,9 +691,10 @@ def run_checks() -> List[CheckResult]:
             results.append(check())
         except Exception as e:  # a bug in a check must not hide the others
             results.append(
-                CheckResult(getattr(check, '__name__', 'check'), False, True,
-                            f'the check itself crashed: {type(e).__name__}: '
-                            f'{e}', 'report this as a bug in check_env.py'))
+                CheckResult(
+                    getattr(check, '__name__', 'check'), False, True,
+                    f'the check itself crashed: {type(e).__name__}: '
+                    f'{e}', 'report this as a bug in check_env.py'))
     return results
 
 
@@ -729,8 +733,8 @@ def format_report(report: EnvReport) -> str:
     else:
         rows.append(('torch', f'not importable ({v.get("torch_error")})'))
     for key in ('torchvision', 'mmengine', 'mmcv', 'mmseg', 'mmpretrain',
-                'segment_anything', 'numpy', 'cv2', 'transformers',
-                'rasterio', 'mmcd_ext'):
+                'segment_anything', 'numpy', 'cv2', 'transformers', 'rasterio',
+                'mmcd_ext'):
         val = v.get(key) or 'not installed'
         if key == 'mmcv' and v.get(key):
             ops = 'compiled' if v.get('mmcv_ops_compiled') else 'MISSING'
@@ -768,7 +772,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         description='Check the mmcd_ext environment; exit code 1 when a '
         'required check fails.')
     parser.add_argument(
-        '--json', action='store_true',
+        '--json',
+        action='store_true',
         help='print a JSON report instead of text')
     return parser.parse_args(argv)
 

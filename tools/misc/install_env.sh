@@ -32,7 +32,7 @@ pick_python() {
 }
 
 stamp_hash() {
-  cat "$ROOT/requirements/ci.txt" "$ROOT/setup.py" "$ROOT/tools/misc/install_env.sh" | sha256sum | cut -d' ' -f1
+  cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" "$ROOT/pyproject.toml" "$ROOT/tools/misc/install_env.sh" | sha256sum | cut -d' ' -f1
 }
 
 STAMP=$VENV/.mmcd_ext_stamp

@@ -14,16 +14,13 @@ last, so its presence means the data set is complete. See
 ``docs/synthetic_data.md``.
 """
 import argparse
-import os.path as osp
 import sys
 import time
 from typing import List, Optional
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
-    __file__)))))
-
-from mmcd_ext.datasets.synthetic import (  # noqa: E402
-    PseudoChangeParams, generate_levir_like, generate_second_like)
+from mmcd_ext.datasets.synthetic import (PseudoChangeParams,
+                                         generate_levir_like,
+                                         generate_second_like)
 
 # Per-layout defaults of the image counts (train, val, test).
 DEFAULT_COUNTS = dict(levir=(200, 40, 40), second=(120, 30, 30))
@@ -64,27 +61,41 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """
     parser = argparse.ArgumentParser(
         description='Write a seeded synthetic bitemporal change data set.')
-    parser.add_argument('--layout', required=True, choices=['levir', 'second'],
-                        help='levir: binary building change (A, B, label); '
-                        'second: semantic change (im1, im2, label1, label2)')
-    parser.add_argument('--out', default=None,
-                        help='output directory (default: '
-                        'data/synthetic_<layout>)')
+    parser.add_argument(
+        '--layout',
+        required=True,
+        choices=['levir', 'second'],
+        help='levir: binary building change (A, B, label); '
+        'second: semantic change (im1, im2, label1, label2)')
+    parser.add_argument(
+        '--out',
+        default=None,
+        help='output directory (default: '
+        'data/synthetic_<layout>)')
     parser.add_argument('--seed', type=int, default=0, help='data-set seed')
-    parser.add_argument('--size', type=int, default=256,
-                        help='image side in pixels (default: 256)')
+    parser.add_argument(
+        '--size',
+        type=int,
+        default=256,
+        help='image side in pixels (default: 256)')
     for i, split in enumerate(('train', 'val', 'test')):
         parser.add_argument(
-            f'--num-{split}', type=int, default=None,
+            f'--num-{split}',
+            type=int,
+            default=None,
             help=f'{split} images (default: levir '
             f'{DEFAULT_COUNTS["levir"][i]}, second '
             f'{DEFAULT_COUNTS["second"][i]})')
-    parser.add_argument('--no-pseudo', action='store_true',
-                        help='switch every pseudo-change off (clean pairs)')
-    parser.add_argument('--force', action='store_true',
-                        help='write into a non-empty output directory')
-    parser.add_argument('--quiet', action='store_true',
-                        help='no progress output')
+    parser.add_argument(
+        '--no-pseudo',
+        action='store_true',
+        help='switch every pseudo-change off (clean pairs)')
+    parser.add_argument(
+        '--force',
+        action='store_true',
+        help='write into a non-empty output directory')
+    parser.add_argument(
+        '--quiet', action='store_true', help='no progress output')
     return parser.parse_args(argv)
 
 
@@ -102,14 +113,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     out = args.out or f'data/synthetic_{args.layout}'
     defaults = DEFAULT_COUNTS[args.layout]
     counts = [
-        n if n is not None else d for n, d in zip(
-            (args.num_train, args.num_val, args.num_test), defaults)
+        n if n is not None else d
+        for n, d in zip((args.num_train, args.num_val,
+                         args.num_test), defaults)
     ]
     total = sum(counts)
     progress = None if args.quiet else ProgressPrinter(
         f'[synthetic] {args.layout} -> {out}', total)
-    generate = (generate_levir_like
-                if args.layout == 'levir' else generate_second_like)
+    generate = (
+        generate_levir_like
+        if args.layout == 'levir' else generate_second_like)
     pseudo = PseudoChangeParams.disabled() if args.no_pseudo else None
     start = time.time()
     try:

@@ -9,17 +9,11 @@ Usage::
 as ``tools/train.py``), e.g. ``train_dataloader.batch_size=4``.
 """
 import argparse
-import os.path as osp
-import sys
 from typing import List, Optional
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)  # find mmcd_ext without installing it
+from mmengine.config import DictAction
 
-from mmengine.config import DictAction  # noqa: E402
-
-from mmcd_ext.utils.config_utils import read_config  # noqa: E402
+from mmcd_ext.utils.config_utils import read_config
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -36,12 +30,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         description='Print the fully resolved config')
     parser.add_argument('config', help='config file path')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override settings of the config, as key=value pairs '
         '(lists: key="[a,b]" or key=a,b; nested: key="[(a,b),(c,d)]"; '
         'quotes needed, no spaces)')
     parser.add_argument(
-        '--dump', default=None,
+        '--dump',
+        default=None,
         help='also write the resolved config to this file (.py, .json or '
         '.yaml); nothing is written without it')
     return parser.parse_args(argv)

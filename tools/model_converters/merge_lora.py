@@ -18,14 +18,10 @@ import os.path as osp
 import sys
 from typing import Optional, Sequence
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
+import torch
 
-import torch  # noqa: E402
-
-import mmcd_ext  # noqa: E402,F401  (allow-lists Runner checkpoint types)
-from mmcd_ext.models.layers.qkv_lora import merge_lora_state_dict  # noqa
+import mmcd_ext  # noqa: F401  (allow-lists Runner checkpoint types)
+from mmcd_ext.models.layers.qkv_lora import merge_lora_state_dict
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -40,8 +36,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """
     parser = argparse.ArgumentParser(
         description='Merge LoRA adapters into the frozen q/k/v weights.')
-    parser.add_argument('src', help='trained checkpoint (Runner format or a '
-                        'plain state dict)')
+    parser.add_argument(
+        'src',
+        help='trained checkpoint (Runner format or a '
+        'plain state dict)')
     parser.add_argument('dst', help='output checkpoint')
     return parser.parse_args(argv)
 
@@ -59,8 +57,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     merged = merge_lora_state_dict(state)
     count = sum(k.endswith('.lora_up') for k in state)
     if count == 0:
-        print(f'error: no LoRA adapters (*.lora_up keys) in {args.src}',
-              file=sys.stderr)
+        print(
+            f'error: no LoRA adapters (*.lora_up keys) in {args.src}',
+            file=sys.stderr)
         return 1
     out = {'state_dict': merged}
     if wrapped and 'meta' in ckpt:

@@ -24,19 +24,16 @@ import os.path as osp
 import sys
 from typing import Dict, Optional, Sequence
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
+import torch
+import torch.nn.functional as F
+from torch import Tensor
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import Tensor  # noqa: E402
-
-from mmcd_ext.models.backbones.sam_lora_vit import (  # noqa: E402
-    SAM_WEIGHTS_HINT, convert_sam_state_dict)
+from mmcd_ext.models.backbones.sam_lora_vit import (SAM_WEIGHTS_HINT,
+                                                    convert_sam_state_dict)
 
 
-def resize_positions(state: Dict[str, Tensor], img_size: int,
+def resize_positions(state: Dict[str, Tensor],
+                     img_size: int,
                      window_size: int,
                      patch_size: int = 16) -> Dict[str, Tensor]:
     """Resize the absolute and global relative position tables.
@@ -65,8 +62,8 @@ def resize_positions(state: Dict[str, Tensor], img_size: int,
     for key, value in list(state.items()):
         if '.rel_pos_' in key and value.shape[0] != 2 * window_size - 1:
             table = value.float().t().unsqueeze(0)  # (1, C, L)
-            state[key] = F.interpolate(table, size=length,
-                                       mode='linear').squeeze(0).t()
+            state[key] = F.interpolate(
+                table, size=length, mode='linear').squeeze(0).t()
     return state
 
 
@@ -85,13 +82,21 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         'or segment_anything layout) to SAMLoRAViT keys.')
     parser.add_argument('src', help='source checkpoint')
     parser.add_argument('dst', help='output file')
-    parser.add_argument('--img-size', type=int, default=None,
-                        help='resize position tables for this input side '
-                        '(e.g. 512). Default: keep them')
-    parser.add_argument('--window-size', type=int, default=14,
-                        help='window of the windowed blocks. Default: 14')
-    parser.add_argument('--prefix', default='backbone.',
-                        help="key prefix in DST. Default: 'backbone.'")
+    parser.add_argument(
+        '--img-size',
+        type=int,
+        default=None,
+        help='resize position tables for this input side '
+        '(e.g. 512). Default: keep them')
+    parser.add_argument(
+        '--window-size',
+        type=int,
+        default=14,
+        help='window of the windowed blocks. Default: 14')
+    parser.add_argument(
+        '--prefix',
+        default='backbone.',
+        help="key prefix in DST. Default: 'backbone.'")
     return parser.parse_args(argv)
 
 
@@ -99,15 +104,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the conversion; returns the exit code."""
     args = parse_args(argv)
     if not osp.isfile(args.src):
-        print(f'error: {args.src} not found. {SAM_WEIGHTS_HINT}',
-              file=sys.stderr)
+        print(
+            f'error: {args.src} not found. {SAM_WEIGHTS_HINT}',
+            file=sys.stderr)
         return 1
     raw = torch.load(args.src, map_location='cpu', weights_only=True)
     state, layout = convert_sam_state_dict(raw)
     if args.img_size is not None:
         state = resize_positions(state, args.img_size, args.window_size)
-    torch.save({'state_dict': {args.prefix + k: v
-                               for k, v in state.items()}}, args.dst)
+    torch.save({'state_dict': {
+        args.prefix + k: v
+        for k, v in state.items()
+    }}, args.dst)
     print(f'{args.src} ({layout}): {len(state)} tensors -> {args.dst}')
     return 0
 

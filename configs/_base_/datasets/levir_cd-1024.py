@@ -18,7 +18,6 @@ train_pipeline = [
     dict(type='PackCDInputs'),
 ]
 train_dataloader = dict(
-    batch_size=4,
-    dataset=dict(data_root=data_root, pipeline=train_pipeline))
+    batch_size=4, dataset=dict(data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(data_root=data_root))
 test_dataloader = dict(dataset=dict(data_root=data_root))

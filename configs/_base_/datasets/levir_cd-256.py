@@ -21,15 +21,17 @@ test_pipeline = [
 ]
 tta_pipeline = [
     dict(type='LoadBitemporalImages'),
-    dict(type='TestTimeAug',
-         transforms=[
-             [dict(type='RandomFlip', prob=0.0, direction='horizontal'),
-              dict(type='RandomFlip', prob=1.0, direction='horizontal')],
-             [dict(type='LoadCDAnnotations')],
-             [dict(type='PackCDInputs')],
-         ]),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(type='RandomFlip', prob=0.0, direction='horizontal'),
+                dict(type='RandomFlip', prob=1.0, direction='horizontal')
+            ],
+            [dict(type='LoadCDAnnotations')],
+            [dict(type='PackCDInputs')],
+        ]),
 ]
-
 
 train_dataloader = dict(
     batch_size=8,
@@ -40,7 +42,8 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(
-            img_path='train/A', img_path2='train/B',
+            img_path='train/A',
+            img_path2='train/B',
             seg_map_path='train/label'),
         pipeline=train_pipeline))
 val_dataloader = dict(

@@ -25,8 +25,10 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(
-            img_path='train/im1', img_path2='train/im2',
-            seg_map_path_a='train/label1', seg_map_path_b='train/label2'),
+            img_path='train/im1',
+            img_path2='train/im2',
+            seg_map_path_a='train/label1',
+            seg_map_path_b='train/label2'),
         pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=1,
@@ -37,8 +39,10 @@ val_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(
-            img_path='val/im1', img_path2='val/im2',
-            seg_map_path_a='val/label1', seg_map_path_b='val/label2'),
+            img_path='val/im1',
+            img_path2='val/im2',
+            seg_map_path_a='val/label1',
+            seg_map_path_b='val/label2'),
         pipeline=test_pipeline))
 test_dataloader = dict(
     batch_size=1,
@@ -49,8 +53,10 @@ test_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(
-            img_path='test/im1', img_path2='test/im2',
-            seg_map_path_a='test/label1', seg_map_path_b='test/label2'),
+            img_path='test/im1',
+            img_path2='test/im2',
+            seg_map_path_a='test/label1',
+            seg_map_path_b='test/label2'),
         pipeline=test_pipeline))
 val_evaluator = dict(type='SCDMetric')
 test_evaluator = val_evaluator

@@ -42,12 +42,18 @@ model = dict(
         change_threshold=0.5,
         # eq. 18: L = L_BCD + 0.5 (L_SS1 + L_SS2) + L_SC
         loss_change=dict(
-            type='mmseg.CrossEntropyLoss', use_sigmoid=True,
-            avg_non_ignore=True, loss_weight=1.0, loss_name='loss_bcd'),
+            type='mmseg.CrossEntropyLoss',
+            use_sigmoid=True,
+            avg_non_ignore=True,
+            loss_weight=1.0,
+            loss_name='loss_bcd'),
         loss_semantic=dict(
-            type='mmseg.CrossEntropyLoss', use_sigmoid=False,
-            avg_non_ignore=True, loss_weight=0.5, loss_name='loss_ss'),
-        loss_consistency=dict(
-            type='SemanticConsistencyLoss', loss_weight=1.0)),
+            type='mmseg.CrossEntropyLoss',
+            use_sigmoid=False,
+            avg_non_ignore=True,
+            loss_weight=0.5,
+            loss_name='loss_ss'),
+        loss_consistency=dict(type='SemanticConsistencyLoss',
+                              loss_weight=1.0)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

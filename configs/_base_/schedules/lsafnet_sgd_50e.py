@@ -5,8 +5,14 @@ max_epochs = 50
 optimizer = dict(type='SGD', lr=0.07, momentum=0.9, weight_decay=5e-4)
 optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer)
 param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=1.5, by_epoch=True, begin=0,
-         end=max_epochs, convert_to_iter_based=True),
+    dict(
+        type='PolyLR',
+        eta_min=0.0,
+        power=1.5,
+        by_epoch=True,
+        begin=0,
+        end=max_epochs,
+        convert_to_iter_based=True),
 ]
 train_cfg = dict(
     type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=5)
@@ -16,7 +22,12 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=5,
-                    max_keep_ckpts=2, save_best='SeK', rule='greater'),
+    checkpoint=dict(
+        type='CheckpointHook',
+        by_epoch=True,
+        interval=5,
+        max_keep_ckpts=2,
+        save_best='SeK',
+        rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='CDVisualizationHook'))

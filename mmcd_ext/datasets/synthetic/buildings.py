@@ -62,8 +62,12 @@ class Building:
                             self.angle)
 
 
-def random_building(rng: np.random.Generator, cx: float, cy: float,
-                    angle: float, scale: float, large: bool = False,
+def random_building(rng: np.random.Generator,
+                    cx: float,
+                    cy: float,
+                    angle: float,
+                    scale: float,
+                    large: bool = False,
                     like: Optional[Building] = None) -> Building:
     """Draw a house (or a large flat-roofed building) at a position.
 
@@ -143,8 +147,7 @@ def render_buildings(img: np.ndarray, buildings: Sequence[Building],
         along = np.array([c, s])
         across = np.array([-s, c])
         if b.roof == 'flat':
-            shade = 1.0 + 0.04 * (u / max(half_l, 1)) * np.sign(
-                along @ light)
+            shade = 1.0 + 0.04 * (u / max(half_l, 1)) * np.sign(along @ light)
             edge = np.minimum(half_l - np.abs(u), half_w - np.abs(v))
             shade = np.where(edge < 1.2, 0.82, shade)
             for cu, cv, size in b.units:
@@ -158,8 +161,7 @@ def render_buildings(img: np.ndarray, buildings: Sequence[Building],
                 end = (half_l - np.abs(u)) < (half_w - np.abs(v))
                 end_sign = np.sign(u) + (u == 0)
                 normal = np.where(end[:, None],
-                                  end_sign[:, None] * along[None],
-                                  normal_side)
+                                  end_sign[:, None] * along[None], normal_side)
             else:
                 normal = normal_side
             shade = 1.0 + b.relief * (normal @ light)
@@ -209,15 +211,14 @@ def shadow_mask(shape: Tuple[int, int], buildings: Sequence[Building],
         tmask = np.zeros(shape, np.uint8)
         for t in trees:
             off = shadow_dir * t.height * length
-            cv2.circle(tmask, (int(round((t.cx + off[0]) * 16)),
-                               int(round((t.cy + off[1]) * 16))),
+            cv2.circle(tmask, (int(round(
+                (t.cx + off[0]) * 16)), int(round((t.cy + off[1]) * 16))),
                        int(round(t.radius * 16)), 1, -1, cv2.LINE_8, 4)
         mask |= tmask.astype(bool)
     return mask
 
 
-def apply_shadow(img: np.ndarray, mask: np.ndarray,
-                 darkness: float) -> None:
+def apply_shadow(img: np.ndarray, mask: np.ndarray, darkness: float) -> None:
     """Darken shadowed pixels in place (soft edge, slightly blue).
 
     Args:

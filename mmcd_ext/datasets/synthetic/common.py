@@ -35,8 +35,10 @@ class JsonParamsMixin:
         Returns:
             dict: The parameters.
         """
-        return {k: list(v) if isinstance(v, tuple) else v
-                for k, v in asdict(self).items()}
+        return {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in asdict(self).items()
+        }
 
 
 def scene_frame(size: int) -> Tuple[float, int, Tuple[int, int]]:
@@ -69,8 +71,10 @@ def as_seed_sequence(seed: SeedLike) -> np.random.SeedSequence:
     """
     if isinstance(seed, np.random.SeedSequence):
         return seed
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(
-            seed, (int, np.integer)) or seed < 0:
+    if isinstance(
+            seed,
+        (bool, np.bool_)) or not isinstance(seed,
+                                            (int, np.integer)) or seed < 0:
         raise ValueError(
             f'seed must be a non-negative int or a SeedSequence, got {seed!r}')
     return np.random.SeedSequence(int(seed))
@@ -121,7 +125,8 @@ def component_rngs(seed: SeedLike,
     """
     ss = as_seed_sequence(seed)
     return {
-        name: np.random.default_rng(
+        name:
+        np.random.default_rng(
             np.random.SeedSequence(
                 ss.entropy, spawn_key=tuple(ss.spawn_key) + (i, )))
         for i, name in enumerate(names)
@@ -205,8 +210,8 @@ def rotated_rect(cx: float, cy: float, length: float, width: float,
     c, s = np.cos(angle), np.sin(angle)
     ux, uy = c * length / 2, s * length / 2
     vx, vy = -s * width / 2, c * width / 2
-    return np.array([[cx + ux + vx, cy + uy + vy],
-                     [cx - ux + vx, cy - uy + vy],
+    return np.array([[cx + ux + vx,
+                      cy + uy + vy], [cx - ux + vx, cy - uy + vy],
                      [cx - ux - vx, cy - uy - vy],
                      [cx + ux - vx, cy + uy - vy]])
 
@@ -292,7 +297,9 @@ def gaussian_blur(img: np.ndarray, sigma: float) -> np.ndarray:
         img, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT)
 
 
-def bezier(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray,
+def bezier(p0: np.ndarray,
+           p1: np.ndarray,
+           p2: np.ndarray,
            num: int = 48) -> np.ndarray:
     """Points on a quadratic Bezier curve.
 

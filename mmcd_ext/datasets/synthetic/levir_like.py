@@ -14,8 +14,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .buildings import (Building, apply_shadow, render_buildings,
-                        shadow_mask, sun_light)
+from .buildings import (Building, apply_shadow, render_buildings, shadow_mask,
+                        sun_light)
 from .common import (PAD, JsonParamsMixin, SeedLike, check_probability,
                      check_range, component_rngs, dilate, fill_polygons,
                      fractal_noise, randint, scene_frame, uniform)
@@ -24,9 +24,8 @@ from .pseudo_changes import (PseudoChangeParams, acquire_dates, crop,
                              draw_conditions, local_pseudo_changes,
                              shadow_changes)
 from .render import (GROUND_TONES, ground_layer, make_cars, make_roads,
-                     make_vegetation, random_field, render_cars,
-                     render_roads, render_trees, retint_patch, tree_leaves,
-                     tree_shading)
+                     make_vegetation, random_field, render_cars, render_roads,
+                     render_trees, retint_patch, tree_leaves, tree_shading)
 from .writer import Layout, write_dataset
 
 #: Version of the scene design, stored in meta.json.
@@ -101,10 +100,9 @@ class LevirSceneParams(JsonParamsMixin):
             raise ValueError('max_changed and margin must be >= 0')
 
 
-def _changed_buildings(rng: np.random.Generator, occ: Occupancy,
-                       roads: list, params: LevirSceneParams, size: int,
-                       scale: float) -> Tuple[List[Building],
-                                              List[Building]]:
+def _changed_buildings(rng: np.random.Generator, occ: Occupancy, roads: list,
+                       params: LevirSceneParams, size: int,
+                       scale: float) -> Tuple[List[Building], List[Building]]:
     """Add appearing / vanishing groups until the target area is reached.
 
     Args:
@@ -138,9 +136,17 @@ def _changed_buildings(rng: np.random.Generator, occ: Occupancy,
                               min(randint(rng, params.row_length), room),
                               scale, margin, box)
         else:
-            group = place_buildings(rng, occ, roads, 1, scale,
-                                    params.p_large, 0.5, margin, box,
-                                    max_attempts=5)
+            group = place_buildings(
+                rng,
+                occ,
+                roads,
+                1,
+                scale,
+                params.p_large,
+                0.5,
+                margin,
+                box,
+                max_attempts=5)
         vanish = bool(rng.random() < params.p_vanish)
         (vanished if vanish else appeared).extend(group)
         for b in group:
@@ -148,11 +154,11 @@ def _changed_buildings(rng: np.random.Generator, occ: Occupancy,
     return appeared, vanished
 
 
-def make_levir_like_sample(seed: SeedLike = 0,
-                           size: int = 256,
-                           scene: Optional[LevirSceneParams] = None,
-                           pseudo: Optional[PseudoChangeParams] = None
-                           ) -> Dict[str, object]:
+def make_levir_like_sample(
+        seed: SeedLike = 0,
+        size: int = 256,
+        scene: Optional[LevirSceneParams] = None,
+        pseudo: Optional[PseudoChangeParams] = None) -> Dict[str, object]:
     """Generate one bitemporal scene with its change label, in memory.
 
     Args:
@@ -190,13 +196,12 @@ def make_levir_like_sample(seed: SeedLike = 0,
     road_mask = render_roads(base, rngs['roads'], roads)
     rv = rngs['vegetation']
     veg = make_vegetation(rv, shape, scale, uniform(rv, scene.lawn_cover),
-                          uniform(rv, scene.wood_cover),
-                          dilate(road_mask, 1))
+                          uniform(rv, scene.wood_cover), dilate(road_mask, 1))
 
     # Buildings: changed groups first (they need room), then the rest.
     occ = Occupancy(dilate(road_mask, max(1, int(round(2 * scale)))))
-    appeared, vanished = _changed_buildings(rngs['changes'], occ, roads,
-                                            scene, size, scale)
+    appeared, vanished = _changed_buildings(rngs['changes'], occ, roads, scene,
+                                            size, scale)
     persistent = place_buildings(rngs['buildings'], occ, roads,
                                  randint(rngs['buildings'], scene.buildings),
                                  scale, scene.p_large, scene.p_aligned,
@@ -226,8 +231,9 @@ def make_levir_like_sample(seed: SeedLike = 0,
         field_mask = date_masks[0] | date_masks[1]
 
     rc = rngs['cars']
-    cars = [make_cars(rc, roads, randint(rc, pseudo.cars), scale)
-            for _ in range(2)]
+    cars = [
+        make_cars(rc, roads, randint(rc, pseudo.cars), scale) for _ in range(2)
+    ]
 
     # Render both dates. Roofs and crowns are shaded with date A's sun on
     # both dates (only the cast shadows move with the sun).
@@ -255,21 +261,21 @@ def make_levir_like_sample(seed: SeedLike = 0,
     crown_core = crowns[0] > 0.9
     parts = {}
     season = cond_a.greenness != cond_b.greenness
-    parts['season'] = ((veg.mask(0.1) | crown_any) & ~buildings_any
-                       & season)
+    parts['season'] = ((veg.mask(0.1) | crown_any) & ~buildings_any & season)
     # Re-tinted ground counts where at least 10% of it shows.
-    parts['field'] = (field_mask & ~dilate(road_mask, 1) & ~buildings_any
-                      & ~crown_core & (veg.ground_weight() > 0.1))
+    parts['field'] = (
+        field_mask & ~dilate(road_mask, 1) & ~buildings_any
+        & ~crown_core & (veg.ground_weight() > 0.1))
     parts['cars'] = dilate(car_masks[0] | car_masks[1], 1)
-    moved_shadow, changed_shadows = shadow_changes(
-        shape, persistent, trees, appeared, vanished, cond_a, cond_b)
+    moved_shadow, changed_shadows = shadow_changes(shape, persistent, trees,
+                                                   appeared, vanished, cond_a,
+                                                   cond_b)
     parts['shadow'] = moved_shadow & ~buildings_any & ~crown_core
     parts, changed_shadow, pseudo_mask = local_pseudo_changes(
         parts, changed_shadows & ~buildings_any, label, canvases[1], cond_b,
         size, shift, pseudo)
 
-    img_a, img_b = acquire_dates(canvases, (cond_a, cond_b), size, shift,
-                                 rngs)
+    img_a, img_b = acquire_dates(canvases, (cond_a, cond_b), size, shift, rngs)
     info = dict(
         num_unchanged_buildings=len(persistent),
         num_appeared=len(appeared),
@@ -306,17 +312,17 @@ def _levir_images(sample: Dict[str, object]) -> List[Tuple[str, np.ndarray]]:
                                 ('label', 'label'), ('pseudo', 'pseudo'))]
 
 
-def generate_levir_like(out_dir: str,
-                        num_train: int = 200,
-                        num_val: int = 40,
-                        num_test: int = 40,
-                        size: int = 256,
-                        seed: int = 0,
-                        scene: Optional[LevirSceneParams] = None,
-                        pseudo: Optional[PseudoChangeParams] = None,
-                        overwrite: bool = False,
-                        progress: Optional[Callable[[int, int], None]] = None
-                        ) -> dict:
+def generate_levir_like(
+        out_dir: str,
+        num_train: int = 200,
+        num_val: int = 40,
+        num_test: int = 40,
+        size: int = 256,
+        seed: int = 0,
+        scene: Optional[LevirSceneParams] = None,
+        pseudo: Optional[PseudoChangeParams] = None,
+        overwrite: bool = False,
+        progress: Optional[Callable[[int, int], None]] = None) -> dict:
     """Write a LEVIR-CD-layout data set of synthetic scenes.
 
     Layout: ``<out>/{train,val,test}/{A,B,label,pseudo}/<split>_<i>.png``

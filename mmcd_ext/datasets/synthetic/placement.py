@@ -3,8 +3,8 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .common import local_polygon_mask, rotated_rect
 from .buildings import Building, random_building
+from .common import local_polygon_mask, rotated_rect
 from .render import Road, Tree
 
 
@@ -65,7 +65,9 @@ def grown(b: Building, margin: float) -> np.ndarray:
                         b.width + 2 * margin, b.angle)
 
 
-def try_add(occ: Occupancy, b: Building, margin: float,
+def try_add(occ: Occupancy,
+            b: Building,
+            margin: float,
             centre_box: Optional[Tuple[float, float]] = None) -> bool:
     """Place a building if its grown footprint is free.
 
@@ -115,9 +117,14 @@ def roadside_position(rng: np.random.Generator, road: Road, depth: float,
     return p + dist * normal, ang, along
 
 
-def place_buildings(rng: np.random.Generator, occ: Occupancy,
-                    roads: Sequence[Road], count: int, scale: float,
-                    p_large: float, p_aligned: float, margin: float,
+def place_buildings(rng: np.random.Generator,
+                    occ: Occupancy,
+                    roads: Sequence[Road],
+                    count: int,
+                    scale: float,
+                    p_large: float,
+                    p_aligned: float,
+                    margin: float,
                     centre_box: Optional[Tuple[float, float]] = None,
                     max_attempts: int = 20) -> List[Building]:
     """Scatter independent buildings, many along roads.
@@ -171,10 +178,14 @@ def place_buildings(rng: np.random.Generator, occ: Occupancy,
     return placed
 
 
-def place_row(rng: np.random.Generator, occ: Occupancy, road: Road,
-              count: int, scale: float, margin: float,
-              centre_box: Optional[Tuple[float, float]] = None
-              ) -> List[Building]:
+def place_row(
+        rng: np.random.Generator,
+        occ: Occupancy,
+        road: Road,
+        count: int,
+        scale: float,
+        margin: float,
+        centre_box: Optional[Tuple[float, float]] = None) -> List[Building]:
     """A row of identical houses along a road (a new development).
 
     Houses that do not fit are skipped; the row stops at the first gap of
@@ -244,6 +255,8 @@ def place_trees(rng: np.random.Generator, blocked: np.ndarray, count: int,
             continue
         if blocked[y0:y1, x0:x1].any():
             continue
-        trees.append(Tree(float(x), float(y), float(r),
-                          float(r * rng.uniform(1.2, 2.0))))
+        trees.append(
+            Tree(
+                float(x), float(y), float(r),
+                float(r * rng.uniform(1.2, 2.0))))
     return trees

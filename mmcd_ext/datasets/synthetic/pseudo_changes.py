@@ -331,12 +331,14 @@ def draw_conditions(
     if rng.random() < params.p_misregistration:
         m = params.max_shift
         while shift == (0, 0):
-            shift = (int(rng.integers(-m, m + 1)),
-                     int(rng.integers(-m, m + 1)))
+            shift = (int(rng.integers(-m,
+                                      m + 1)), int(rng.integers(-m, m + 1)))
     return conds[0], conds[1], shift
 
 
-def crop(canvas: np.ndarray, pad: int, size: int,
+def crop(canvas: np.ndarray,
+         pad: int,
+         size: int,
          shift: Tuple[int, int] = (0, 0)) -> np.ndarray:
     """Cut the image out of a padded canvas, displacing its content.
 
@@ -388,8 +390,7 @@ def acquire(canvas: np.ndarray, cond: DateConditions, pad: int, size: int,
         img = img * (1 - a) + a * np.array([206, 210, 218], np.float32)
     img = np.clip(img, 0, 255)
     img = 255.0 * (img / 255.0)**cond.gamma.astype(np.float32)
-    img = img * cond.gain.astype(np.float32) + cond.offset.astype(
-        np.float32)
+    img = img * cond.gain.astype(np.float32) + cond.offset.astype(np.float32)
     img = img + cond.noise_sigma * noise
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
@@ -506,8 +507,9 @@ def local_pseudo_changes(
         ``(S, S)`` bool pseudo-change mask.
     """
     cut = {k: crop(v, PAD, size).copy() for k, v in parts.items()}
-    cut['misregistration'] = misregistration_edges(
-        canvas_b, cond_b, PAD, size, shift, params.edge_threshold)
+    cut['misregistration'] = misregistration_edges(canvas_b, cond_b, PAD, size,
+                                                   shift,
+                                                   params.edge_threshold)
     changed_shadow = crop(changed_shadows, PAD, size).copy()
     pseudo_mask = combine_pseudo(cut, change, changed_shadow,
                                  params.label_buffer)
@@ -517,8 +519,7 @@ def local_pseudo_changes(
 def acquire_dates(canvases: Sequence[np.ndarray],
                   conds: Sequence[DateConditions], size: int,
                   shift: Tuple[int, int],
-                  rngs: Mapping[str, np.random.Generator]
-                  ) -> List[np.ndarray]:
+                  rngs: Mapping[str, np.random.Generator]) -> List[np.ndarray]:
     """Both dates' uint8 images: date A as drawn, date B shifted.
 
     Args:

@@ -15,16 +15,14 @@ from .common import bezier, fractal_noise, local_polygon_mask, rotated_rect
 
 # Land-cover tones of bare ground (RGB): dry grass, tan soil, pale soil,
 # dark ploughed earth, olive scrub, grey gravel.
-GROUND_TONES = np.array(
-    [[150, 143, 104], [172, 148, 118], [194, 182, 160], [116, 101, 82],
-     [128, 130, 96], [160, 156, 146]],
-    dtype=np.float32)
+GROUND_TONES = np.array([[150, 143, 104], [172, 148, 118], [194, 182, 160],
+                         [116, 101, 82], [128, 130, 96], [160, 156, 146]],
+                        dtype=np.float32)
 ASPHALT = np.array([94, 94, 98], np.float32)
 CONCRETE = np.array([182, 179, 171], np.float32)
-CAR_COLOURS = np.array(
-    [[232, 232, 230], [30, 30, 34], [168, 170, 174], [150, 34, 30],
-     [40, 64, 120], [110, 110, 112]],
-    dtype=np.float32)
+CAR_COLOURS = np.array([[232, 232, 230], [30, 30, 34], [168, 170, 174],
+                        [150, 34, 30], [40, 64, 120], [110, 110, 112]],
+                       dtype=np.float32)
 # Vegetation colours at greenness 1 (lush) and 0 (dry / dormant).
 LAWN_LUSH = np.array([92, 128, 62], np.float32)
 LAWN_DRY = np.array([158, 146, 98], np.float32)
@@ -47,8 +45,7 @@ def lerp_colour(dry: np.ndarray, lush: np.ndarray,
     return (dry + (lush - dry) * greenness).astype(np.float32)
 
 
-def composite(img: np.ndarray, alpha: np.ndarray,
-              colour: np.ndarray) -> None:
+def composite(img: np.ndarray, alpha: np.ndarray, colour: np.ndarray) -> None:
     """Alpha-blend a layer into ``img`` in place.
 
     Args:
@@ -139,7 +136,8 @@ def random_field(rng: np.random.Generator, canvas: int,
         50-120 by 40-90 pixels at 256 px.
     """
     c = rng.uniform(0.1, 0.9, 2) * canvas
-    return rotated_rect(c[0], c[1], rng.uniform(50, 120) * scale,
+    return rotated_rect(c[0], c[1],
+                        rng.uniform(50, 120) * scale,
                         rng.uniform(40, 90) * scale, rng.uniform(0, np.pi))
 
 
@@ -253,8 +251,14 @@ def _polyline_alpha(shape: Tuple[int, int], points: np.ndarray,
     """
     alpha = np.zeros(shape, np.float32)
     pts = np.round(points * 16).astype(np.int32)[None]
-    cv2.polylines(alpha, pts, False, 1.0, max(1, int(round(thickness))),
-                  lineType=cv2.LINE_AA, shift=4)
+    cv2.polylines(
+        alpha,
+        pts,
+        False,
+        1.0,
+        max(1, int(round(thickness))),
+        lineType=cv2.LINE_AA,
+        shift=4)
     return np.clip(alpha, 0, 1)
 
 
@@ -277,10 +281,8 @@ def render_roads(img: np.ndarray, rng: np.random.Generator,
     tex = fractal_noise(rng, shape, 8, octaves=3)
     asphalt = ASPHALT * rng.uniform(0.9, 1.12)
     for road in roads:
-        outer = _polyline_alpha(shape, road.points,
-                                road.width + 2 * road.kerb)
-        composite(img, outer,
-                  CONCRETE * (1 + 0.06 * (tex[..., None] - 0.5)))
+        outer = _polyline_alpha(shape, road.points, road.width + 2 * road.kerb)
+        composite(img, outer, CONCRETE * (1 + 0.06 * (tex[..., None] - 0.5)))
         inner = _polyline_alpha(shape, road.points, road.width)
         composite(img, inner, asphalt * (1 + 0.1 * (tex[..., None] - 0.5)))
         mask |= outer > 0.5
@@ -352,8 +354,7 @@ def canopy_texture(rng: np.random.Generator, shape: Tuple[int, int],
     """
     crowns = fractal_noise(rng, shape, max(5 * scale, 1.5), octaves=2)
     fine = fractal_noise(rng, shape, 2, octaves=1)
-    return (0.55 + 0.75 * crowns**1.5 + 0.15 * (fine - 0.5)).astype(
-        np.float32)
+    return (0.55 + 0.75 * crowns**1.5 + 0.15 * (fine - 0.5)).astype(np.float32)
 
 
 def make_vegetation(rng: np.random.Generator, shape: Tuple[int, int],
@@ -417,8 +418,9 @@ def tree_leaves(rng: np.random.Generator, tree: Tree) -> np.ndarray:
     return cv2.GaussianBlur(leaves, (0, 0), 0.7)
 
 
-def tree_shading(tree: Tree, light: np.ndarray, leaves: np.ndarray
-                 ) -> Tuple[int, int, np.ndarray, np.ndarray]:
+def tree_shading(
+        tree: Tree, light: np.ndarray,
+        leaves: np.ndarray) -> Tuple[int, int, np.ndarray, np.ndarray]:
     """Opacity and shading of one crown in its bounding box.
 
     Args:
@@ -441,13 +443,12 @@ def tree_shading(tree: Tree, light: np.ndarray, leaves: np.ndarray
     dist = np.sqrt(dx**2 + dy**2)
     alpha = np.clip(r + 0.5 - dist, 0, 1)
     lit = (dx * light[0] + dy * light[1]) / max(r, 1e-3)
-    shade = (0.95 + 0.35 * np.clip(lit, -1, 1) -
-             0.25 * (dist / max(r, 1e-3))**2) * leaves
+    shade = (0.95 + 0.35 * np.clip(lit, -1, 1) - 0.25 *
+             (dist / max(r, 1e-3))**2) * leaves
     return y0, x0, alpha.astype(np.float32), shade.astype(np.float32)
 
 
-def render_trees(img: np.ndarray, patches: Sequence[Tuple[int, int,
-                                                          np.ndarray,
+def render_trees(img: np.ndarray, patches: Sequence[Tuple[int, int, np.ndarray,
                                                           np.ndarray]],
                  greenness: float) -> np.ndarray:
     """Composite tree crowns in place; return their mask.
@@ -464,8 +465,9 @@ def render_trees(img: np.ndarray, patches: Sequence[Tuple[int, int,
     colour = lerp_colour(WOOD_DRY, WOOD_LUSH, 0.3 + 0.7 * greenness)
     mask = np.zeros((h, w), np.float32)
     for y0, x0, alpha, shade in patches:
-        ys, xs = slice(max(y0, 0), min(y0 + alpha.shape[0], h)), slice(
-            max(x0, 0), min(x0 + alpha.shape[1], w))
+        ys, xs = slice(max(y0, 0),
+                       min(y0 + alpha.shape[0],
+                           h)), slice(max(x0, 0), min(x0 + alpha.shape[1], w))
         if ys.start >= ys.stop or xs.start >= xs.stop:
             continue
         ly = slice(ys.start - y0, ys.stop - y0)

@@ -17,12 +17,11 @@ import cv2
 import numpy as np
 
 from ..palettes import SECOND_CLASSES, SECOND_PALETTE, index_to_colour
-from .buildings import (Building, apply_shadow, render_buildings,
-                        shadow_mask, sun_light)
-from .common import (PAD, JsonParamsMixin, SeedLike, bezier,
-                     check_probability, check_range, component_rngs, dilate,
-                     fill_polygons, fractal_noise, randint, scene_frame,
-                     uniform)
+from .buildings import (Building, apply_shadow, render_buildings, shadow_mask,
+                        sun_light)
+from .common import (PAD, JsonParamsMixin, SeedLike, bezier, check_probability,
+                     check_range, component_rngs, dilate, fill_polygons,
+                     fractal_noise, randint, scene_frame, uniform)
 from .placement import Occupancy, place_buildings, place_row, try_add
 from .pseudo_changes import (PseudoChangeParams, acquire_dates, crop,
                              draw_conditions, local_pseudo_changes,
@@ -126,8 +125,7 @@ class Playground:
         Returns:
             np.ndarray: ``(N, 2)`` polygon.
         """
-        return stadium(self.cx, self.cy, self.length, self.width,
-                       self.angle)
+        return stadium(self.cx, self.cy, self.length, self.width, self.angle)
 
     def proxy(self) -> Building:
         """A flat box with the same outer rectangle, for placement.
@@ -135,12 +133,16 @@ class Playground:
         Returns:
             Building: The box.
         """
-        return Building(self.cx, self.cy, self.length, self.width,
-                        self.angle, 0.0, 'flat', self.inner, 0.0)
+        return Building(self.cx, self.cy, self.length, self.width, self.angle,
+                        0.0, 'flat', self.inner, 0.0)
 
 
-def stadium(cx: float, cy: float, length: float, width: float,
-            angle: float, num: int = 12) -> np.ndarray:
+def stadium(cx: float,
+            cy: float,
+            length: float,
+            width: float,
+            angle: float,
+            num: int = 12) -> np.ndarray:
     """Polygon of a stadium: two half discs joined by straight sides.
 
     Args:
@@ -181,9 +183,9 @@ def _random_playground(rng: np.random.Generator, canvas: int,
     width = rng.uniform(0.5, 0.7) * length
     inner = TURF if rng.random() < 0.7 else TRACK * 0.9
     c = rng.uniform(0.15, 0.85, 2) * canvas
-    return Playground(float(c[0]), float(c[1]), float(length), float(width),
-                      float(rng.uniform(0, np.pi)),
-                      inner * rng.uniform(0.9, 1.1))
+    return Playground(
+        float(c[0]), float(c[1]), float(length), float(width),
+        float(rng.uniform(0, np.pi)), inner * rng.uniform(0.9, 1.1))
 
 
 def _render_playground(img: np.ndarray, p: Playground,
@@ -201,8 +203,8 @@ def _render_playground(img: np.ndarray, p: Playground,
     shape = img.shape[:2]
     outer = fill_polygons(shape, [p.corners()]).astype(bool)
     track = min(p.width * 0.15, 8.0)
-    inner_poly = stadium(p.cx, p.cy, p.length - 2 * track,
-                         p.width - 2 * track, p.angle)
+    inner_poly = stadium(p.cx, p.cy, p.length - 2 * track, p.width - 2 * track,
+                         p.angle)
     inner = fill_polygons(shape, [inner_poly]).astype(bool)
     eroded = inner & ~dilate(~inner, 1)
     line = inner & ~eroded  # white line around the inner field
@@ -213,8 +215,8 @@ def _render_playground(img: np.ndarray, p: Playground,
     return outer
 
 
-def _blob(rng: np.random.Generator, shape: Tuple[int, int],
-          noise: np.ndarray, radius: Tuple[float, float], scale: float,
+def _blob(rng: np.random.Generator, shape: Tuple[int, int], noise: np.ndarray,
+          radius: Tuple[float, float], scale: float,
           centre_range: Tuple[float, float]) -> np.ndarray:
     """An irregular region: a noisy ellipse.
 
@@ -234,10 +236,10 @@ def _blob(rng: np.random.Generator, shape: Tuple[int, int],
     rx = uniform(rng, radius) * scale
     ry = rx * rng.uniform(0.6, 1.4)
     ang = rng.uniform(0, np.pi)
-    y0, y1 = max(int(cy - 2 * max(rx, ry)), 0), min(
-        int(cy + 2 * max(rx, ry)) + 1, h)
-    x0, x1 = max(int(cx - 2 * max(rx, ry)), 0), min(
-        int(cx + 2 * max(rx, ry)) + 1, w)
+    y0, y1 = max(int(cy - 2 * max(rx, ry)),
+                 0), min(int(cy + 2 * max(rx, ry)) + 1, h)
+    x0, x1 = max(int(cx - 2 * max(rx, ry)),
+                 0), min(int(cx + 2 * max(rx, ry)) + 1, w)
     yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     dx, dy = xx - cx, yy - cy
     c, s = np.cos(ang), np.sin(ang)
@@ -280,8 +282,8 @@ def _land_cover(rng: np.random.Generator, rw: np.random.Generator,
             water = np.zeros(shape, np.uint8)
             pts = np.round(bezier(p0, p1, p2) * 16).astype(np.int32)[None]
             cv2.polylines(water, pts, False, 1,
-                          max(2, int(rw.uniform(14, 34) * scale)),
-                          cv2.LINE_8, 4)
+                          max(2, int(rw.uniform(14, 34) * scale)), cv2.LINE_8,
+                          4)
             water = water.astype(bool)
         else:
             noise = fractal_noise(rw, shape, 30 * scale, octaves=3)
@@ -291,11 +293,11 @@ def _land_cover(rng: np.random.Generator, rw: np.random.Generator,
     return classes
 
 
-def make_second_like_sample(seed: SeedLike = 0,
-                            size: int = 256,
-                            scene: Optional[SecondSceneParams] = None,
-                            pseudo: Optional[PseudoChangeParams] = None
-                            ) -> Dict[str, object]:
+def make_second_like_sample(
+        seed: SeedLike = 0,
+        size: int = 256,
+        scene: Optional[SecondSceneParams] = None,
+        pseudo: Optional[PseudoChangeParams] = None) -> Dict[str, object]:
     """Generate one bitemporal semantic change scene, in memory.
 
     Args:
@@ -328,8 +330,8 @@ def make_second_like_sample(seed: SeedLike = 0,
     roads = make_roads(rngs['roads'], canvas, scale,
                        randint(rngs['roads'], scene.num_roads))
     # Bare-soil tones only: no grass-like ground next to low vegetation.
-    ground = ground_layer(rngs['textures'], shape, scale,
-                          tones=GROUND_TONES[[1, 2, 3, 5]])
+    ground = ground_layer(
+        rngs['textures'], shape, scale, tones=GROUND_TONES[[1, 2, 3, 5]])
     road_mask = render_roads(ground, rngs['roads'], roads)
     cover[road_mask] = GROUND
 
@@ -349,8 +351,9 @@ def make_second_like_sample(seed: SeedLike = 0,
     persistent = place_buildings(rb, occ, roads, randint(rb, scene.buildings),
                                  scale, 0.15, 0.6, margin)
     # Footprints of every object so far (region events keep off them).
-    objects = fill_polygons(
-        shape, [o.corners() for o in persistent + playgrounds_a]).astype(bool)
+    objects = fill_polygons(shape,
+                            [o.corners()
+                             for o in persistent + playgrounds_a]).astype(bool)
 
     # Change events.
     rc = rngs['changes']
@@ -381,27 +384,28 @@ def make_second_like_sample(seed: SeedLike = 0,
                 group = place_buildings(rc, occ, roads, randint(rc, (1, 3)),
                                         scale, 0.2, 0.5, margin, inside, 15)
             appeared.extend(group)
-            objects |= fill_polygons(
-                shape, [b.corners() for b in group]).astype(bool)
+            objects |= fill_polygons(shape,
+                                     [b.corners() for b in group]).astype(bool)
         elif kind == 'demolish':
-            candidates = [b for b in persistent
-                          if inside[0] <= b.cx < inside[1]
-                          and inside[0] <= b.cy < inside[1]]
+            candidates = [
+                b for b in persistent if inside[0] <= b.cx < inside[1]
+                and inside[0] <= b.cy < inside[1]
+            ]
             if candidates:
                 b = candidates[int(rc.integers(len(candidates)))]
                 persistent.remove(b)
                 vanished.append(b)
         elif kind == 'playground':
             # New sports grounds may also replace trees.
-            occ_pg = Occupancy(dilate(objects, int(np.ceil(margin)))
-                               | dilate(road_mask, 1) | (cover == WATER)
-                               | (cover_b == WATER))
+            occ_pg = Occupancy(
+                dilate(objects, int(np.ceil(margin)))
+                | dilate(road_mask, 1) | (cover == WATER)
+                | (cover_b == WATER))
             for _ in range(10):
                 p = _random_playground(rc, canvas, scale)
                 if try_add(occ_pg, p.proxy(), margin, inside):
                     occ.add(p.proxy().corners())
-                    objects |= fill_polygons(shape,
-                                             [p.corners()]).astype(bool)
+                    objects |= fill_polygons(shape, [p.corners()]).astype(bool)
                     playgrounds_b.append(p)
                     break
         else:
@@ -409,12 +413,12 @@ def make_second_like_sample(seed: SeedLike = 0,
                          inside) & ~protected & ~objects
             if kind == 'water':
                 if (cover == WATER).any() and rc.random() < 0.8:
-                    sources, dest = (WATER, ), (GROUND, LOW_VEG)[int(
-                        rc.integers(2))]
+                    sources, dest = (WATER, ), (GROUND,
+                                                LOW_VEG)[int(rc.integers(2))]
                 else:
                     # A new pond keeps away from buildings and roads.
-                    blob &= ~dilate(objects | protected,
-                                    max(1, int(8 * scale)))
+                    blob &= ~dilate(objects | protected, max(
+                        1, int(8 * scale)))
                     sources, dest = (GROUND, LOW_VEG), WATER
             else:
                 sources, dest = _REGION_CHANGES[int(
@@ -456,15 +460,17 @@ def make_second_like_sample(seed: SeedLike = 0,
     field_mask = np.zeros(shape, bool)
     if rf.random() < pseudo.p_field:
         poly = random_field(rf, canvas, scale)
-        field_mask = fill_polygons(shape, [poly]).astype(bool) & ~dilate(
-            road_mask, 1)
+        field_mask = fill_polygons(
+            shape, [poly]).astype(bool) & ~dilate(road_mask, 1)
         tone = GROUND_TONES[int(rf.integers(len(GROUND_TONES)))]
         date = int(rf.integers(2))
         grounds[date] = retint_patch(ground, field_mask, tone,
                                      rf.uniform(0.6, 0.9))
     rcar = rngs['cars']
-    cars = [make_cars(rcar, roads, randint(rcar, pseudo.cars), scale)
-            for _ in range(2)]
+    cars = [
+        make_cars(rcar, roads, randint(rcar, pseudo.cars), scale)
+        for _ in range(2)
+    ]
 
     canvases, car_masks = [], []
     for date, (cond, cov) in enumerate(((cond_a, cover), (cond_b, cover_b))):
@@ -473,8 +479,8 @@ def make_second_like_sample(seed: SeedLike = 0,
         lawn = lawn_tex[..., None] * lerp_colour(LAWN_DRY, LAWN_LUSH, g)
         wood = wood_tex[..., None] * lerp_colour(WOOD_DRY, WOOD_LUSH,
                                                  0.4 + 0.6 * g)
-        water_col = water_base * (water_tint if date == 1 and tint_water
-                                  else 1.0)
+        water_col = water_base * (
+            water_tint if date == 1 and tint_water else 1.0)
         for cls, tex in ((LOW_VEG, lawn), (TREE, wood)):
             m = cov == cls
             img[m] = tex[m]
@@ -486,8 +492,7 @@ def make_second_like_sample(seed: SeedLike = 0,
                               cond.shadow_length)
         apply_shadow(img, shadows & (cov != WATER), cond.shadow_darkness)
         # Roofs are shaded with date A's sun on both dates.
-        render_buildings(img, present, sun_light(cond_a.shadow_dir),
-                         roof_tex)
+        render_buildings(img, present, sun_light(cond_a.shadow_dir), roof_tex)
         for p in (playgrounds_a if date == 0 else playgrounds_b):
             _render_playground(img, p, pg_tex)
         canvases.append(img)
@@ -507,16 +512,17 @@ def make_second_like_sample(seed: SeedLike = 0,
         'field': field_mask & (cover == GROUND) & same & ~road_mask,
         'cars': dilate(car_masks[0] | car_masks[1], 1),
     }
-    moved_shadow, changed_shadows = shadow_changes(
-        shape, persistent, [], appeared, vanished, cond_a, cond_b)
-    parts['shadow'] = (moved_shadow & same
-                       & ~np.isin(cover, (BUILDING, WATER, PLAYGROUND)))
+    moved_shadow, changed_shadows = shadow_changes(shape, persistent, [],
+                                                   appeared, vanished, cond_a,
+                                                   cond_b)
+    parts['shadow'] = (
+        moved_shadow & same
+        & ~np.isin(cover, (BUILDING, WATER, PLAYGROUND)))
     parts, changed_shadow, pseudo_mask = local_pseudo_changes(
         parts, changed_shadows & (cover != BUILDING) & (cover_b != BUILDING),
         change, canvases[1], cond_b, size, shift, pseudo)
 
-    img_a, img_b = acquire_dates(canvases, (cond_a, cond_b), size, shift,
-                                 rngs)
+    img_a, img_b = acquire_dates(canvases, (cond_a, cond_b), size, shift, rngs)
     transitions: Dict[str, int] = {}
     pairs, counts = np.unique(
         label_a[change].astype(np.int64) * 8 + label_b[change],
@@ -552,8 +558,7 @@ def make_second_like_sample(seed: SeedLike = 0,
         info=info)
 
 
-def _second_images(
-        sample: Dict[str, object]) -> List[Tuple[str, np.ndarray]]:
+def _second_images(sample: Dict[str, object]) -> List[Tuple[str, np.ndarray]]:
     """The PNGs of one SECOND-like sample, by folder (labels colour-coded).
 
     Args:
@@ -568,17 +573,17 @@ def _second_images(
             ('pseudo', sample['pseudo'])]
 
 
-def generate_second_like(out_dir: str,
-                         num_train: int = 120,
-                         num_val: int = 30,
-                         num_test: int = 30,
-                         size: int = 256,
-                         seed: int = 0,
-                         scene: Optional[SecondSceneParams] = None,
-                         pseudo: Optional[PseudoChangeParams] = None,
-                         overwrite: bool = False,
-                         progress: Optional[Callable[[int, int],
-                                                     None]] = None) -> dict:
+def generate_second_like(
+        out_dir: str,
+        num_train: int = 120,
+        num_val: int = 30,
+        num_test: int = 30,
+        size: int = 256,
+        seed: int = 0,
+        scene: Optional[SecondSceneParams] = None,
+        pseudo: Optional[PseudoChangeParams] = None,
+        overwrite: bool = False,
+        progress: Optional[Callable[[int, int], None]] = None) -> dict:
     """Write a SECOND-layout data set of synthetic scenes.
 
     Layout:

@@ -7,9 +7,9 @@ from typing import Callable, Dict, List, Optional, Tuple, Type
 
 import numpy as np
 
-from .common import (SPLITS, JsonParamsMixin, as_seed_sequence,
-                     check_counts, check_size, prepare_out_dir, sample_name,
-                     sample_seed, split_items, write_meta, write_png)
+from .common import (SPLITS, JsonParamsMixin, as_seed_sequence, check_counts,
+                     check_size, prepare_out_dir, sample_name, sample_seed,
+                     split_items, write_meta, write_png)
 from .pseudo_changes import PseudoChangeParams
 
 
@@ -117,8 +117,7 @@ def write_dataset(layout: Layout, out_dir: str, counts: Dict[str, int],
     for done, (split, index) in enumerate(items, 1):
         name = sample_name(split, index)
         sample = layout.make_sample(
-            sample_seed(seed, layout.name, split, index), size, scene,
-            pseudo)
+            sample_seed(seed, layout.name, split, index), size, scene, pseudo)
         for folder, img in layout.images(sample):
             write_png(osp.join(out_dir, split, folder, name + '.png'), img)
         samples[split][name] = sample['info']

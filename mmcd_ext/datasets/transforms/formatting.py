@@ -15,8 +15,8 @@ CD_META_KEYS = ('img_path', 'img_path2', 'seg_map_path', 'seg_map_path_a',
                 'scale_factor', 'flip', 'flip_direction', 'reduce_zero_label')
 
 #: results key -> data-sample field, for the per-date semantic labels.
-_SEMANTIC_FIELDS = (('gt_seg_map_a', 'gt_sem_seg_a'),
-                    ('gt_seg_map_b', 'gt_sem_seg_b'))
+_SEMANTIC_FIELDS = (('gt_seg_map_a', 'gt_sem_seg_a'), ('gt_seg_map_b',
+                                                       'gt_sem_seg_b'))
 
 
 @TRANSFORMS.register_module()

@@ -153,8 +153,8 @@ class BitemporalRandomRotate(RandomRotate):
                              f'has {channels} channels')
         return vals
 
-    def _rotate(self, arr: np.ndarray, angle: float,
-                border: Tuple[float, ...], interpolation: str) -> np.ndarray:
+    def _rotate(self, arr: np.ndarray, angle: float, border: Tuple[float, ...],
+                interpolation: str) -> np.ndarray:
         """Rotate ``(H, W)`` or ``(H, W, c)`` with ``c <= 4``."""
         out = mmcv.imrotate(
             arr,
@@ -186,16 +186,15 @@ class BitemporalRandomRotate(RandomRotate):
         border = self._img_border(img.shape[2])
         parts = [
             self._rotate(
-                np.ascontiguousarray(img[..., c:c + _MAX_CV_CHANNELS]),
-                angle, border[c:c + _MAX_CV_CHANNELS], self.interpolation)
+                np.ascontiguousarray(img[..., c:c + _MAX_CV_CHANNELS]), angle,
+                border[c:c + _MAX_CV_CHANNELS], self.interpolation)
             for c in range(0, img.shape[2], _MAX_CV_CHANNELS)
         ]
         img = np.concatenate(parts, axis=2)
         results['img'] = img[..., 0] if squeeze else img
         for key in results.get('seg_fields', []):
             results[key] = self._rotate(results[key], angle,
-                                        (float(self.seg_pad_val), ),
-                                        'nearest')
+                                        (float(self.seg_pad_val), ), 'nearest')
         results['img_shape'] = results['img'].shape[:2]
         return results
 

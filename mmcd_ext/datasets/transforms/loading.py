@@ -17,8 +17,15 @@ from ..palettes import check_palette, colour_to_index
 
 #: Binary change label encodings: stored value -> loaded value.
 CD_LABEL_ENCODINGS = {
-    '0/255': {0: 0, 255: 1},
-    '0/1': {0: 0, 1: 1, 255: 255},
+    '0/255': {
+        0: 0,
+        255: 1
+    },
+    '0/1': {
+        0: 0,
+        1: 1,
+        255: 255
+    },
 }
 
 

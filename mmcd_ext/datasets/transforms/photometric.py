@@ -115,8 +115,7 @@ class BitemporalPhotoMetricDistortion(PhotoMetricDistortion):
             img = self.convert(img, alpha=params['contrast'])
         if params['saturation'] is not None:
             img = mmcv.bgr2hsv(img)
-            img[..., 1] = self.convert(
-                img[..., 1], alpha=params['saturation'])
+            img[..., 1] = self.convert(img[..., 1], alpha=params['saturation'])
             img = mmcv.hsv2bgr(img)
         if params['hue'] is not None:
             img = mmcv.bgr2hsv(img)

@@ -7,8 +7,7 @@ from mmcd_ext.registry import TRANSFORMS
 from .utils import check_prob, split_dates
 
 #: Pairs of keys that describe date A and date B and swap with the dates.
-_SWAPPED_PAIRS = (('gt_seg_map_a', 'gt_seg_map_b'),
-                  ('img_path', 'img_path2'),
+_SWAPPED_PAIRS = (('gt_seg_map_a', 'gt_seg_map_b'), ('img_path', 'img_path2'),
                   ('seg_map_path_a', 'seg_map_path_b'))
 
 

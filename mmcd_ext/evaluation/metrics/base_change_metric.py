@@ -144,8 +144,7 @@ class BaseChangeMetric(BaseMetric):
             return OrderedDict()
         return self._score(results, logger)
 
-    def _score(self, results: List[Any],
-               logger: MMLogger) -> Dict[str, float]:
+    def _score(self, results: List[Any], logger: MMLogger) -> Dict[str, float]:
         """Pool the per-sample results, score and log them.
 
         Args:

@@ -8,8 +8,7 @@ from mmengine.logging import MMLogger, print_log
 from prettytable import PrettyTable
 
 from mmcd_ext.registry import METRICS
-from ..functional import (as_label_map, binary_change_scores,
-                          binary_confusion)
+from ..functional import as_label_map, binary_change_scores, binary_confusion
 from .base_change_metric import (BaseChangeMetric, label_data, sample_name,
                                  write_label_png)
 
@@ -99,7 +98,8 @@ class ChangeDetectionMetric(BaseChangeMetric):
             print_log(
                 'ChangeDetectionMetric: no labelled pixel was evaluated '
                 f'(every score is set to zero_division={self.zero_division})',
-                logger=logger, level=logging.WARNING)
+                logger=logger,
+                level=logging.WARNING)
         scores = binary_change_scores(tp, fp, fn, tn, self.zero_division)
         metrics = OrderedDict(
             (key, scores[key] * 100.0) for key in BINARY_KEYS)

@@ -172,7 +172,8 @@ class SCDMetric(BaseChangeMetric):
             print_log(
                 'SCDMetric: no labelled pixel was evaluated (every score is '
                 f'set from zero_division={self.zero_division})',
-                logger=logger, level=logging.WARNING)
+                logger=logger,
+                level=logging.WARNING)
         scores = scd_scores(hist, self.zero_division)
         metrics = OrderedDict((key, scores[key] * 100.0) for key in SCD_KEYS)
         names = self._class_names(num_classes)
@@ -184,8 +185,8 @@ class SCDMetric(BaseChangeMetric):
             summary.add_column(key, [f'{metrics[key]:.2f}'])
         per_class = PrettyTable()
         per_class.add_column('Class', names)
-        per_class.add_column(
-            'IoU', [f'{100.0 * v:.2f}' for v in scores['class_IoU']])
+        per_class.add_column('IoU',
+                             [f'{100.0 * v:.2f}' for v in scores['class_IoU']])
         print_log('semantic change results (both dates, pooled):', logger)
         print_log('\n' + summary.get_string(), logger=logger)
         print_log('per class results:', logger)

@@ -120,8 +120,7 @@ class ResNetWithStem(ResNet):
         if '://' not in checkpoint and not osp.isfile(checkpoint):
             raise FileNotFoundError(f'{name}: checkpoint file {checkpoint!r} '
                                     f'not found. Get {_WEIGHTS_HINT}')
-        ckpt = CheckpointLoader.load_checkpoint(checkpoint,
-                                                map_location='cpu')
+        ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
         state = ckpt.get('state_dict', ckpt) if isinstance(ckpt,
                                                            dict) else None
         if not isinstance(state, dict):

@@ -82,13 +82,17 @@ def convert_sam_state_dict(
     keys = list(state_dict)
     if any(k.startswith('image_encoder.') for k in keys):
         layout = 'segment_anything (image_encoder.*)'
-        enc = {k[len('image_encoder.'):]: v for k, v in state_dict.items()
-               if k.startswith('image_encoder.')}
+        enc = {
+            k[len('image_encoder.'):]: v
+            for k, v in state_dict.items() if k.startswith('image_encoder.')
+        }
         return {sam_to_vitsam_key(k): v for k, v in enc.items()}, layout
     if any(k.startswith('backbone.') for k in keys):
         layout = 'mmpretrain ViTSAM / mmcd_ext (backbone.*)'
-        return {k[len('backbone.'):]: v for k, v in state_dict.items()
-                if k.startswith('backbone.')}, layout
+        return {
+            k[len('backbone.'):]: v
+            for k, v in state_dict.items() if k.startswith('backbone.')
+        }, layout
     if any(k.startswith('blocks.') for k in keys):
         layout = 'segment_anything ImageEncoderViT (blocks.*)'
         return {sam_to_vitsam_key(k): v for k, v in state_dict.items()}, layout
@@ -190,9 +194,9 @@ class SAMAttention(Attention):
         if self.use_rel_pos:
             bias = decomposed_rel_pos_bias(q, self.rel_pos_h, self.rel_pos_w,
                                            (h, w), (h, w))
-        if self.attn_impl == 'fused' and not (
-                bias is not None and bias.requires_grad
-                and torch.is_grad_enabled()):
+        if self.attn_impl == 'fused' and not (bias is not None
+                                              and bias.requires_grad
+                                              and torch.is_grad_enabled()):
             out = F.scaled_dot_product_attention(
                 q, k, v, attn_mask=bias, scale=self.scale)
         else:
@@ -280,8 +284,10 @@ class SAMLoRAViT(ViTSAM):
                  init_cfg: Optional[dict] = None,
                  **kwargs) -> None:
         if isinstance(arch, dict):
-            needed = {'embed_dims', 'num_layers', 'num_heads',
-                      'feedforward_channels', 'global_attn_indexes'}
+            needed = {
+                'embed_dims', 'num_layers', 'num_heads',
+                'feedforward_channels', 'global_attn_indexes'
+            }
             if not needed <= set(arch):
                 raise ValueError(f'Custom SAM arch needs keys {needed}, '
                                  f'missing {needed - set(arch)}')
@@ -342,8 +348,9 @@ class SAMLoRAViT(ViTSAM):
             list[int]: Block indices, ascending.
         """
         placement = placement or self.gate_placement
-        is_global = [i in self.global_attn_indexes
-                     for i in range(self.num_layers)]
+        is_global = [
+            i in self.global_attn_indexes for i in range(self.num_layers)
+        ]
         if placement == 'global':
             return [i for i, g in enumerate(is_global) if g]
         return [i for i, g in enumerate(is_global) if not g]
@@ -427,11 +434,14 @@ class SAMLoRAViT(ViTSAM):
         rows = self.parameter_table()
         trainable = sum(n for _, n, t in rows if t)
         total = sum(n for _, n, _ in rows)
-        lines = [f'SAMLoRAViT parameters ({total:,} total, {trainable:,} '
-                 f'trainable = {100.0 * trainable / max(total, 1):.2f}%):',
-                 f'  {"group":<34}{"params":>14}  trainable']
-        lines += [f'  {g:<34}{n:>14,}  {"yes" if t else "no"}'
-                  for g, n, t in rows]
+        lines = [
+            f'SAMLoRAViT parameters ({total:,} total, {trainable:,} '
+            f'trainable = {100.0 * trainable / max(total, 1):.2f}%):',
+            f'  {"group":<34}{"params":>14}  trainable'
+        ]
+        lines += [
+            f'  {g:<34}{n:>14,}  {"yes" if t else "no"}' for g, n, t in rows
+        ]
         MMLogger.get_current_instance().info('\n'.join(lines))
 
     # ------------------------------------------------------------ weights
@@ -453,9 +463,10 @@ class SAMLoRAViT(ViTSAM):
             super().init_weights()
         self.freeze_sam()
 
-    def load_sam_checkpoint(self, path: str,
-                            strict: bool = False) -> Tuple[List[str],
-                                                           List[str]]:
+    def load_sam_checkpoint(
+            self,
+            path: str,
+            strict: bool = False) -> Tuple[List[str], List[str]]:
         """Load SAM encoder weights from a local file (any known layout).
 
         Position tables are resized to this model's ``img_size`` and window
@@ -484,8 +495,10 @@ class SAMLoRAViT(ViTSAM):
         raw = torch.load(path, map_location='cpu', weights_only=True)
         state_dict, layout = convert_sam_state_dict(raw)
         result = self.load_state_dict(state_dict, strict=False)
-        missing = [k for k in result.missing_keys
-                   if '.lora_' not in k and not k.startswith('gates.')]
+        missing = [
+            k for k in result.missing_keys
+            if '.lora_' not in k and not k.startswith('gates.')
+        ]
         unexpected = list(result.unexpected_keys)
         logger = MMLogger.get_current_instance()
         logger.info(f'SAMLoRAViT: loaded {len(state_dict)} tensors from '
@@ -549,7 +562,9 @@ class SAMLoRAViT(ViTSAM):
             pos = self.pos_embed
             if tuple(grid) != tuple(self.patch_resolution):
                 pos = resize_pos_embed(
-                    pos.flatten(1, 2), self.patch_resolution, grid,
+                    pos.flatten(1, 2),
+                    self.patch_resolution,
+                    grid,
                     mode=self.interpolate_mode,
                     num_extra_tokens=0).view(1, *grid, self.embed_dims)
             x = self.drop_after_pos(x + pos)

@@ -80,16 +80,24 @@ class SiameseVGG(BaseModule):
     """
 
     arch_zoo: Dict[str, Dict[str, Tuple[int, ...]]] = {
-        'vgg16': dict(channels=(64, 128, 256, 512, 512),
-                      depths=(2, 2, 3, 3, 3)),
+        'vgg16':
+        dict(channels=(64, 128, 256, 512, 512), depths=(2, 2, 3, 3, 3)),
     }
     num_stages = 5
     deep_levels = ('pool5', 'relu5_3')
     default_init_cfg = [
-        dict(type='Kaiming', layer='Conv2d', mode='fan_out',
-             nonlinearity='relu', distribution='normal', bias=0.),
-        dict(type='Constant', val=1., bias=0., layer=['_BatchNorm',
-                                                      'GroupNorm']),
+        dict(
+            type='Kaiming',
+            layer='Conv2d',
+            mode='fan_out',
+            nonlinearity='relu',
+            distribution='normal',
+            bias=0.),
+        dict(
+            type='Constant',
+            val=1.,
+            bias=0.,
+            layer=['_BatchNorm', 'GroupNorm']),
     ]
 
     def __init__(self,
@@ -222,13 +230,15 @@ class SiameseVGG(BaseModule):
         """Load ``Pretrained`` weights strictly, or run the default init."""
         if isinstance(self.init_cfg, dict) and \
                 self.init_cfg.get('type') == 'Pretrained':
-            self.load_pretrained(self.init_cfg.get('checkpoint'),
-                                 prefix=self.init_cfg.get('prefix'))
+            self.load_pretrained(
+                self.init_cfg.get('checkpoint'),
+                prefix=self.init_cfg.get('prefix'))
             self._is_init = True
         else:
             super().init_weights()
 
-    def load_pretrained(self, checkpoint: Optional[str],
+    def load_pretrained(self,
+                        checkpoint: Optional[str],
                         prefix: Optional[str] = None) -> None:
         """Load a VGG checkpoint in torchvision's or mmpretrain's layout.
 
@@ -253,10 +263,8 @@ class SiameseVGG(BaseModule):
             raise FileNotFoundError(
                 f'SiameseVGG: checkpoint file {checkpoint!r} not found. '
                 f'Get {_WEIGHTS_HINT}')
-        ckpt = CheckpointLoader.load_checkpoint(checkpoint,
-                                                map_location='cpu')
-        state = self.convert_state_dict(ckpt, prefix=prefix,
-                                        source=checkpoint)
+        ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+        state = self.convert_state_dict(ckpt, prefix=prefix, source=checkpoint)
         own = self.state_dict()
         missing = sorted(set(own) - set(state))
         unexpected = sorted(set(state) - set(own))
@@ -272,15 +280,19 @@ class SiameseVGG(BaseModule):
                 f'SiameseVGG: checkpoint {checkpoint!r} does not match the '
                 f'backbone (arch {self.arch}).{hint} Missing keys: '
                 f'{missing}. Unexpected keys: {unexpected}.')
-        bad = [f'{k}: checkpoint {tuple(v.shape)} vs model '
-               f'{tuple(own[k].shape)}' for k, v in state.items()
-               if tuple(v.shape) != tuple(own[k].shape)]
+        bad = [
+            f'{k}: checkpoint {tuple(v.shape)} vs model '
+            f'{tuple(own[k].shape)}' for k, v in state.items()
+            if tuple(v.shape) != tuple(own[k].shape)
+        ]
         if bad:
             raise ValueError(f'SiameseVGG: checkpoint {checkpoint!r} has '
                              f'tensors of the wrong shape: {bad}')
         self.load_state_dict(state, strict=True)
 
-    def convert_state_dict(self, ckpt: dict, prefix: Optional[str] = None,
+    def convert_state_dict(self,
+                           ckpt: dict,
+                           prefix: Optional[str] = None,
                            source: str = 'checkpoint') -> 'OrderedDict':
         """Map a torchvision / mmpretrain VGG state dict to this layout.
 
@@ -300,17 +312,20 @@ class SiameseVGG(BaseModule):
                             f'{type(ckpt).__name__}, not a state dict')
         state = ckpt.get('state_dict', ckpt.get('model', ckpt))
         if prefix is None and state and all(
-                k.startswith('backbone.') for k in state
-                if 'features.' in k):
+                k.startswith('backbone.') for k in state if 'features.' in k):
             prefix = 'backbone.'
         if prefix:
-            state = {k[len(prefix):]: v for k, v in state.items()
-                     if k.startswith(prefix)}
+            state = {
+                k[len(prefix):]: v
+                for k, v in state.items() if k.startswith(prefix)
+            }
             if not state:
                 raise KeyError(f'SiameseVGG: no key of {source!r} starts '
                                f'with prefix {prefix!r}')
-        state = {k: v for k, v in state.items()
-                 if not k.startswith('classifier.')}
+        state = {
+            k: v
+            for k, v in state.items() if not k.startswith('classifier.')
+        }
         mmpretrain_key = re.compile(r'^features\.(\d+)\.(conv|bn)\.(.+)$')
         if not any(mmpretrain_key.match(k) for k in state):
             return OrderedDict(state)  # torchvision layout already

@@ -65,8 +65,10 @@ class FrNetHead(BaseDecodeHead):
                              f'{in_channels!r}')
         kwargs.setdefault('in_index', list(range(len(in_channels))))
         super().__init__(
-            in_channels=list(in_channels), channels=channels,
-            input_transform='multiple_select', **kwargs)
+            in_channels=list(in_channels),
+            channels=channels,
+            input_transform='multiple_select',
+            **kwargs)
         num_skips = len(in_channels) - 1
         if decoder_channels is None:
             decoder_channels = [channels * 2**i for i in range(num_skips)]
@@ -83,16 +85,21 @@ class FrNetHead(BaseDecodeHead):
         self.decoder_channels = decoder_channels
         blocks: List[nn.Module] = []
         for level in range(num_skips):
-            above = (in_channels[-1] if level == num_skips - 1 else
-                     decoder_channels[level + 1])
+            above = (
+                in_channels[-1] if level == num_skips -
+                1 else decoder_channels[level + 1])
             layers = []
             c_in = above + in_channels[level]
             for _ in range(num_convs):
                 layers.append(
-                    ConvModule(c_in, decoder_channels[level], 3, padding=1,
-                               conv_cfg=self.conv_cfg,
-                               norm_cfg=self.norm_cfg,
-                               act_cfg=self.act_cfg))
+                    ConvModule(
+                        c_in,
+                        decoder_channels[level],
+                        3,
+                        padding=1,
+                        conv_cfg=self.conv_cfg,
+                        norm_cfg=self.norm_cfg,
+                        act_cfg=self.act_cfg))
                 c_in = decoder_channels[level]
             blocks.append(nn.Sequential(*layers))
         self.blocks = nn.ModuleList(blocks)  # index = skip level
@@ -113,7 +120,10 @@ class FrNetHead(BaseDecodeHead):
         *skips, x = feats
         for level in reversed(range(len(skips))):
             skip = skips[level]
-            x = resize(x, size=skip.shape[2:], mode='bilinear',
-                       align_corners=self.align_corners)
+            x = resize(
+                x,
+                size=skip.shape[2:],
+                mode='bilinear',
+                align_corners=self.align_corners)
             x = self.blocks[level](torch.cat([x, skip], dim=1))
         return self.cls_seg(x)

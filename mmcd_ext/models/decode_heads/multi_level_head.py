@@ -70,30 +70,33 @@ class MultiLevelHead(BaseDecodeHead):
         if num_extra_levels < 0:
             raise ValueError(f'num_extra_levels must be >= 0, got '
                              f'{num_extra_levels}')
-        super().__init__(in_channels=in_channels, channels=channels,
-                         **kwargs)
+        super().__init__(in_channels=in_channels, channels=channels, **kwargs)
         self.multi_level = multi_level
         self.num_extra_levels = num_extra_levels if multi_level else 0
         if multi_level:
             self.up4 = nn.Sequential(
                 nn.ConvTranspose2d(in_channels, level_channels, 2, stride=2),
-                LayerNorm2d(level_channels),
-                nn.GELU(),
-                nn.ConvTranspose2d(level_channels, level_channels, 2,
-                                   stride=2))
-            self.up2 = nn.ConvTranspose2d(in_channels, level_channels, 2,
-                                          stride=2)
+                LayerNorm2d(level_channels), nn.GELU(),
+                nn.ConvTranspose2d(
+                    level_channels, level_channels, 2, stride=2))
+            self.up2 = nn.ConvTranspose2d(
+                in_channels, level_channels, 2, stride=2)
             self.down2 = nn.MaxPool2d(kernel_size=2, stride=2)
-            level_in = [level_channels, level_channels, in_channels,
-                        in_channels] + [in_channels] * self.num_extra_levels
+            level_in = [
+                level_channels, level_channels, in_channels, in_channels
+            ] + [in_channels] * self.num_extra_levels
         else:
             level_in = [in_channels]
         self.level_projs = nn.ModuleList([
-            ConvModule(c, channels, 1, norm_cfg=self.norm_cfg,
-                       act_cfg=self.act_cfg) for c in level_in
+            ConvModule(
+                c, channels, 1, norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
+            for c in level_in
         ])
         self.fusion = ConvModule(
-            channels * len(level_in), channels, 1, norm_cfg=self.norm_cfg,
+            channels * len(level_in),
+            channels,
+            1,
+            norm_cfg=self.norm_cfg,
             act_cfg=self.act_cfg)
 
     @property
@@ -137,8 +140,11 @@ class MultiLevelHead(BaseDecodeHead):
                              f'channels, got {tuple(x.shape)}')
         size = (x.shape[2] * 4, x.shape[3] * 4)
         feats = [
-            resize(proj(level), size=size, mode='bilinear',
-                   align_corners=self.align_corners)
+            resize(
+                proj(level),
+                size=size,
+                mode='bilinear',
+                align_corners=self.align_corners)
             for proj, level in zip(self.level_projs, self.build_levels(x))
         ]
         fused = self.fusion(torch.cat(feats, dim=1))

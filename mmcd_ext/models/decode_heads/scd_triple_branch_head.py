@@ -105,12 +105,16 @@ class SCDTripleBranchHead(BaseDecodeHead):
                  block_dilation: int = 2,
                  change_threshold: float = 0.5,
                  loss_change: ConfigType = dict(
-                     type='mmseg.CrossEntropyLoss', use_sigmoid=True,
-                     avg_non_ignore=True, loss_weight=1.0,
+                     type='mmseg.CrossEntropyLoss',
+                     use_sigmoid=True,
+                     avg_non_ignore=True,
+                     loss_weight=1.0,
                      loss_name='loss_bcd'),
                  loss_semantic: ConfigType = dict(
-                     type='mmseg.CrossEntropyLoss', use_sigmoid=False,
-                     avg_non_ignore=True, loss_weight=0.5,
+                     type='mmseg.CrossEntropyLoss',
+                     use_sigmoid=False,
+                     avg_non_ignore=True,
+                     loss_weight=0.5,
                      loss_name='loss_ss'),
                  loss_consistency: OptConfigType = dict(
                      type='SemanticConsistencyLoss', loss_weight=1.0),
@@ -146,14 +150,16 @@ class SCDTripleBranchHead(BaseDecodeHead):
         self.change_threshold = change_threshold
 
         # semantic branches (shared by both dates)
-        self.sfm = SemanticFusionModule((c_1, c_2, c_3), fusion_cfg,
-                                        norm_cfg, self.align_corners)
+        self.sfm = SemanticFusionModule((c_1, c_2, c_3), fusion_cfg, norm_cfg,
+                                        self.align_corners)
         if lgce_cfg is None:
             self.lgce = nn.Identity()
         else:
             self.lgce = MODELS.build(
-                dict(lgce_cfg, channels=c_1,
-                     norm_cfg=lgce_cfg.get('norm_cfg', norm_cfg)))
+                dict(
+                    lgce_cfg,
+                    channels=c_1,
+                    norm_cfg=lgce_cfg.get('norm_cfg', norm_cfg)))
         self.ss_block_m = LSAFConvBlock(c_1, c_m, channels, block_dilation,
                                         norm_cfg, self.align_corners)
         self.ss_block_l = LSAFConvBlock(channels, c_l, channels,
@@ -169,9 +175,12 @@ class SCDTripleBranchHead(BaseDecodeHead):
             cd_in = (c_1, c_m, c_l)  # F_H, F_M, F_L
         self.cd_fusion = build_pair_fusion(cd_fusion_cfg or fusion_cfg,
                                            cd_in[0], norm_cfg)
-        self.cd_reduce = ConvModule(cd_in[0], cd_channels, 1,
-                                    norm_cfg=norm_cfg,
-                                    act_cfg=dict(type='ReLU'))
+        self.cd_reduce = ConvModule(
+            cd_in[0],
+            cd_channels,
+            1,
+            norm_cfg=norm_cfg,
+            act_cfg=dict(type='ReLU'))
         self.cd_block_m = LSAFConvBlock(cd_channels, cd_in[1], cd_channels,
                                         block_dilation, norm_cfg,
                                         self.align_corners)
@@ -206,11 +215,11 @@ class SCDTripleBranchHead(BaseDecodeHead):
         f_m_dec = self.ss_block_m(f_h_dec, f_m)
         f_l_dec = self.ss_block_l(f_m_dec, f_l)
         logits = self.cls_seg(f_l_dec)
-        return dict(F_H=f_h, FH_dec=f_h_dec, FM_dec=f_m_dec, FL_dec=f_l_dec,
-                    X=logits)
+        return dict(
+            F_H=f_h, FH_dec=f_h_dec, FM_dec=f_m_dec, FL_dec=f_l_dec, X=logits)
 
-    def change_branch(self, high: Tuple[Tensor, Tensor],
-                      mid: Tuple[Tensor, Tensor],
+    def change_branch(self, high: Tuple[Tensor, Tensor], mid: Tuple[Tensor,
+                                                                    Tensor],
                       low: Tuple[Tensor, Tensor]) -> Tensor:
         """CD decoder (eq. 9-14) and the change classifier.
 
@@ -254,8 +263,7 @@ class SCDTripleBranchHead(BaseDecodeHead):
 
         if self.change_from == 'decoder':
             x_c = self.change_branch(
-                pair(out['FH_dec']), pair(out['FM_dec']),
-                pair(out['FL_dec']))
+                pair(out['FH_dec']), pair(out['FM_dec']), pair(out['FL_dec']))
         else:
             x_c = self.change_branch(
                 pair(out['F_H']), pair(feats[1]), pair(feats[0]))
@@ -277,8 +285,8 @@ class SCDTripleBranchHead(BaseDecodeHead):
         Returns:
             Tensor: (B, 2 (K-1) + 1, H, W).
         """
-        return super().predict_by_feat(torch.cat(seg_logits, dim=1),
-                                       batch_img_metas)
+        return super().predict_by_feat(
+            torch.cat(seg_logits, dim=1), batch_img_metas)
 
     def split_logits(self, stacked: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """Split a stacked logit tensor into X_1, X_2, X_C (dim 1 or -3)."""
@@ -290,8 +298,7 @@ class SCDTripleBranchHead(BaseDecodeHead):
         return (stacked.narrow(-3, 0, k), stacked.narrow(-3, k, k),
                 stacked.narrow(-3, 2 * k, 1))
 
-    def _labels(self, samples: List[SegDataSample],
-                field: str) -> Tensor:
+    def _labels(self, samples: List[SegDataSample], field: str) -> Tensor:
         """Stack ``field`` of every sample, (B, H, W) long."""
         maps = []
         for sample in samples:
@@ -343,8 +350,11 @@ class SCDTripleBranchHead(BaseDecodeHead):
         label_b = self._labels(batch_data_samples, 'gt_sem_seg_b')
         size = change.shape[-2:]
         x_1, x_2, x_c = (
-            resize(x, size=size, mode='bilinear',
-                   align_corners=self.align_corners) for x in seg_logits)
+            resize(
+                x,
+                size=size,
+                mode='bilinear',
+                align_corners=self.align_corners) for x in seg_logits)
         valid = change != self.ignore_index
         if (valid & (change > 1)).any():
             raise ValueError(f'{type(self).__name__}: the change label must '
@@ -353,10 +363,10 @@ class SCDTripleBranchHead(BaseDecodeHead):
         losses[self.loss_change.loss_name] = self.loss_change(
             x_c, change, ignore_index=self.ignore_index)
         name = self.loss_semantic.loss_name
-        for date, logits, label in (('a', x_1, label_a), ('b', x_2,
-                                                          label_b)):
+        for date, logits, label in (('a', x_1, label_a), ('b', x_2, label_b)):
             losses[f'{name}_{date}'] = self.loss_semantic(
-                logits, self.semantic_target(label),
+                logits,
+                self.semantic_target(label),
                 ignore_index=self.ignore_index)
         if self.loss_consistency is not None:
             losses[self.loss_consistency.loss_name] = self.loss_consistency(

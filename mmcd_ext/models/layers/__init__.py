@@ -3,5 +3,8 @@ from .lsafnet_blocks import (LGAA, LGCE, ConcatMLPFusion, LSAFConvBlock,
                              SemanticFusionModule)
 from .qkv_lora import QKVLoRALinear
 from .time_travelling_gate import TimeTravellingGate
-__all__ = ['QKVLoRALinear', 'TimeTravellingGate', 'LGAA', 'LGCE',
-           'ConcatMLPFusion', 'SemanticFusionModule', 'LSAFConvBlock']
+
+__all__ = [
+    'QKVLoRALinear', 'TimeTravellingGate', 'LGAA', 'LGCE', 'ConcatMLPFusion',
+    'SemanticFusionModule', 'LSAFConvBlock'
+]

@@ -34,8 +34,8 @@ def _attention_branch(channels: int, hidden: int,
                       norm_cfg: ConfigType) -> nn.Sequential:
     """``conv1x1 -> BN -> ReLU -> conv1x1 -> BN`` (channels -> channels)."""
     return nn.Sequential(
-        ConvModule(channels, hidden, 1, norm_cfg=norm_cfg,
-                   act_cfg=dict(type='ReLU')),
+        ConvModule(
+            channels, hidden, 1, norm_cfg=norm_cfg, act_cfg=dict(type='ReLU')),
         ConvModule(hidden, channels, 1, norm_cfg=norm_cfg, act_cfg=None))
 
 
@@ -198,9 +198,12 @@ class ConcatMLPFusion(BaseModule):
         _check_channels(type(self).__name__, channels, 1)
         self.channels = channels
         self.mlp = nn.Sequential(
-            ConvModule(2 * channels, channels, 1, norm_cfg=norm_cfg,
-                       act_cfg=dict(type='ReLU')),
-            nn.Conv2d(channels, channels, 1))
+            ConvModule(
+                2 * channels,
+                channels,
+                1,
+                norm_cfg=norm_cfg,
+                act_cfg=dict(type='ReLU')), nn.Conv2d(channels, channels, 1))
 
     def forward(self, feat_i: Tensor, feat_j: Tensor) -> Tensor:
         """Fuse two feature maps.
@@ -229,8 +232,8 @@ def _to_size(x: Tensor, like: Tensor, align_corners: bool) -> Tensor:
     """Bilinear resize of ``x`` to the spatial size of ``like`` if needed."""
     if x.shape[2:] == like.shape[2:]:
         return x
-    return resize(x, size=like.shape[2:], mode='bilinear',
-                  align_corners=align_corners)
+    return resize(
+        x, size=like.shape[2:], mode='bilinear', align_corners=align_corners)
 
 
 @MODELS.register_module()
@@ -271,11 +274,11 @@ class SemanticFusionModule(BaseModule):
         c1, c2, c3 = in_channels
         self.in_channels = tuple(in_channels)
         self.align_corners = align_corners
-        self.reduce3 = ConvModule(c3, c2, 1, norm_cfg=norm_cfg,
-                                  act_cfg=dict(type='ReLU'))
+        self.reduce3 = ConvModule(
+            c3, c2, 1, norm_cfg=norm_cfg, act_cfg=dict(type='ReLU'))
         self.fuse2 = build_pair_fusion(fusion_cfg, c2, norm_cfg)
-        self.reduce2 = ConvModule(c2, c1, 1, norm_cfg=norm_cfg,
-                                  act_cfg=dict(type='ReLU'))
+        self.reduce2 = ConvModule(
+            c2, c1, 1, norm_cfg=norm_cfg, act_cfg=dict(type='ReLU'))
         self.fuse1 = build_pair_fusion(fusion_cfg, c1, norm_cfg)
 
     def forward(self, f1: Tensor, f2: Tensor, f3: Tensor) -> Tensor:
@@ -289,10 +292,10 @@ class SemanticFusionModule(BaseModule):
         Returns:
             Tensor: F_H, (B, C_1, H_1, W_1).
         """
-        f2p = self.fuse2(f2, _to_size(self.reduce3(f3), f2,
-                                      self.align_corners))
-        return self.fuse1(f1, _to_size(self.reduce2(f2p), f1,
-                                       self.align_corners))
+        f2p = self.fuse2(f2,
+                         _to_size(self.reduce3(f3), f2, self.align_corners))
+        return self.fuse1(f1,
+                          _to_size(self.reduce2(f2p), f1, self.align_corners))
 
 
 @MODELS.register_module()
@@ -331,14 +334,19 @@ class LSAFConvBlock(BaseModule):
         self.align_corners = align_corners
         shortcut = None
         if in_channels != out_channels:
-            shortcut = ConvModule(in_channels, out_channels, 1,
-                                  norm_cfg=norm_cfg, act_cfg=None)
-        self.res1 = BasicBlock(in_channels, out_channels,
-                               downsample=shortcut, norm_cfg=norm_cfg)
+            shortcut = ConvModule(
+                in_channels, out_channels, 1, norm_cfg=norm_cfg, act_cfg=None)
+        self.res1 = BasicBlock(
+            in_channels, out_channels, downsample=shortcut, norm_cfg=norm_cfg)
         self.res2 = BasicBlock(out_channels, out_channels, norm_cfg=norm_cfg)
         self.spatial = ConvModule(
-            out_channels, out_channels, 3, padding=dilation,
-            dilation=dilation, groups=out_channels, norm_cfg=norm_cfg,
+            out_channels,
+            out_channels,
+            3,
+            padding=dilation,
+            dilation=dilation,
+            groups=out_channels,
+            norm_cfg=norm_cfg,
             act_cfg=dict(type='ReLU'))
 
     def forward(self, high: Tensor, low: Tensor) -> Tensor:
@@ -359,4 +367,3 @@ class LSAFConvBlock(BaseModule):
                 f'{low.shape[1]}')
         x = torch.cat([_to_size(high, low, self.align_corners), low], dim=1)
         return self.spatial(self.res2(self.res1(x)))
-

@@ -72,8 +72,7 @@ class QKVLoRALinear(nn.Linear):
         # persistent so tools/model_converters/merge_lora.py can merge a
         # checkpoint without the config
         self.register_buffer(
-            'lora_scaling', torch.tensor(float(alpha) / rank),
-            persistent=True)
+            'lora_scaling', torch.tensor(float(alpha) / rank), persistent=True)
         self.merged = False
         self.reset_lora_parameters()
 
@@ -90,8 +89,11 @@ class QKVLoRALinear(nn.Linear):
         """
         # built on the meta device: no throw-away init of the big weight
         with torch.device('meta'):
-            new = cls(layer.in_features, layer.out_features,
-                      bias=layer.bias is not None, **kwargs)
+            new = cls(
+                layer.in_features,
+                layer.out_features,
+                bias=layer.bias is not None,
+                **kwargs)
         new = new.to_empty(device=layer.weight.device)
         with torch.no_grad():
             new.weight.copy_(layer.weight)
@@ -110,8 +112,10 @@ class QKVLoRALinear(nn.Linear):
         """The trainable adapter parameters, by local name."""
         if self.merged:
             return {}
-        return {'lora_down.weight': self.lora_down.weight,
-                'lora_up': self.lora_up}
+        return {
+            'lora_down.weight': self.lora_down.weight,
+            'lora_up': self.lora_up
+        }
 
     def delta_weight(self) -> Tensor:
         """The adapters' update of ``weight``, ``s * [up_t @ down_t]_t``.
@@ -180,11 +184,14 @@ def merge_lora_state_dict(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
             weight it belongs to.
     """
     out = dict(state_dict)
-    prefixes = [k[:-len('lora_up')] for k in state_dict
-                if k.endswith('.lora_up')]
+    prefixes = [
+        k[:-len('lora_up')] for k in state_dict if k.endswith('.lora_up')
+    ]
     for prefix in prefixes:
-        needed = [prefix + n for n in
-                  ('lora_down.weight', 'lora_up', 'lora_scaling', 'weight')]
+        needed = [
+            prefix + n
+            for n in ('lora_down.weight', 'lora_up', 'lora_scaling', 'weight')
+        ]
         missing = [k for k in needed if k not in state_dict]
         if missing:
             raise KeyError(f'Incomplete LoRA adapter at {prefix!r}: missing '

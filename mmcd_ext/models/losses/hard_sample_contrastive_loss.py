@@ -268,8 +268,8 @@ class HardSampleContrastiveLoss(nn.Module):
         return losses, dists
 
     def forward(self, feats_a: Union[Tensor, Sequence[Tensor]],
-                feats_b: Union[Tensor, Sequence[Tensor]],
-                label: Tensor) -> Tensor:
+                feats_b: Union[Tensor,
+                               Sequence[Tensor]], label: Tensor) -> Tensor:
         """Total loss over the levels.
 
         Args:
@@ -294,4 +294,3 @@ class HardSampleContrastiveLoss(nn.Module):
                 f'distance={self.distance!r}, normalize={self.normalize}, '
                 f'level_weights={self.level_weights}, '
                 f'loss_weight={self.loss_weight}')
-

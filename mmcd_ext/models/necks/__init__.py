@@ -1,5 +1,5 @@
 from .bitemporal_fusion import BitemporalFusionNeck
-from .hopfield_pooling import HopfieldPooling
 from .frnet_neck import FrNetNeck
+from .hopfield_pooling import HopfieldPooling
 
 __all__ = ['BitemporalFusionNeck', 'HopfieldPooling', 'FrNetNeck']

@@ -12,12 +12,14 @@ from mmcd_ext.registry import MODELS
 class BitemporalFusionNeck(BaseModule):
     """Fuse the features of date A and date B level by level.
 
-    Policies (``f1``/``f2`` are one level of date A / date B, ``(B, C, H, W)``):
+    Policies (``f1``/``f2`` are one level of date A / date B,
+    ``(B, C, H, W)``):
 
     * ``'concat'``: ``cat([f1, f2], dim=1)`` -> ``(B, 2C, H, W)``
     * ``'sum'``: ``f1 + f2``; ``'diff'``: ``f2 - f1``;
       ``'abs_diff'``: ``|f1 - f2|`` -> ``(B, C, H, W)``
-    * ``'concat_diff'``: ``cat([f1, f2, |f1 - f2|], dim=1)`` -> ``(B, 3C, H, W)``
+    * ``'concat_diff'``: ``cat([f1, f2, |f1 - f2|], dim=1)``
+      -> ``(B, 3C, H, W)``
 
     The neck has no parameters; put learnable fusion in its own module.
 
@@ -56,7 +58,8 @@ class BitemporalFusionNeck(BaseModule):
         """Fuse every selected level.
 
         Args:
-            feats_a (Sequence[Tensor]): Levels of date A, each (B, C_i, H_i, W_i).
+            feats_a (Sequence[Tensor]): Levels of date A, each
+                (B, C_i, H_i, W_i).
             feats_b (Sequence[Tensor]): Levels of date B, same shapes.
 
         Returns:

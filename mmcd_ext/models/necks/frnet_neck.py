@@ -85,8 +85,8 @@ class FrNetNeck(BaseModule):
                                  'deep-feature size the query is learned for')
             cfg = dict(type='HopfieldPooling')
             cfg.update(hopfield)
-            for key, value in (('out_channels', out_channels),
-                               ('scale_factor', scale_factor),
+            for key, value in (('out_channels', out_channels), ('scale_factor',
+                                                                scale_factor),
                                ('norm_cfg', norm_cfg), ('act_cfg', act_cfg),
                                ('align_corners', align_corners)):
                 cfg.setdefault(key, value)
@@ -95,8 +95,11 @@ class FrNetNeck(BaseModule):
         else:
             self.hopfield = None
             self.deep_proj = ConvModule(
-                in_channels, out_channels, kernel_size=1,
-                norm_cfg=norm_cfg, act_cfg=act_cfg)
+                in_channels,
+                out_channels,
+                kernel_size=1,
+                norm_cfg=norm_cfg,
+                act_cfg=act_cfg)
 
     @property
     def with_hopfield(self) -> bool:
@@ -117,8 +120,11 @@ class FrNetNeck(BaseModule):
             return self.hopfield(deep_a, deep_b)
         size = (deep_a.shape[2] * self.scale_factor,
                 deep_a.shape[3] * self.scale_factor)
-        return resize(self.deep_proj((deep_a - deep_b).abs()), size=size,
-                      mode='bilinear', align_corners=self.align_corners)
+        return resize(
+            self.deep_proj((deep_a - deep_b).abs()),
+            size=size,
+            mode='bilinear',
+            align_corners=self.align_corners)
 
     def forward(self, feats_a: Sequence[Tensor],
                 feats_b: Sequence[Tensor]) -> Tuple[Tensor, ...]:
@@ -142,5 +148,5 @@ class FrNetNeck(BaseModule):
                              f'(skips {self.skip_indices}, deep '
                              f'{self.deep_index}), got {len(feats_a)}')
         diffs = [(feats_a[i] - feats_b[i]).abs() for i in self.skip_indices]
-        return (*diffs, self.top(feats_a[self.deep_index],
-                                 feats_b[self.deep_index]))
+        return (*diffs,
+                self.top(feats_a[self.deep_index], feats_b[self.deep_index]))

@@ -82,8 +82,8 @@ class HopfieldPooling(BaseModule):
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         feat_size = tuple(feat_size)
-        if len(feat_size) != 2 or any(
-                not isinstance(s, int) or s < 1 for s in feat_size):
+        if len(feat_size) != 2 or any(not isinstance(s, int) or s < 1
+                                      for s in feat_size):
             raise ValueError(f'HopfieldPooling: feat_size must be two '
                              f'positive ints (h, w), got {feat_size!r}')
         if num_queries < 1:
@@ -100,8 +100,11 @@ class HopfieldPooling(BaseModule):
         self.query = nn.Parameter(
             torch.randn(num_queries, length) / math.sqrt(length))
         self.proj = ConvModule(
-            2 * num_queries, out_channels, kernel_size=1,
-            norm_cfg=norm_cfg, act_cfg=act_cfg)
+            2 * num_queries,
+            out_channels,
+            kernel_size=1,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg)
 
     def extra_repr(self) -> str:
         return (f'feat_size={self.feat_size}, num_queries='
@@ -132,8 +135,11 @@ class HopfieldPooling(BaseModule):
                     'training size (e.g. slide inference with the training '
                     'crop), or set resize_input=True to resize the feature '
                     'to feat_size before retrieval.')
-            feat = resize(feat, size=self.feat_size, mode='bilinear',
-                          align_corners=self.align_corners)
+            feat = resize(
+                feat,
+                size=self.feat_size,
+                mode='bilinear',
+                align_corners=self.align_corners)
         return feat.flatten(2)
 
     def attention(self, query_feat: Tensor) -> Tensor:
@@ -209,7 +215,9 @@ class HopfieldPooling(BaseModule):
         return (self.retrieve_z1(flat1, flat2).reshape(shape),
                 self.retrieve_z2(flat1, flat2).reshape(shape))
 
-    def pool(self, z1: Tensor, z2: Tensor,
+    def pool(self,
+             z1: Tensor,
+             z2: Tensor,
              out_size: Optional[Tuple[int, int]] = None) -> Tensor:
         """Eq. 4: ``H = U(g(W * [Z1; Z2] + b))``.
 
@@ -226,8 +234,11 @@ class HopfieldPooling(BaseModule):
         if out_size is None:
             out_size = (z1.shape[2] * self.scale_factor,
                         z1.shape[3] * self.scale_factor)
-        return resize(feat, size=out_size, mode='bilinear',
-                      align_corners=self.align_corners)
+        return resize(
+            feat,
+            size=out_size,
+            mode='bilinear',
+            align_corners=self.align_corners)
 
     def forward(self, f1: Tensor, f2: Tensor) -> Tensor:
         """Retrieve between the dates and project (eq. 2-4).

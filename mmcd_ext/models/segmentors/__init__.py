@@ -2,5 +2,6 @@ from .deepcl_siam_encoder_decoder import DeepCLSiamEncoderDecoder
 from .scd_siam_encoder_decoder import SCDSiamEncoderDecoder
 from .siam_encoder_decoder import SiamEncoderDecoder
 
-__all__ = ['DeepCLSiamEncoderDecoder', 'SiamEncoderDecoder',
-           'SCDSiamEncoderDecoder']
+__all__ = [
+    'DeepCLSiamEncoderDecoder', 'SiamEncoderDecoder', 'SCDSiamEncoderDecoder'
+]

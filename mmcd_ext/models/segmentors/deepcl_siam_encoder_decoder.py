@@ -163,8 +163,8 @@ class DeepCLSiamEncoderDecoder(SiamEncoderDecoder):
                 dist = dist.detach()
             size = out[target].shape[2:]
             if dist.shape[2:] != size:
-                dist = resize(dist, size=size, mode='bilinear',
-                              align_corners=False)
+                dist = resize(
+                    dist, size=size, mode='bilinear', align_corners=False)
             out[target] = torch.cat([out[target], dist], dim=1)
         return out
 
@@ -181,8 +181,10 @@ class DeepCLSiamEncoderDecoder(SiamEncoderDecoder):
             return super().extract_feat(inputs)
         feats_a, feats_b = self.extract_bitemporal_feat(inputs)
         levels = self.contrastive_levels(len(feats_a))
-        dists = [self.contrastive_loss.pair_distance(feats_a[i], feats_b[i])
-                 for i in levels]
+        dists = [
+            self.contrastive_loss.pair_distance(feats_a[i], feats_b[i])
+            for i in levels
+        ]
         return self.attach_prior(self.fuse(feats_a, feats_b), dists, levels)
 
     @staticmethod
@@ -210,8 +212,7 @@ class DeepCLSiamEncoderDecoder(SiamEncoderDecoder):
         levels = self.contrastive_levels(len(feats_a))
         label = self.stack_labels(data_samples).to(inputs.device)
         cl_losses, dists = self.contrastive_loss.forward_levels(
-            [feats_a[i] for i in levels], [feats_b[i] for i in levels],
-            label)
+            [feats_a[i] for i in levels], [feats_b[i] for i in levels], label)
         fused = self.fuse(feats_a, feats_b)
         if self.with_prior:
             fused = self.attach_prior(fused, dists, levels)

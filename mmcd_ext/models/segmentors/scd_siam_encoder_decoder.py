@@ -115,16 +115,20 @@ class SCDSiamEncoderDecoder(SiamEncoderDecoder):
             if direction not in ('horizontal', 'vertical'):
                 raise ValueError('SCDSiamEncoderDecoder: unknown flip '
                                  f'direction {direction!r}')
-            logits = logits.flip(dims=(3, ) if direction ==
-                                 'horizontal' else (2, ))
-        logits = resize(logits, size=meta['ori_shape'], mode='bilinear',
-                        align_corners=self.align_corners, warning=False)
+            logits = logits.flip(
+                dims=(3, ) if direction == 'horizontal' else (2, ))
+        logits = resize(
+            logits,
+            size=meta['ori_shape'],
+            mode='bilinear',
+            align_corners=self.align_corners,
+            warning=False)
         return logits[0]
 
     def postprocess_result(
-            self,
-            seg_logits: Tensor,
-            data_samples: Optional[List[SegDataSample]] = None
+        self,
+        seg_logits: Tensor,
+        data_samples: Optional[List[SegDataSample]] = None
     ) -> List[SegDataSample]:
         """Binary and per-date semantic change maps from stacked logits.
 

@@ -63,7 +63,7 @@ class SiamEncoderDecoder(EncoderDecoder):
 
     @staticmethod
     def split_dates(inputs: Tensor) -> Tuple[Tensor, Tensor]:
-        """Split ``(B, 2C, H, W)`` into date A and date B, each (B, C, H, W)."""
+        """Split ``(B, 2C, H, W)`` into date A and B, each ``(B, C, H, W)``."""
         channels = inputs.shape[1]
         if channels % 2:
             raise ValueError(

@@ -20,8 +20,9 @@ def test_mmseg_random_crop_is_bitemporal_safe(aligned_results, check_aligned,
                                               scd):
     for seed in range(5):
         np.random.seed(seed)
-        res = RandomCrop(crop_size=(16, 24), cat_max_ratio=0.75)(
-            aligned_results(scd=scd))
+        res = RandomCrop(
+            crop_size=(16, 24), cat_max_ratio=0.75)(
+                aligned_results(scd=scd))
         assert res['img'].shape == (16, 24, 6)
         check_aligned(res)
         # a crop is a translation: row/col codes are consecutive
@@ -59,8 +60,9 @@ def test_mmseg_random_flip_direction_list(aligned_results, check_aligned):
 @pytest.mark.parametrize('scd', [False, True])
 def test_mmseg_resize_is_bitemporal_safe(aligned_results, check_aligned, scd):
     # nearest image interpolation: exact relation everywhere
-    res = Resize(scale=(24, 20), interpolation='nearest')(
-        aligned_results(scd=scd))
+    res = Resize(
+        scale=(24, 20), interpolation='nearest')(
+            aligned_results(scd=scd))
     assert res['img'].shape == (20, 24, 6)
     check_aligned(res)
     # bilinear: B = 255 - A is affine, so it survives up to rounding
@@ -99,8 +101,8 @@ def test_random_rotate90_prob_zero(aligned_results):
 
 
 @pytest.mark.parametrize('scd', [False, True])
-def test_bitemporal_random_rotate_nearest_exact(aligned_results,
-                                                check_aligned, scd):
+def test_bitemporal_random_rotate_nearest_exact(aligned_results, check_aligned,
+                                                scd):
     for seed in range(5):
         np.random.seed(seed)
         res = BitemporalRandomRotate(
@@ -129,26 +131,28 @@ def test_bitemporal_random_rotate_pads_every_channel(aligned_results,
 
 def test_bitemporal_random_rotate_bilinear(aligned_results, check_aligned):
     np.random.seed(3)
-    res = BitemporalRandomRotate(prob=1.0, degree=30, pad_val=0)(
-        aligned_results())
+    res = BitemporalRandomRotate(
+        prob=1.0, degree=30, pad_val=0)(
+            aligned_results())
     valid = res['gt_seg_map'] != 255
     img = res['img'].astype(int)
     # away from the border, where bilinear mixes in padding
-    inner = cv2.erode(valid.astype(np.uint8), np.ones((5, 5), np.uint8),
-                      borderValue=0).astype(bool)
+    inner = cv2.erode(
+        valid.astype(np.uint8), np.ones((5, 5), np.uint8),
+        borderValue=0).astype(bool)
     assert inner.sum() > 100
     np.testing.assert_allclose(
         img[..., 3:][inner], 255 - img[..., :3][inner], atol=1)
 
 
-def test_bitemporal_random_rotate_prob_zero_and_auto_bound(aligned_results,
-                                                           check_aligned):
+def test_bitemporal_random_rotate_prob_zero_and_auto_bound(
+        aligned_results, check_aligned):
     src = aligned_results()
     res = BitemporalRandomRotate(prob=0.0, degree=30)(copy.deepcopy(src))
     assert np.array_equal(res['img'], src['img'])
     res = BitemporalRandomRotate(
-        prob=1.0, degree=(90, 90), auto_bound=True,
-        interpolation='nearest')(aligned_results(h=40, w=48, scd=True))
+        prob=1.0, degree=(90, 90), auto_bound=True, interpolation='nearest')(
+            aligned_results(h=40, w=48, scd=True))
     assert res['img'].shape[:2] == (48, 40)
     check_aligned(res, pad_val=0)
 
@@ -159,8 +163,9 @@ def test_bitemporal_random_rotate_bad_args(aligned_results):
     with pytest.raises(ValueError, match='prob'):
         BitemporalRandomRotate(prob=2, degree=3)
     with pytest.raises(ValueError, match='6 channels'):
-        BitemporalRandomRotate(prob=1, degree=3, pad_val=(1, 2, 3))(
-            aligned_results())
+        BitemporalRandomRotate(
+            prob=1, degree=3, pad_val=(1, 2, 3))(
+                aligned_results())
 
 
 def test_registered_in_mmcd_ext_scope():

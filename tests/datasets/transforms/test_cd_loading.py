@@ -40,8 +40,9 @@ def test_load_bitemporal_images(tmp_path, rng):
     assert np.array_equal(out['img'][..., 3:], cv2.imread(res['img_path2']))
     assert out['img_shape'] == (32, 40) == out['ori_shape']
 
-    out = LoadBitemporalImages(to_float32=True, color_type='grayscale')(
-        dict(img_path=res['img_path'], img_path2=res['img_path2']))
+    out = LoadBitemporalImages(
+        to_float32=True, color_type='grayscale')(
+            dict(img_path=res['img_path'], img_path2=res['img_path2']))
     assert out['img'].shape == (32, 40, 2) and out['img'].dtype == np.float32
     ref = cv2.imread(res['img_path'], cv2.IMREAD_GRAYSCALE)
     assert np.array_equal(out['img'][..., 0], ref)
@@ -172,9 +173,8 @@ def test_load_scd(tmp_path, rng, palette, colour):
     assert np.array_equal(out['gt_seg_map_a'], sem_a)
     assert np.array_equal(out['gt_seg_map_b'], sem_b)
     assert np.array_equal(out['gt_seg_map'], (sem_a != 0).astype(np.uint8))
-    assert sorted(out['seg_fields']) == [
-        'gt_seg_map', 'gt_seg_map_a', 'gt_seg_map_b'
-    ]
+    assert sorted(
+        out['seg_fields']) == ['gt_seg_map', 'gt_seg_map_a', 'gt_seg_map_b']
 
 
 def test_load_scd_hand_made_colours(tmp_path, rng):
@@ -183,8 +183,12 @@ def test_load_scd_hand_made_colours(tmp_path, rng):
                       [[0, 128, 0], [0, 255, 0], [128, 0, 0]]], np.uint8)
     rgb_b = np.array([[[255, 255, 255], [255, 0, 0], [255, 0, 0]],
                       [[0, 0, 255], [0, 0, 255], [0, 0, 255]]], np.uint8)
-    res = dict(img_shape=(2, 3), img_path='a', img_path2='b', seg_fields=[],
-               label_palette=SECOND_PALETTE)
+    res = dict(
+        img_shape=(2, 3),
+        img_path='a',
+        img_path2='b',
+        seg_fields=[],
+        label_palette=SECOND_PALETTE)
     res['seg_map_path_a'] = _rgb(str(tmp_path / 'l1.png'), rgb_a)
     res['seg_map_path_b'] = _rgb(str(tmp_path / 'l2.png'), rgb_b)
     out = LoadSCDAnnotations()(res)
@@ -218,8 +222,7 @@ def test_load_scd_ignore_index(tmp_path, rng):
     sem_b = np.full((32, 32), 2)
     sem_a[0, 0] = 255
     sem_b[0, 0] = 0  # ignored in A: no disagreement can be claimed
-    res, _, _ = _scd_sample(tmp_path, rng, SECOND_PALETTE, False, sem_a,
-                            sem_b)
+    res, _, _ = _scd_sample(tmp_path, rng, SECOND_PALETTE, False, sem_a, sem_b)
     out = LoadSCDAnnotations()(res)
     assert out['gt_seg_map'][0, 0] == 255
     assert (out['gt_seg_map'] == 1).sum() == 32 * 32 - 1

@@ -11,8 +11,11 @@ from mmcd_ext.datasets.transforms import PackCDInputs
 def _results(aligned_results, scd):
     res = aligned_results(h=16, w=20, scd=scd)
     res.update(
-        seg_map_path='l.png', scale_factor=(1.0, 1.0), flip=False,
-        flip_direction=None, reduce_zero_label=False)
+        seg_map_path='l.png',
+        scale_factor=(1.0, 1.0),
+        flip=False,
+        flip_direction=None,
+        reduce_zero_label=False)
     return res
 
 
@@ -31,13 +34,12 @@ def test_pack_matches_mmseg_and_adds_dates(aligned_results, scd):
                        ref['data_samples'].gt_sem_seg.data)
     assert sample.gt_sem_seg.data.dtype == torch.int64
     for key in ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
-                'scale_factor', 'flip', 'flip_direction',
-                'reduce_zero_label'):
+                'scale_factor', 'flip', 'flip_direction', 'reduce_zero_label'):
         assert sample.metainfo[key] == ref['data_samples'].metainfo[key]
     assert sample.metainfo['img_path2'] == 'b.png'
     if scd:
-        for key, field in (('gt_seg_map_a', 'gt_sem_seg_a'),
-                           ('gt_seg_map_b', 'gt_sem_seg_b')):
+        for key, field in (('gt_seg_map_a', 'gt_sem_seg_a'), ('gt_seg_map_b',
+                                                              'gt_sem_seg_b')):
             data = sample.get(field).data
             assert data.shape == (1, 16, 20) and data.dtype == torch.int64
             assert np.array_equal(data[0].numpy(), res[key])

@@ -48,14 +48,10 @@ def run_metric(samples: List[dict], **kwargs: Any) -> dict:
 
 # Hand-worked 4x4 example. Pixel (2, 3) is ignored (its prediction, 1,
 # would otherwise be a false positive).
-GT = np.array([[1, 1, 0, 0],
-               [1, 1, 0, 0],
-               [0, 0, 0, 255],
-               [0, 0, 0, 0]], dtype=np.uint8)
-PRED = np.array([[1, 0, 0, 0],
-                 [1, 1, 1, 0],
-                 [0, 0, 0, 1],
-                 [1, 0, 0, 0]], dtype=np.uint8)
+GT = np.array([[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 0, 255], [0, 0, 0, 0]],
+              dtype=np.uint8)
+PRED = np.array([[1, 0, 0, 0], [1, 1, 1, 0], [0, 0, 0, 1], [1, 0, 0, 0]],
+                dtype=np.uint8)
 # TP: (0,0) (1,0) (1,1) = 3; FN: (0,1) = 1; FP: (1,2) (3,0) = 2;
 # TN: 15 valid pixels - 6 = 9.
 
@@ -70,8 +66,13 @@ def test_hand_worked_counts_and_scores() -> None:
     # P = 3/5, R = 3/4, F1 = 2*3/(2*3+2+1) = 2/3, IoU = 3/6, OA = 12/15,
     # p_e = (5*4 + 10*11)/15^2 = 130/225,
     # kappa = (180 - 130) / (225 - 130) = 10/19.
-    expected = dict(Precision=3 / 5, Recall=3 / 4, F1=2 / 3, IoU=1 / 2,
-                    OA=4 / 5, Kappa=10 / 19)
+    expected = dict(
+        Precision=3 / 5,
+        Recall=3 / 4,
+        F1=2 / 3,
+        IoU=1 / 2,
+        OA=4 / 5,
+        Kappa=10 / 19)
     assert set(metrics) == set(expected)
     for key, value in expected.items():
         assert metrics[key] == pytest.approx(100 * value, abs=1e-9), key
@@ -92,8 +93,13 @@ def test_pooled_not_per_image_average() -> None:
     assert [r.tolist() for r in metric.results] == [[1, 3, 0, 12],
                                                     [6, 0, 2, 8]]
     metrics = metric.evaluate(2)
-    expected = dict(Precision=7 / 10, Recall=7 / 9, F1=14 / 19, IoU=7 / 12,
-                    OA=27 / 32, Kappa=268 / 428)
+    expected = dict(
+        Precision=7 / 10,
+        Recall=7 / 9,
+        F1=14 / 19,
+        IoU=7 / 12,
+        OA=27 / 32,
+        Kappa=268 / 428)
     for key, value in expected.items():
         assert metrics[key] == pytest.approx(100 * value, abs=1e-9), key
     per_image_mean = 100 * (2 / 5 + 12 / 14) / 2
@@ -158,8 +164,8 @@ def test_all_negative_and_custom_zero_division() -> None:
 
 def test_no_pixels_at_all() -> None:
     scores = binary_change_scores(0, 0, 0, 0)
-    assert scores == dict(Precision=0.0, Recall=0.0, F1=0.0, IoU=0.0,
-                          OA=0.0, Kappa=0.0)
+    assert scores == dict(
+        Precision=0.0, Recall=0.0, F1=0.0, IoU=0.0, OA=0.0, Kappa=0.0)
     with pytest.raises(ValueError, match='non-negative'):
         binary_change_scores(-1, 0, 0, 0)
 
@@ -183,8 +189,7 @@ def test_agrees_with_mmseg_iou_metric_and_kappa_formula() -> None:
     assert metrics['IoU'] == pytest.approx(100 * ref['IoU'][1], abs=1e-4)
     assert metrics['Precision'] == pytest.approx(
         100 * ref['Precision'][1], abs=1e-4)
-    assert metrics['Recall'] == pytest.approx(
-        100 * ref['Recall'][1], abs=1e-4)
+    assert metrics['Recall'] == pytest.approx(100 * ref['Recall'][1], abs=1e-4)
     assert metrics['F1'] == pytest.approx(100 * ref['Fscore'][1], abs=1e-4)
     assert metrics['OA'] == pytest.approx(100 * ref['aAcc'], abs=1e-4)
 
@@ -204,12 +209,11 @@ def test_agrees_with_mmseg_iou_metric_and_kappa_formula() -> None:
 def test_bad_input_names_the_file() -> None:
     pred = np.zeros((4, 4), np.uint8)
     with pytest.raises(ValueError, match='A/bad.png.*shape'):
-        run_metric([
-            make_sample(pred, np.zeros((4, 5), np.uint8), 'A/bad.png')
-        ])
+        run_metric(
+            [make_sample(pred, np.zeros((4, 5), np.uint8), 'A/bad.png')])
     with pytest.raises(ValueError, match=r'A/bad.png.*found \[3\]'):
-        run_metric([make_sample(pred, np.full((4, 4), 3, np.uint8),
-                                'A/bad.png')])
+        run_metric(
+            [make_sample(pred, np.full((4, 4), 3, np.uint8), 'A/bad.png')])
     with pytest.raises(ValueError, match=r'A/bad.png.*found \[2\]'):
         run_metric([make_sample(pred + 2, pred, 'A/bad.png')])
     with pytest.raises(KeyError, match='A/bad.png.*gt_sem_seg'):

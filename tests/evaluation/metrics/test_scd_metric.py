@@ -23,15 +23,15 @@ def make_sample(pred_a: np.ndarray,
                 gt_b: Optional[np.ndarray] = None,
                 img_path: str = 'im1/x.png') -> dict:
     sample = SegDataSample(metainfo=dict(img_path=img_path))
-    sample.set_field(PixelData(data=torch.as_tensor(pred_a)[None]),
-                     'pred_sem_seg_a')
-    sample.set_field(PixelData(data=torch.as_tensor(pred_b)[None]),
-                     'pred_sem_seg_b')
+    sample.set_field(
+        PixelData(data=torch.as_tensor(pred_a)[None]), 'pred_sem_seg_a')
+    sample.set_field(
+        PixelData(data=torch.as_tensor(pred_b)[None]), 'pred_sem_seg_b')
     if gt_a is not None:
-        sample.set_field(PixelData(data=torch.as_tensor(gt_a)[None]),
-                         'gt_sem_seg_a')
-        sample.set_field(PixelData(data=torch.as_tensor(gt_b)[None]),
-                         'gt_sem_seg_b')
+        sample.set_field(
+            PixelData(data=torch.as_tensor(gt_a)[None]), 'gt_sem_seg_a')
+        sample.set_field(
+            PixelData(data=torch.as_tensor(gt_b)[None]), 'gt_sem_seg_b')
     return sample.to_dict()
 
 
@@ -68,8 +68,13 @@ def reference_scores(preds: List[np.ndarray],
     p_sc = correct_changed / hist[1:, :].sum()
     r_sc = correct_changed / hist[:, 1:].sum()
     fscd = 2 / (1 / p_sc + 1 / r_sc)
-    return dict(OA=oa, mIoU=iou.mean(), SeK=sek, Fscd=fscd, IoU_nc=iou[0],
-                IoU_c=iou[1])
+    return dict(
+        OA=oa,
+        mIoU=iou.mean(),
+        SeK=sek,
+        Fscd=fscd,
+        IoU_nc=iou[0],
+        IoU_c=iou[1])
 
 
 # Hand-worked example, K = 3, hist[pred, label]:
@@ -82,11 +87,11 @@ HIST = np.array([[5, 1, 1], [1, 3, 1], [0, 1, 2]])
 
 def hand_example_maps() -> Tuple[np.ndarray, ...]:
     """Both dates' maps realising HIST (date B has one ignored pixel)."""
-    pairs = [(p, l) for p in range(3) for l in range(3)
-             for _ in range(HIST[p, l])]
+    pairs = [(p, t) for p in range(3) for t in range(3)
+             for _ in range(HIST[p, t])]
     assert len(pairs) == 15
     pred = np.array([p for p, _ in pairs] + [2], np.uint8)
-    label = np.array([l for _, l in pairs] + [255], np.uint8)
+    label = np.array([t for _, t in pairs] + [255], np.uint8)
     # date A: first 8 pixels, date B: last 7 + the ignored one.
     return (pred[:8].reshape(2, 4), pred[8:].reshape(2, 4),
             label[:8].reshape(2, 4), label[8:].reshape(2, 4))
@@ -188,8 +193,9 @@ def test_nothing_predicted_changed_is_finite() -> None:
     assert metrics['mIoU'] == pytest.approx(25)
     assert metrics['SeK'] == 0
     assert metrics['Fscd'] == 0
-    scores = scd_scores(np.array([[4, 2, 2], [0, 0, 0], [0, 0, 0]]),
-                        zero_division=float('nan'))
+    scores = scd_scores(
+        np.array([[4, 2, 2], [0, 0, 0], [0, 0, 0]]),
+        zero_division=float('nan'))
     assert math.isnan(scores['P_sc']) and math.isnan(scores['Fscd'])
 
 
@@ -223,12 +229,13 @@ def test_bad_input_names_the_file() -> None:
     bad[0, 0] = 3
     with pytest.raises(ValueError, match=r'im1/b.png \(date B\).*\[3\]'):
         run_metric([make_sample(ok, bad, ok, ok, 'im1/b.png')], num_classes=3)
-    with pytest.raises(ValueError,
-                       match=r'im1/b.png \(date A\).*label.*\[3\]'):
+    with pytest.raises(
+            ValueError, match=r'im1/b.png \(date A\).*label.*\[3\]'):
         run_metric([make_sample(ok, ok, bad, ok, 'im1/b.png')], num_classes=3)
     with pytest.raises(ValueError, match='im1/b.png.*shape'):
-        run_metric([make_sample(ok, ok, np.zeros((4, 5), np.uint8), ok,
-                                'im1/b.png')], num_classes=3)
+        run_metric(
+            [make_sample(ok, ok, np.zeros((4, 5), np.uint8), ok, 'im1/b.png')],
+            num_classes=3)
     with pytest.raises(KeyError, match='im1/b.png.*gt_sem_seg_a'):
         run_metric([make_sample(ok, ok, None, None, 'im1/b.png')],
                    num_classes=3)
@@ -237,8 +244,8 @@ def test_bad_input_names_the_file() -> None:
 def test_output_dir_and_format_only(tmp_path: Path) -> None:
     pred_a, pred_b, gt_a, gt_b = hand_example_maps()
     metric = SCDMetric(output_dir=str(tmp_path), format_only=True)
-    metric.process({}, [make_sample(pred_a, pred_b, None, None,
-                                    '/d/im1/00042.png')])
+    metric.process(
+        {}, [make_sample(pred_a, pred_b, None, None, '/d/im1/00042.png')])
     assert metric.evaluate(1) == {}
     np.testing.assert_array_equal(
         np.array(Image.open(tmp_path / '00042_a.png')), pred_a)
