@@ -65,8 +65,8 @@ def trigger_visualization_hook(cfg: Config,
     if args.show:
         hook['show'] = True
         hook['wait_time'] = args.wait_time
-    if args.show_dir:
-        cfg.visualizer['save_dir'] = args.show_dir
+    if args.show_dir:  # one PNG per test pair, named after date A's file
+        hook['test_out_dir'] = osp.abspath(args.show_dir)
     return cfg
 
 

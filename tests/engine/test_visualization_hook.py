@@ -83,6 +83,42 @@ def test_test_mode_writes_both_dates_and_overlay(tmp_path: Path) -> None:
     assert drawn[1, 2 * W + 1].tolist() == [0, 255, 0]
 
 
+def test_test_out_dir_names_files_after_date_a(tmp_path: Path) -> None:
+    make_visualizer(tmp_path, f'hook_vis_out_{tmp_path.name}')
+    (path_a, path_b), (img_a, _) = write_dates(tmp_path, 'test_0001.png')
+    out_dir = tmp_path / 'overlays'
+    hook = CDVisualizationHook(
+        draw=True, interval=1, test_out_dir=str(out_dir))
+    runner = SimpleNamespace(iter=0, work_dir=str(tmp_path), timestamp='t')
+    hook.after_test_iter(runner, 0, {}, [make_output(path_a, path_b, *maps())])
+    assert sorted(p.name for p in out_dir.iterdir()) == ['test_0001.png']
+    drawn = cv2.imread(str(out_dir / 'test_0001.png'))[..., ::-1]
+    np.testing.assert_array_equal(drawn[:, :W], img_a)
+    # nothing went to the vis backend's folder
+    assert not (tmp_path / 'show' / 'vis_data' / 'vis_image').exists()
+    # a relative folder is taken under work_dir/timestamp
+    rel = CDVisualizationHook(draw=True, interval=1, test_out_dir='vis')
+    rel.after_test_iter(runner, 0, {}, [make_output(path_a, path_b, *maps())])
+    assert (tmp_path / 't' / 'vis' / 'test_0001.png').is_file()
+
+
+def test_test_out_dir_refuses_two_samples_with_one_stem(
+        tmp_path: Path) -> None:
+    make_visualizer(tmp_path, f'hook_vis_dup_{tmp_path.name}')
+    (path_a, path_b), _ = write_dates(tmp_path, 'x.png')
+    (tmp_path / 'sub').mkdir()
+    (other_a, other_b), _ = write_dates(tmp_path / 'sub', 'x.png', seed=1)
+    hook = CDVisualizationHook(
+        draw=True, interval=1, test_out_dir=str(tmp_path / 'out'))
+    runner = SimpleNamespace(iter=0, work_dir=str(tmp_path), timestamp='t')
+    hook.after_test_iter(runner, 0, {}, [make_output(path_a, path_b, *maps())])
+    first = (tmp_path / 'out' / 'x.png').read_bytes()
+    with pytest.raises(ValueError, match='x.png.*same file stem'):
+        hook.after_test_iter(runner, 1, {},
+                             [make_output(other_a, other_b, *maps())])
+    assert (tmp_path / 'out' / 'x.png').read_bytes() == first
+
+
 def test_interval_and_draw_false(tmp_path: Path) -> None:
     make_visualizer(tmp_path, f'hook_vis_interval_{tmp_path.name}')
     (path_a, path_b), _ = write_dates(tmp_path)

@@ -81,8 +81,9 @@ def test_train_then_test(tmp_path, data_root):
         assert 0.0 <= metrics[key] <= 100.0
     preds = sorted(os.listdir(tmp_path / 'preds'))
     assert len(preds) == 2  # two test pairs
-    shown = glob.glob(str(tmp_path / 'show' / '**' / '*.png'), recursive=True)
-    assert len(shown) == 2
+    # --show-dir: one drawing per test pair, named after its date-A file
+    shown = sorted(os.listdir(tmp_path / 'show'))
+    assert shown == sorted(os.listdir(osp.join(data_root, 'test', 'A')))
     # test-time augmentation (flip) through the config's tta_pipeline
     proc = run([
         sys.executable, 'tools/test.py', cfg,
