@@ -1,3 +1,3 @@
-from .hooks import CDVisualizationHook
+from .hooks import AtomicCheckpointHook, CDVisualizationHook
 
-__all__ = ['CDVisualizationHook']
+__all__ = ['AtomicCheckpointHook', 'CDVisualizationHook']
