@@ -194,7 +194,10 @@ class LoadCDAnnotations(BaseTransform):
 
     - ``'0/255'`` (LEVIR-CD, WHU-CD, S2Looking): values ``{0, 255}``, 255
       becomes 1. No ignore value is possible.
-    - ``'0/1'``: values ``{0, 1, 255}``, 255 stays the ignore index.
+    - ``'0/1'``: values ``{0, 1, 255}``, 255 stays the ignore index. A
+      label holding 255 but no 1 is refused: it is what a 0/255 label read
+      as 0/1 looks like, and loading it would turn every changed pixel into
+      an ignored one (F1 0 without any error).
 
     Any other value is an error naming the file and the values. A 3-channel
     label is accepted only if its channels are identical (a grey PNG saved as
@@ -289,6 +292,12 @@ class LoadCDAnnotations(BaseTransform):
             raise ValueError(
                 f'change label {path} has values {bad} outside the '
                 f'{sorted(mapping)} of label_encoding "{encoding}"')
+        if encoding == '0/1' and 255 in values and 1 not in values:
+            raise ValueError(
+                f'change label {path} has values {values.tolist()}: 255 '
+                'without any 1 is a 0/255 label, which label_encoding '
+                '"0/1" would load as all ignored; set label_encoding='
+                '"0/255"')
         lut = np.zeros(256, dtype=np.uint8)
         for src, dst in mapping.items():
             lut[src] = dst

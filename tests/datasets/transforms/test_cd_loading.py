@@ -93,6 +93,21 @@ def test_load_cd_0_1_keeps_ignore(tmp_path, rng):
     assert np.array_equal(out['gt_seg_map'], label)
 
 
+def test_load_cd_0_1_refuses_a_0_255_label(tmp_path, rng):
+    # label_encoding='0/1' on a 0/255 label would make every changed pixel
+    # an ignored one and score F1 0 silently.
+    res, _, _ = _images(tmp_path, rng)
+    label = (rng.random((32, 40)) < 0.3).astype(np.uint8) * 255
+    res['seg_map_path'] = _cd_label(tmp_path, label)
+    loaded = LoadBitemporalImages()(res)
+    with pytest.raises(ValueError) as err:
+        LoadCDAnnotations('0/1')(dict(loaded))
+    msg = str(err.value)
+    assert res['seg_map_path'] in msg and '[0, 255]' in msg
+    assert 'label_encoding="0/255"' in msg
+    assert LoadCDAnnotations('0/255')(dict(loaded))['gt_seg_map'].max() == 1
+
+
 def test_load_cd_grey_saved_as_rgb(tmp_path, rng):
     res, _, _ = _images(tmp_path, rng)
     label = (rng.random((32, 40)) < 0.5).astype(np.uint8) * 255
