@@ -5,6 +5,8 @@ so every geometric transform moves them together (``docs/architecture.md``).
 Labels are validated on load: a value or colour that the dataset does not
 define is an error naming the file, never a silent cast.
 """
+import os
+import stat
 from typing import List, Optional, Sequence
 
 import mmcv
@@ -27,6 +29,31 @@ CD_LABEL_ENCODINGS = {
         255: 255
     },
 }
+
+
+def check_regular_file(path: str, what: str = 'file') -> None:
+    """Refuse a local path that is missing or not a regular file.
+
+    Opening a FIFO blocks until a writer appears and a device can be
+    endless, so they are refused from their ``stat`` before any read.
+
+    Args:
+        path (str): A local path.
+        what (str): What the file is, for the message. Defaults to 'file'.
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        ValueError: If ``path`` is not a regular file.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as err:
+        raise FileNotFoundError(f'cannot read {what} {path}: '
+                                f'{err.strerror}') from err
+    if not stat.S_ISREG(mode):
+        kind = 'a folder' if stat.S_ISDIR(mode) else \
+            'a FIFO' if stat.S_ISFIFO(mode) else 'not a regular file'
+        raise ValueError(f'cannot read {what} {path}: it is {kind}')
 
 
 def read_image_file(path: str,
@@ -52,8 +79,12 @@ def read_image_file(path: str,
 
     Raises:
         FileNotFoundError: If the file cannot be read.
-        ValueError: If the bytes cannot be decoded as an image.
+        ValueError: If the bytes cannot be decoded as an image, or a local
+            path is not a regular file (a folder, a FIFO or a device, whose
+            reading would fail late or block forever).
     """
+    if backend_args is None and '://' not in str(path):
+        check_regular_file(path, what)
     try:
         data = fileio.get(path, backend_args=backend_args)
     except (OSError, ValueError) as err:

@@ -3,13 +3,13 @@ import os.path as osp
 from typing import Dict, Optional, Sequence
 
 import mmcv
-import mmengine.fileio as fileio
 import numpy as np
 from mmengine.runner import Runner
 from mmengine.utils import mkdir_or_exist
 from mmseg.engine.hooks import SegVisualizationHook
 from mmseg.structures import SegDataSample
 
+from mmcd_ext.datasets.transforms.loading import read_image_file
 from mmcd_ext.registry import HOOKS
 from mmcd_ext.visualization import CDLocalVisualizer
 
@@ -83,20 +83,12 @@ class CDVisualizationHook(SegVisualizationHook):
 
     def _load_rgb(self, path: str, key: str, name: str) -> np.ndarray:
         """Read one date as an RGB array, ``(H, W, 3)``."""
-        try:
-            img_bytes = fileio.get(path, backend_args=self.backend_args)
-        except FileNotFoundError as err:
-            raise FileNotFoundError(f'{name}: cannot read "{key}" {path}: '
-                                    f'{err}') from err
-        try:
-            img = mmcv.imfrombytes(img_bytes, channel_order='rgb')
-        except Exception as err:  # cv2 raises its own error type
-            raise ValueError(f'{name}: "{key}" {path} is not a readable '
-                             f'image: {err}') from err
-        if img is None:
-            raise ValueError(f'{name}: "{key}" {path} is not a readable '
-                             'image')
-        return img
+        img = read_image_file(
+            path,
+            'color',
+            backend_args=self.backend_args,
+            what=f'{name}: "{key}"')
+        return mmcv.bgr2rgb(img)
 
     def _after_iter(self,
                     runner: Runner,

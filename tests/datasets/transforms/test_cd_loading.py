@@ -272,3 +272,23 @@ def test_load_scd_size_and_palette_errors(tmp_path, rng):
     with pytest.raises(ValueError, match='4 channels'):
         LoadSCDAnnotations(palette=SECOND_PALETTE)(dict(res))
     assert osp.isfile(res['seg_map_path_a'])
+
+
+@pytest.mark.parametrize('kind', ['fifo', 'folder'])
+def test_non_regular_image_file_is_refused_without_blocking(
+        tmp_path, rng, kind):
+    # Opening a FIFO blocks until a writer comes: it must be refused from
+    # its stat, before any read (the test would hang otherwise).
+    res, _, _ = _images(tmp_path, rng)
+    bad = tmp_path / 'B' / 'pipe.png'
+    bad.parent.mkdir(exist_ok=True)
+    if kind == 'fifo':
+        os.mkfifo(bad)
+    else:
+        bad.mkdir()
+    res['img_path2'] = str(bad)
+    expected = 'a FIFO' if kind == 'fifo' else 'a folder'
+    with pytest.raises(ValueError, match=f'pipe.png: it is {expected}'):
+        LoadBitemporalImages()(res)
+    with pytest.raises(FileNotFoundError, match='nope.png'):
+        LoadBitemporalImages()(dict(res, img_path2=str(tmp_path / 'nope.png')))
