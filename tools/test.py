@@ -14,6 +14,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from mmcd_ext.utils import register_all_modules
+from mmcd_ext.utils.cli import tool_errors
 from mmcd_ext.utils.config_utils import load_tool_config
 from mmcd_ext.utils.launch import setup_launch
 
@@ -45,6 +46,11 @@ def parse_args() -> argparse.Namespace:
         help='job launcher')
     parser.add_argument(
         '--tta', action='store_true', help='test-time augmentation')
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show the full traceback of an error instead of one line '
+        '(the traceback is always in the log file)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
@@ -80,8 +86,8 @@ def describe_test_mode(test_cfg: dict) -> str:
     return f'{mode} inference'
 
 
-def main() -> None:
-    args = parse_args()
+def test(args: argparse.Namespace) -> dict:
+    """Test with the parsed arguments; returns the metrics."""
     register_all_modules(init_default_scope=False)
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir)
     if not osp.isfile(args.checkpoint):
@@ -110,6 +116,12 @@ def main() -> None:
         f'Test mode: {test_mode}; checkpoint {args.checkpoint}',
         logger='current')
     return metrics
+
+
+def main() -> None:
+    args = parse_args()
+    with tool_errors('tools/test.py', args.debug):
+        test(args)
 
 
 if __name__ == '__main__':

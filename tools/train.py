@@ -12,6 +12,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from mmcd_ext.utils import register_all_modules
+from mmcd_ext.utils.cli import tool_errors
 from mmcd_ext.utils.config_utils import load_tool_config
 from mmcd_ext.utils.launch import setup_launch
 
@@ -40,6 +41,11 @@ def parse_args() -> argparse.Namespace:
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
         help='job launcher')
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show the full traceback of an error instead of one line '
+        '(the traceback is always in the log file)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
@@ -47,8 +53,8 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def main() -> None:
-    args = parse_args()
+def train(args: argparse.Namespace) -> None:
+    """Train with the parsed arguments."""
     register_all_modules(init_default_scope=False)
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir)
 
@@ -76,6 +82,12 @@ def main() -> None:
     setup_launch(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()
+
+
+def main() -> None:
+    args = parse_args()
+    with tool_errors('tools/train.py', args.debug):
+        train(args)
 
 
 if __name__ == '__main__':

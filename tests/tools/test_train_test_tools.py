@@ -8,9 +8,12 @@ import glob
 import json
 import os
 import os.path as osp
+import subprocess
 import sys
 import textwrap
 
+import cv2
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -191,3 +194,54 @@ def test_dist_train_two_cpu_processes(tmp_path, data_root):
     assert all(
         torch.equal(r0['state'][k], init['state_dict'][k])
         for k in r0['state'])
+
+
+@pytest.mark.parametrize('workers', [0, 1])
+def test_data_error_is_one_line_with_traceback_in_log(tmp_path, workers):
+    """A bad label stops training with one line naming the file (also when
+    it is raised inside a DataLoader worker); the traceback goes to the log
+    file, and on screen only with --debug."""
+    root = tmp_path / 'data'
+    generate_levir_like(
+        str(root),
+        num_train=2,
+        num_val=1,
+        num_test=1,
+        size=64,
+        seed=0,
+        overwrite=True)
+    for name in os.listdir(root / 'train' / 'label'):
+        cv2.imwrite(
+            str(root / 'train' / 'label' / name), np.full((64, 64), 7,
+                                                          np.uint8))
+    cfg = tiny_config(
+        str(tmp_path / 'cfg.py'),
+        str(root),
+        str(tmp_path / 'work'),
+        max_iters=1)
+    loaded = Config.fromfile(cfg)
+    loaded.train_dataloader.num_workers = workers
+    loaded.train_dataloader.persistent_workers = False
+    loaded.dump(cfg)
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
+    proc = subprocess.run([sys.executable, 'tools/train.py', cfg],
+                          cwd=ROOT,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('tools/train.py: error: ValueError: change label')
+    assert 'train/label/' in last and '[7]' in last
+    assert 'Traceback' not in proc.stderr
+    log = last.split('traceback in ')[1].rstrip(')')
+    with open(log) as f:
+        assert 'Traceback (most recent call last)' in f.read()
+    debug = subprocess.run([sys.executable, 'tools/train.py', cfg, '--debug'],
+                           cwd=ROOT,
+                           env=env,
+                           capture_output=True,
+                           text=True,
+                           timeout=600)
+    assert debug.returncode != 0 and 'Traceback' in debug.stderr
