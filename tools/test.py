@@ -13,7 +13,9 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
+from mmcd_ext.datasets.transforms.loading import check_regular_file
 from mmcd_ext.utils import register_all_modules
+from mmcd_ext.utils.checkpoint import load_model_weights
 from mmcd_ext.utils.cli import tool_errors
 from mmcd_ext.utils.config_utils import load_tool_config
 from mmcd_ext.utils.launch import setup_launch
@@ -46,6 +48,12 @@ def parse_args() -> argparse.Namespace:
         help='job launcher')
     parser.add_argument(
         '--tta', action='store_true', help='test-time augmentation')
+    parser.add_argument(
+        '--partial-load',
+        action='store_true',
+        help='load a checkpoint that does not fit the model (only the '
+        'matching keys, with a warning); by default any missing, unexpected '
+        'or mis-shaped key is an error')
     parser.add_argument(
         '--debug',
         action='store_true',
@@ -90,9 +98,8 @@ def test(args: argparse.Namespace) -> dict:
     """Test with the parsed arguments; returns the metrics."""
     register_all_modules(init_default_scope=False)
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir)
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
-    cfg.load_from = args.checkpoint
+    check_regular_file(args.checkpoint, 'checkpoint')
+    cfg.load_from = None  # loaded below, strictly, not by the Runner
 
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
@@ -110,6 +117,10 @@ def test(args: argparse.Namespace) -> dict:
 
     setup_launch(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
+    checkpoint = load_model_weights(
+        runner.model, args.checkpoint, strict=not args.partial_load)
+    runner.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+    print_log(f'Loaded checkpoint {args.checkpoint}', logger='current')
     print_log(f'Test mode: {test_mode}', logger='current')
     metrics = runner.test()
     print_log(

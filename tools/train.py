@@ -12,6 +12,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from mmcd_ext.utils import register_all_modules
+from mmcd_ext.utils.checkpoint import check_resume_checkpoint
 from mmcd_ext.utils.cli import tool_errors
 from mmcd_ext.utils.config_utils import load_tool_config
 from mmcd_ext.utils.launch import setup_launch
@@ -81,6 +82,10 @@ def train(args: argparse.Namespace) -> None:
 
     setup_launch(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
+    if args.resume not in (None, 'auto'):
+        # refuse a checkpoint of another model before mmengine fails deep
+        # inside the optimizer without naming the file
+        check_resume_checkpoint(runner.model, args.resume)
     runner.train()
 
 

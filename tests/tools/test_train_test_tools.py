@@ -245,3 +245,38 @@ def test_data_error_is_one_line_with_traceback_in_log(tmp_path, workers):
                            text=True,
                            timeout=600)
     assert debug.returncode != 0 and 'Traceback' in debug.stderr
+
+
+def test_test_refuses_a_checkpoint_of_another_model(tmp_path, data_root):
+    """A checkpoint that does not fit the config is an error, not the score
+    of a random model; --partial-load scores it anyway."""
+    cfg = tiny_config(
+        str(tmp_path / 'cfg.py'), data_root, str(tmp_path / 'work'))
+    from mmcd_ext.registry import MODELS
+    state = MODELS.build(Config.fromfile(cfg).model).state_dict()
+    dropped = sorted(k for k in state if k.startswith('decode_head.'))[0]
+    del state[dropped]
+    ckpt = tmp_path / 'other.pth'
+    torch.save({'state_dict': state, 'meta': {}}, ckpt)
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
+    cmd = [
+        sys.executable, 'tools/test.py', cfg,
+        str(ckpt), '--work-dir',
+        str(tmp_path / 'test')
+    ]
+    proc = subprocess.run(
+        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert 'other.pth does not fit the model' in last
+    assert f'1 missing key ({dropped})' in last
+    assert not glob.glob(str(tmp_path / 'test' / '*' / '*.json'))  # no score
+    partial = subprocess.run(
+        cmd + ['--partial-load'],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600)
+    assert partial.returncode == 0, partial.stderr[-2000:]
+    assert 'loading only the matching part' in partial.stdout + partial.stderr
