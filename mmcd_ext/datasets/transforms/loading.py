@@ -7,7 +7,7 @@ define is an error naming the file, never a silent cast.
 """
 import os
 import stat
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import mmcv
 import mmengine.fileio as fileio
@@ -173,12 +173,42 @@ class LoadBitemporalImages(BaseTransform):
         self.imdecode_backend = imdecode_backend
         self.backend_args = backend_args.copy() if backend_args else None
 
-    def _read(self, path: str, what: str) -> np.ndarray:
-        img = read_image_file(path, self.color_type, self.imdecode_backend,
+    def _read(self, path: str, what: str) -> Tuple[np.ndarray, bool]:
+        """Read one date; returns ``(H, W, C)`` and whether it was grey.
+
+        With a colour ``color_type`` the file is decoded as stored and
+        converted here, so nothing is coerced silently: a grey file becomes
+        3 channels (and is reported as grey), an opaque alpha channel is
+        dropped, while 16-bit data (which cv2's colour decoding would cut
+        to 8 bits) and a non-opaque alpha channel are errors.
+        """
+        if not self.color_type.startswith('color'):
+            img = read_image_file(path, self.color_type, self.imdecode_backend,
+                                  self.backend_args, what)
+            return (img[..., None] if img.ndim == 2 else img), False
+        img = read_image_file(path, 'unchanged', self.imdecode_backend,
                               self.backend_args, what)
-        if img.ndim == 2:
-            img = img[..., None]
-        return img
+        if img.dtype != np.uint8:
+            raise ValueError(
+                f'{what} {path} is {img.dtype}; color_type="{self.color_type}"'
+                ' would reduce it to 8 bits: set color_type="unchanged" (and '
+                'mean/std for that range in the data preprocessor) or convert '
+                'the data to 8 bits yourself')
+        if img.ndim == 2 or img.shape[2] == 1:
+            return np.repeat(img.reshape(*img.shape[:2], 1), 3, axis=2), True
+        if img.shape[2] == 4:
+            if not (img[..., 3] == 255).all():
+                raise ValueError(
+                    f'{what} {path} has a non-opaque alpha channel; '
+                    'color_type="color" would drop it: set color_type='
+                    '"unchanged" to keep 4 channels or remove the alpha')
+            return np.ascontiguousarray(img[..., :3]), False
+        if img.shape[2] != 3:
+            raise ValueError(
+                f'{what} {path} has {img.shape[2]} channels; color_type='
+                f'"{self.color_type}" expects 1, 3 or 4: set color_type='
+                '"unchanged" for multispectral data')
+        return img, False
 
     def transform(self, results: dict) -> dict:
         """Read both dates and concatenate them.
@@ -194,8 +224,14 @@ class LoadBitemporalImages(BaseTransform):
                 size, channel count or dtype (the message names both files).
         """
         path_a, path_b = results['img_path'], results['img_path2']
-        img_a = self._read(path_a, 'date-A image')
-        img_b = self._read(path_b, 'date-B image')
+        img_a, grey_a = self._read(path_a, 'date-A image')
+        img_b, grey_b = self._read(path_b, 'date-B image')
+        if grey_a != grey_b:
+            grey, colour = (path_a, path_b) if grey_a else (path_b, path_a)
+            raise ValueError(
+                f'{grey} is a grey image but its partner {colour} is in '
+                'colour; the model would compare a copied grey channel with '
+                'colour: convert one of them so both dates match')
         if img_a.shape != img_b.shape or img_a.dtype != img_b.dtype:
             raise ValueError(
                 f'the two dates of a sample must have the same size, '

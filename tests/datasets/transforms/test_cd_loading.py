@@ -292,3 +292,43 @@ def test_non_regular_image_file_is_refused_without_blocking(
         LoadBitemporalImages()(res)
     with pytest.raises(FileNotFoundError, match='nope.png'):
         LoadBitemporalImages()(dict(res, img_path2=str(tmp_path / 'nope.png')))
+
+
+def test_colour_loading_converts_nothing_silently(tmp_path, rng):
+    """color_type='color' used to let cv2 cut 16-bit data to 8 bits, drop
+    alpha and pair a grey date with a colour one without a word."""
+    grey_a = rng.integers(0, 256, (32, 40), dtype=np.uint8)
+    grey_b = rng.integers(0, 256, (32, 40), dtype=np.uint8)
+    colour = rng.integers(0, 256, (32, 40, 3), dtype=np.uint8)
+    pa = _png(str(tmp_path / 'A' / 'g.png'), grey_a)
+    pb = _png(str(tmp_path / 'B' / 'g.png'), grey_b)
+    pc = _png(str(tmp_path / 'B' / 'c.png'), colour)
+    # both grey: 3 identical channels per date, as cv2's colour reading
+    out = LoadBitemporalImages()(dict(img_path=pa, img_path2=pb))
+    assert np.array_equal(out['img'][..., :3], cv2.imread(pa))
+    assert np.array_equal(out['img'][..., 3:], np.stack([grey_b] * 3, 2))
+    # grey next to colour: refused, naming both files
+    with pytest.raises(
+            ValueError,
+            match='g.png is a grey image but its '
+            'partner .*c.png is in colour'):
+        LoadBitemporalImages()(dict(img_path=pa, img_path2=pc))
+    # 16-bit: refused under 'color', kept under 'unchanged'
+    deep = rng.integers(0, 65536, (32, 40, 3), dtype=np.uint16)
+    pd_a = _png(str(tmp_path / 'A' / 'd.png'), deep)
+    pd_b = _png(str(tmp_path / 'B' / 'd.png'), deep)
+    with pytest.raises(ValueError, match='d.png is uint16.*8 bits'):
+        LoadBitemporalImages()(dict(img_path=pd_a, img_path2=pd_b))
+    kept = LoadBitemporalImages(color_type='unchanged')(
+        dict(img_path=pd_a, img_path2=pd_b))
+    assert kept['img'].dtype == np.uint16
+    assert np.array_equal(kept['img'][..., :3], deep)
+    # an opaque alpha channel is dropped, a real one refused
+    rgba = np.concatenate([colour, np.full((32, 40, 1), 255, np.uint8)], 2)
+    po = _png(str(tmp_path / 'A' / 'o.png'), rgba)
+    out = LoadBitemporalImages()(dict(img_path=po, img_path2=pc))
+    assert np.array_equal(out['img'][..., :3], colour)
+    rgba[0, 0, 3] = 10
+    pt = _png(str(tmp_path / 'A' / 't.png'), rgba)
+    with pytest.raises(ValueError, match='t.png has a non-opaque alpha'):
+        LoadBitemporalImages()(dict(img_path=pt, img_path2=pc))
