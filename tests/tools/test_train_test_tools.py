@@ -280,3 +280,72 @@ def test_test_refuses_a_checkpoint_of_another_model(tmp_path, data_root):
         timeout=600)
     assert partial.returncode == 0, partial.stderr[-2000:]
     assert 'loading only the matching part' in partial.stdout + partial.stderr
+
+
+KILL_ON_SAVE = textwrap.dedent('''
+    """Test-only: the process is killed half-way through writing the Nth
+    checkpoint file (what a kill or a full disk does to a real save)."""
+    import os
+    import signal
+
+    from mmengine.fileio.backends import LocalBackend
+
+    _put = LocalBackend.put
+    _calls = [0]
+
+
+    def put(self, obj, filepath):
+        _calls[0] += 1
+        if _calls[0] == int(os.environ['KILL_AT_SAVE']):
+            with open(filepath, 'wb') as f:
+                f.write(obj[:len(obj) // 2])
+                f.flush()
+                os.fsync(f.fileno())
+            os.kill(os.getpid(), signal.SIGKILL)
+        return _put(self, obj, filepath)
+
+
+    LocalBackend.put = put
+''')
+
+
+@pytest.mark.slow
+def test_kill_during_save_leaves_no_truncated_checkpoint(tmp_path, data_root):
+    (tmp_path / 'kill_on_save.py').write_text(KILL_ON_SAVE)
+    path = tiny_config(
+        str(tmp_path / 'cfg.py'), data_root, str(tmp_path / 'work'))
+    cfg = Config.fromfile(path)
+    cfg.custom_imports = dict(
+        imports=['mmcd_ext', 'kill_on_save'], allow_failed_imports=False)
+    cfg.dump(path)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([ROOT, str(tmp_path)]),
+        OMP_NUM_THREADS='1',
+        KILL_AT_SAVE='2')  # iter_2.pth is written, iter_4.pth is not
+    proc = subprocess.run([sys.executable, 'tools/train.py', path],
+                          cwd=ROOT,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
+    assert proc.returncode == -9, proc.stderr[-2000:]  # SIGKILL
+    work = tmp_path / 'work'
+    assert not (work / 'iter_4.pth').exists()  # no truncated file
+    assert torch.load(
+        work / 'iter_2.pth', weights_only=True)['meta']['iter'] == 2
+    assert (work / 'last_checkpoint').read_text() == str(work / 'iter_2.pth')
+    # auto-resume picks the last complete checkpoint and finishes the run
+    env['KILL_AT_SAVE'] = '0'
+    resumed = subprocess.run(
+        [sys.executable, 'tools/train.py', path, '--resume'],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    log = resumed.stdout + resumed.stderr
+    assert 'resumed epoch: 0, iter: 2' in log
+    assert torch.load(
+        work / 'iter_4.pth', weights_only=True)['meta']['iter'] == 4
