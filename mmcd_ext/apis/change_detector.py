@@ -322,11 +322,36 @@ class ChangeDetector:
     # preprocessing
     # ------------------------------------------------------------------
     @staticmethod
+    def _check_values(img: np.ndarray, index: int, date: str) -> None:
+        """Refuse arrays whose values the model would misread."""
+        where = f'pair {index}: the date-{date} array'
+        if img.dtype == np.bool_:
+            raise ValueError(
+                f'{where} is boolean; give the image itself (uint8 0..255 '
+                'as the config\'s loader reads files), not a mask')
+        if not np.issubdtype(img.dtype, np.number):
+            raise ValueError(f'{where} has dtype {img.dtype}, not numbers')
+        if np.issubdtype(img.dtype, np.floating):
+            finite = np.isfinite(img)
+            if not finite.all():
+                raise ValueError(
+                    f'{where} has {int((~finite).sum())} NaN/inf pixels; '
+                    'fill or mask them first (tools/infer.py treats them as '
+                    'no-data in GeoTIFF scenes)')
+            top = float(img.max()) if img.size else 0.0
+            if 0.0 < top <= 1.0 and float(img.min()) >= 0.0:
+                raise ValueError(
+                    f'{where} is float in [0, 1]; the model reads images '
+                    'in 0..255 as the config\'s loader gives them: pass '
+                    '(img * 255).astype(np.uint8) or uint8 data')
+
+    @staticmethod
     def _check_arrays(img_a: np.ndarray, img_b: np.ndarray, index: int,
                       channel_order: str) -> np.ndarray:
         """Validate one array pair and concatenate it to ``(H, W, 2C)``."""
         pair = [img_a, img_b]
         for k, img in enumerate(pair):
+            ChangeDetector._check_values(img, index, 'AB'[k])
             if img.ndim == 2:
                 img = img[..., None]
             if img.ndim != 3 or img.shape[0] == 0 or img.shape[1] == 0:

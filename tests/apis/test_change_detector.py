@@ -265,3 +265,23 @@ def test_split_test_pipeline():
         ])
     with pytest.raises(ValueError, match='image loader'):
         split_test_pipeline([dict(type='PackCDInputs')])
+
+
+def test_arrays_the_model_would_misread_are_refused(diff_detector):
+    a, b, _ = planted_pair()
+    cases = [
+        (a > 100, b, 'date-A array is boolean'),
+        (a, b.astype(np.float32) / 255, r'date-B array is float in \[0, 1\]'),
+        (a, np.where(b > 200, np.nan,
+                     b.astype(np.float32)), 'date-B array has .* NaN/inf'),
+        (np.full(a.shape, np.inf, np.float32), b.astype(np.float32),
+         'date-A array has 6240 NaN/inf'),
+    ]
+    for img_a, img_b, message in cases:
+        with pytest.raises(ValueError, match='pair 0: the ' + message):
+            diff_detector.predict(img_a, img_b)
+    # float data in 0..255 is the images themselves: accepted, same result
+    as_float = diff_detector.predict(
+        a.astype(np.float32), b.astype(np.float32))
+    np.testing.assert_array_equal(as_float.change,
+                                  diff_detector.predict(a, b).change)
