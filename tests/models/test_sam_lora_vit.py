@@ -179,6 +179,26 @@ def test_position_adapter_matches_vitsam_load_hooks():
                                (5, 4)) is head
 
 
+def test_official_checkpoint_keys_all_accounted_for(tmp_path):
+    encoder = randomise(sam_encoder(TINY, 64, 2, 16))
+    path = official_checkpoint(tmp_path, encoder)
+    model = SAMLoRAViT(arch=TINY, img_size=64, window_size=2, out_channels=16)
+    # LoRA and gates are not expected; prompt encoder / decoder are dropped
+    assert model.load_sam_checkpoint(path, strict=True) == ([], [])
+    state = {
+        'image_encoder.' + k: v
+        for k, v in encoder.state_dict().items() if k != 'neck.0.weight'
+    }
+    state['image_encoder.extra.weight'] = torch.zeros(1)
+    partial = str(tmp_path / 'partial.pth')
+    torch.save(state, partial)
+    assert model.load_sam_checkpoint(partial) == ([
+        'channel_reduction.0.weight'
+    ], ['extra.weight'])
+    with pytest.raises(KeyError, match='channel_reduction.0.weight'):
+        model.load_sam_checkpoint(partial, strict=True)
+
+
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     model = SAMLoRAViT(
         arch=TINY,
