@@ -18,7 +18,7 @@ widths = (16, 32, 64, 128, 128)
 model = dict(
     backbone=dict(
         _delete_=True,
-        type='SiameseVGG',
+        type='VGGEncoder',
         arch=dict(channels=widths, depths=(2, 2, 3, 3, 3)),
         norm_cfg=norm_cfg,
         deep_level='pool5',

@@ -52,7 +52,7 @@ model = dict(
         with_cp=False,  # True: activation checkpointing of the blocks
         init_cfg=dict(type='Pretrained', checkpoint=sam_checkpoint)),
     decode_head=dict(
-        type='MultiLevelHead',
+        type='TTPHead',
         in_channels=512,
         in_index=0,
         channels=256,

@@ -1,3 +1,4 @@
+from . import aliases  # noqa: F401 (registers the former names)
 from .backbones import *  # noqa: F401,F403
 from .data_preprocessor import DualInputSegDataPreProcessor
 from .decode_heads import *  # noqa: F401,F403

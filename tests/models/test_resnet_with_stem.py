@@ -85,3 +85,29 @@ def test_missing_or_wrong_checkpoint_is_a_clear_error(tmp_path):
         wrong.init_weights()
     with pytest.raises(ValueError, match='deep_stem'):
         MODELS.build(dict(type='ResNetWithStem', depth=18, deep_stem=True))
+
+
+@pytest.mark.parametrize('prefix', [None, 'model.'])
+def test_segmentor_checkpoint_and_init_cfg_prefix(tmp_path, prefix):
+    tiny = dict(
+        type='ResNetWithStem', depth=18, stem_channels=8, base_channels=8)
+    src = MODELS.build(tiny)
+    with torch.no_grad():
+        for param in src.parameters():
+            param.normal_()
+    key_prefix = prefix or 'backbone.'  # default: an mmseg segmentor file
+    state = {key_prefix + k: v for k, v in src.state_dict().items()}
+    state['decode_head.conv_seg.weight'] = torch.zeros(2, 8, 1, 1)
+    path = tmp_path / 'segmentor.pth'
+    torch.save({'state_dict': state, 'meta': {}}, path)
+    init_cfg = dict(type='Pretrained', checkpoint=str(path))
+    if prefix:
+        init_cfg['prefix'] = prefix
+    backbone = MODELS.build(dict(tiny, init_cfg=init_cfg))
+    backbone.init_weights()
+    for key, value in src.state_dict().items():
+        torch.testing.assert_close(backbone.state_dict()[key], value)
+    absent = MODELS.build(
+        dict(tiny, init_cfg=dict(init_cfg, prefix='encoder.')))
+    with pytest.raises(KeyError, match="prefix 'encoder.'"):
+        absent.init_weights()

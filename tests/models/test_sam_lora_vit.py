@@ -8,7 +8,8 @@ from mmpretrain.models.backbones import ViTSAM
 from segment_anything.modeling.image_encoder import ImageEncoderViT
 
 from mmcd_ext.models.backbones.sam_lora_vit import (SAMLoRAViT,
-                                                    decomposed_rel_pos_bias)
+                                                    decomposed_rel_pos_bias,
+                                                    resize_sam_position)
 from mmcd_ext.models.layers.qkv_lora import (QKVLoRALinear,
                                              merge_lora_state_dict)
 
@@ -156,6 +157,48 @@ def test_loads_mmpretrain_vitsam_checkpoint(tmp_path):
             model(x)[0], ref(x)[0], atol=1e-5, rtol=1e-5)
 
 
+def test_position_adapter_matches_vitsam_load_hooks():
+    src = randomise(
+        ViTSAM(arch=dict(TINY), img_size=128, window_size=2, out_channels=16))
+    dst = ViTSAM(arch=dict(TINY), img_size=64, window_size=2, out_channels=16)
+    dst.load_state_dict(src.state_dict())  # mmpretrain's hooks resize
+    own = dst.state_dict()
+    resized = []
+    for key, value in src.state_dict().items():
+        shape = tuple(own[key].shape)
+        out = resize_sam_position(key, value, shape)
+        if tuple(value.shape) != shape:
+            resized.append(key)
+            torch.testing.assert_close(out, own[key], msg=key)
+        else:
+            assert out is value, key
+    # pos_embed and the h/w tables of the two global blocks
+    assert len(resized) == 5 and 'pos_embed' in resized
+    head = torch.zeros(3, 4)
+    assert resize_sam_position('channel_reduction.0.weight', head,
+                               (5, 4)) is head
+
+
+def test_official_checkpoint_keys_all_accounted_for(tmp_path):
+    encoder = randomise(sam_encoder(TINY, 64, 2, 16))
+    path = official_checkpoint(tmp_path, encoder)
+    model = SAMLoRAViT(arch=TINY, img_size=64, window_size=2, out_channels=16)
+    # LoRA and gates are not expected; prompt encoder / decoder are dropped
+    assert model.load_sam_checkpoint(path, strict=True) == ([], [])
+    state = {
+        'image_encoder.' + k: v
+        for k, v in encoder.state_dict().items() if k != 'neck.0.weight'
+    }
+    state['image_encoder.extra.weight'] = torch.zeros(1)
+    partial = str(tmp_path / 'partial.pth')
+    torch.save(state, partial)
+    assert model.load_sam_checkpoint(partial) == ([
+        'channel_reduction.0.weight'
+    ], ['extra.weight'])
+    with pytest.raises(KeyError, match='channel_reduction.0.weight'):
+        model.load_sam_checkpoint(partial, strict=True)
+
+
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     model = SAMLoRAViT(
         arch=TINY,
@@ -173,7 +216,8 @@ def test_unknown_checkpoint_layout_is_an_error(tmp_path):
     torch.save({'encoder.weight': torch.zeros(1)}, path)
     model = SAMLoRAViT(
         arch=TINY, img_size=64, window_size=2, out_channels=16, gate_cfg=None)
-    with pytest.raises(ValueError, match='Unrecognised SAM checkpoint'):
+    with pytest.raises(
+            ValueError, match='SAMLoRAViT: unrecognised checkpoint layout'):
         model.load_sam_checkpoint(path)
 
 

@@ -120,3 +120,15 @@ def test_merge_lora_tool(tmp_path):
             plain(x)[0], model(x)[0], atol=1e-5, rtol=1e-5)
     # a checkpoint without adapters is an error, not a silent copy
     assert tool.main([dst, str(tmp_path / 'again.pth')]) == 1
+
+
+def test_sam2mmcd_refuses_missing_or_unrecognised_files(tmp_path, capsys):
+    tool = load_tool('sam2mmcd')
+    dst = str(tmp_path / 'out.pth')
+    assert tool.main([str(tmp_path / 'absent.pth'), dst]) == 1
+    assert 'sam_vit_b_01ec64.pth' in capsys.readouterr().err
+    odd = str(tmp_path / 'odd.pth')
+    torch.save({'encoder.weight': torch.zeros(1)}, odd)
+    assert tool.main([odd, dst]) == 1
+    assert 'unrecognised SAM checkpoint layout' in capsys.readouterr().err
+    assert not osp.exists(dst)

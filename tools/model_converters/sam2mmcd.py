@@ -16,55 +16,59 @@ mmpretrain ViTSAM checkpoint (``backbone.*``) or a segment_anything
 segmentor). With ``--img-size`` the absolute position table is resized
 (bicubic) to ``S / 16`` tokens a side and the relative tables of the global
 blocks (those whose tables do not match ``--window-size``) linearly to
-``2 S / 16 - 1``, as ``SAMLoRAViT`` does when it loads the original file;
-converting is optional, ``init_cfg`` reads every layout directly.
+``2 S / 16 - 1``. Reading, key conversion and resizing are
+``SAMLoRAViT``'s own (``mmcd_ext/models/backbones/pretrained.py`` with
+``SAM_KEY_RULES``, ``SAM_PREFIXES`` and ``resize_sam_position``), so the
+result equals what the backbone loads from the original file; converting
+is optional, ``init_cfg`` reads every layout directly.
 """
 import argparse
-import os.path as osp
 import sys
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from mmcd_ext.models.backbones.sam_lora_vit import (SAM_WEIGHTS_HINT,
-                                                    convert_sam_state_dict)
+from mmcd_ext.models.backbones.pretrained import (convert_state_dict,
+                                                  fit_state_dict,
+                                                  read_checkpoint)
+from mmcd_ext.models.backbones.sam_lora_vit import (SAM_KEY_RULES,
+                                                    SAM_PREFIXES,
+                                                    SAM_WEIGHTS_HINT,
+                                                    resize_sam_position)
+
+OWNER = 'sam2mmcd'
 
 
-def resize_positions(state: Dict[str, Tensor],
-                     img_size: int,
-                     window_size: int,
-                     patch_size: int = 16) -> Dict[str, Tensor]:
-    """Resize the absolute and global relative position tables.
+def position_shapes(state: Dict[str, Tensor],
+                    img_size: int,
+                    window_size: int,
+                    patch_size: int = 16) -> Dict[str, Tuple[int, ...]]:
+    """Shapes of every key at another input size (the resize target).
 
     Args:
         state (dict[str, Tensor]): Encoder state dict in our layout.
         img_size (int): Target input side.
         window_size (int): Window of the windowed blocks (their tables,
-            ``2 * window - 1`` long, are left alone).
+            ``2 * window - 1`` long, keep their shape).
         patch_size (int): Patch side. Defaults to 16.
 
     Returns:
-        dict[str, Tensor]: The resized state dict (a new dict).
+        dict[str, tuple[int, ...]]: ``pos_embed`` at (1, S/16, S/16, C),
+        the global blocks' relative tables at (2 S/16 - 1, C), every other
+        key at its own shape.
     """
     if img_size % patch_size:
         raise ValueError(f'--img-size {img_size} is not a multiple of the '
                          f'patch size {patch_size}')
     grid = img_size // patch_size
-    state = dict(state)
-    if 'pos_embed' in state:
-        pos = state['pos_embed'].float().permute(0, 3, 1, 2)
-        state['pos_embed'] = F.interpolate(
-            pos, size=(grid, grid), mode='bicubic',
-            align_corners=False).permute(0, 2, 3, 1)
-    length = 2 * grid - 1
-    for key, value in list(state.items()):
-        if '.rel_pos_' in key and value.shape[0] != 2 * window_size - 1:
-            table = value.float().t().unsqueeze(0)  # (1, C, L)
-            state[key] = F.interpolate(
-                table, size=length, mode='linear').squeeze(0).t()
-    return state
+    shapes = {k: tuple(v.shape) for k, v in state.items()}
+    if 'pos_embed' in shapes:
+        shapes['pos_embed'] = (1, grid, grid, shapes['pos_embed'][-1])
+    for key, shape in shapes.items():
+        if '.rel_pos_' in key and shape[0] != 2 * window_size - 1:
+            shapes[key] = (2 * grid - 1, shape[1])
+    return shapes
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -103,20 +107,31 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the conversion; returns the exit code."""
     args = parse_args(argv)
-    if not osp.isfile(args.src):
-        print(
-            f'error: {args.src} not found. {SAM_WEIGHTS_HINT}',
-            file=sys.stderr)
+    try:
+        raw = read_checkpoint(args.src, OWNER, 'SRC', SAM_WEIGHTS_HINT)
+        state, prefix = convert_state_dict(
+            raw, SAM_KEY_RULES, SAM_PREFIXES, owner=OWNER, source=args.src)
+        if not any(k.startswith('layers.') for k in state):
+            raise ValueError(f'{OWNER}: unrecognised SAM checkpoint layout '
+                             f'in {args.src!r}: expected keys starting with '
+                             f"{', '.join(SAM_PREFIXES)} 'blocks.' or "
+                             f"'layers.', got e.g. {list(raw)[:5]}")
+        if args.img_size is not None:
+            state, _, _ = fit_state_dict(
+                state,
+                position_shapes(state, args.img_size, args.window_size),
+                resize_sam_position,
+                owner=OWNER,
+                source=args.src)
+    except (ValueError, TypeError, KeyError, FileNotFoundError) as err:
+        print(f'error: {err}', file=sys.stderr)
         return 1
-    raw = torch.load(args.src, map_location='cpu', weights_only=True)
-    state, layout = convert_sam_state_dict(raw)
-    if args.img_size is not None:
-        state = resize_positions(state, args.img_size, args.window_size)
     torch.save({'state_dict': {
         args.prefix + k: v
         for k, v in state.items()
     }}, args.dst)
-    print(f'{args.src} ({layout}): {len(state)} tensors -> {args.dst}')
+    stripped = f'prefix {prefix!r} stripped' if prefix else 'no prefix'
+    print(f'{args.src} ({stripped}): {len(state)} tensors -> {args.dst}')
     return 0
 
 

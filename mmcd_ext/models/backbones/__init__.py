@@ -1,5 +1,5 @@
 from .resnet_with_stem import ResNetWithStem
 from .sam_lora_vit import SAMLoRAViT
-from .siamese_vgg import SiameseVGG
+from .vgg_encoder import VGGEncoder
 
-__all__ = ['SiameseVGG', 'SAMLoRAViT', 'ResNetWithStem']
+__all__ = ['VGGEncoder', 'SAMLoRAViT', 'ResNetWithStem']

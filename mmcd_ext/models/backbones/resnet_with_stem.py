@@ -1,12 +1,11 @@
 """ResNet that also returns its stem output (LSAFNet's F_L)."""
-import os.path as osp
 from typing import List, Optional, Tuple
 
-import torch
-from mmengine.runner import CheckpointLoader
 from mmseg.models.backbones import ResNet
 from torch import Tensor
 
+from mmcd_ext.models.backbones.pretrained import (PretrainedState,
+                                                  load_pretrained)
 from mmcd_ext.registry import MODELS
 
 # Where ImageNet weights come from (never downloaded by this code).
@@ -94,54 +93,43 @@ class ResNetWithStem(ResNet):
         """Load torchvision ``Pretrained`` weights, or the default init."""
         if isinstance(self.init_cfg, dict) and \
                 self.init_cfg.get('type') == 'Pretrained':
-            self.load_torchvision(self.init_cfg.get('checkpoint'))
+            self.load_torchvision(
+                self.init_cfg.get('checkpoint'),
+                prefix=self.init_cfg.get('prefix'))
             self._is_init = True
         else:
             super().init_weights()
 
-    def load_torchvision(self, checkpoint: Optional[str]) -> None:
+    def load_torchvision(self,
+                         checkpoint: Optional[str],
+                         prefix: Optional[str] = None) -> PretrainedState:
         """Load a torchvision ResNet checkpoint (``fc.*`` dropped).
 
-        A ``state_dict`` wrapper and a ``backbone.`` prefix on every key (an
-        mmseg / mmpretrain checkpoint of the same layout) are accepted.
+        A ``state_dict`` wrapper and a ``backbone.`` prefix (an mmseg /
+        mmpretrain checkpoint of the same layout; other keys are dropped)
+        are accepted.
 
         Args:
             checkpoint (str, optional): Local path (or an explicit URL).
+            prefix (str, optional): Keep only keys under this prefix and
+                strip it (``init_cfg.prefix``). Defaults to None (strip
+                ``'backbone.'`` when a key carries it).
+
+        Returns:
+            PretrainedState: The loaded tensors.
 
         Raises:
             ValueError: No path given, or tensor shapes that differ.
             FileNotFoundError: The file does not exist.
             KeyError: Missing or unexpected keys, listed.
         """
-        name = type(self).__name__
-        if not checkpoint:
-            raise ValueError(f'{name}: init_cfg type Pretrained needs a '
-                             f'checkpoint path. Get {_WEIGHTS_HINT}')
-        if '://' not in checkpoint and not osp.isfile(checkpoint):
-            raise FileNotFoundError(f'{name}: checkpoint file {checkpoint!r} '
-                                    f'not found. Get {_WEIGHTS_HINT}')
-        ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-        state = ckpt.get('state_dict', ckpt) if isinstance(ckpt,
-                                                           dict) else None
-        if not isinstance(state, dict):
-            raise TypeError(f'{name}: {checkpoint!r} holds no state dict')
-        if state and all(k.startswith('backbone.') for k in state):
-            state = {k[len('backbone.'):]: v for k, v in state.items()}
-        state = {k: v for k, v in state.items() if not k.startswith('fc.')}
-        own = self.state_dict()
-        missing = sorted(set(own) - set(state))
-        unexpected = sorted(set(state) - set(own))
-        if missing or unexpected:
-            raise KeyError(
-                f'{name}: checkpoint {checkpoint!r} does not match a '
-                f'ResNet-{self.depth} with this layout. Missing keys: '
-                f'{missing}. Unexpected keys: {unexpected}.')
-        bad = [
-            f'{k}: checkpoint {tuple(v.shape)} vs model '
-            f'{tuple(own[k].shape)}' for k, v in state.items()
-            if isinstance(v, torch.Tensor) and v.shape != own[k].shape
-        ]
-        if bad:
-            raise ValueError(f'{name}: checkpoint {checkpoint!r} has tensors '
-                             f'of the wrong shape: {bad}')
-        self.load_state_dict(state, strict=True)
+        return load_pretrained(
+            checkpoint,
+            self,
+            config_key='model.backbone.init_cfg.checkpoint',
+            download_hint=_WEIGHTS_HINT,
+            strip_prefixes=('backbone.', ),
+            prefix=prefix,
+            drop_keys=(r'fc\.', ),
+            mismatch_hint=f'Expected a ResNet-{self.depth} in torchvision '
+            'layout.')

@@ -1,7 +1,8 @@
 """SAM image encoder with LoRA and time-travelling gates (TTP backbone)."""
-import os.path as osp
+import functools
+import re
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -11,6 +12,7 @@ from mmpretrain.models.utils import resize_pos_embed
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from mmcd_ext.models.backbones.pretrained import load_pretrained
 from mmcd_ext.models.layers.qkv_lora import QKVLoRALinear
 from mmcd_ext.models.layers.time_travelling_gate import TimeTravellingGate
 from mmcd_ext.registry import MODELS
@@ -25,83 +27,66 @@ SAM_WEIGHTS_HINT = (
     'model zoo (configs/sam/README.md of mmpretrain). See '
     'configs/ttp/README.md.')
 
-# official SAM (segment_anything ImageEncoderViT) -> mmpretrain ViTSAM names
-_SAM_KEY_MAP = (
-    ('patch_embed.proj.', 'patch_embed.projection.'),
-    ('blocks.', 'layers.'),
-    ('.norm1.', '.ln1.'),
-    ('.norm2.', '.ln2.'),
-    ('.mlp.lin1.', '.ffn.layers.0.0.'),
-    ('.mlp.lin2.', '.ffn.layers.1.'),
-    ('neck.', 'channel_reduction.'),
+# official SAM (segment_anything ImageEncoderViT) -> mmpretrain ViTSAM names,
+# applied in order with re.sub; keys already in our layout pass unchanged
+SAM_KEY_RULES = (
+    (r'^patch_embed\.proj\.', 'patch_embed.projection.'),
+    (r'^blocks\.', 'layers.'),
+    (r'\.norm1\.', '.ln1.'),
+    (r'\.norm2\.', '.ln2.'),
+    (r'\.mlp\.lin1\.', '.ffn.layers.0.0.'),
+    (r'\.mlp\.lin2\.', '.ffn.layers.1.'),
+    (r'^neck\.', 'channel_reduction.'),
 )
+# Meta's full SAM file (image_encoder.*; prompt encoder and mask decoder
+# dropped), then mmpretrain ViTSAM / mmcd_ext segmentors (backbone.*)
+SAM_PREFIXES = ('image_encoder.', 'backbone.')
+# what SAM checkpoints never hold
+SAM_NOT_IN_CHECKPOINT = (r'\.lora_', r'^gates\.')
+SAM_CONFIG_KEY = ('the config variable `sam_checkpoint` (or '
+                  'model.backbone.init_cfg.checkpoint)')
 
 
-def sam_to_vitsam_key(key: str) -> str:
-    """Rename one key of SAM's ``ImageEncoderViT`` to the ViTSAM layout.
+def resize_sam_position(key: str,
+                        value: Tensor,
+                        shape: Tuple[int, ...],
+                        mode: str = 'bicubic') -> Tensor:
+    """Resize a SAM position table to another input or window size.
 
-    Args:
-        key (str): Key without the ``image_encoder.`` prefix, e.g.
-            ``blocks.0.mlp.lin1.weight``.
-
-    Returns:
-        str: e.g. ``layers.0.ffn.layers.0.0.weight``.
-    """
-    for old, new in _SAM_KEY_MAP:
-        if old.startswith('.'):
-            key = key.replace(old, new)
-        elif key.startswith(old):
-            key = new + key[len(old):]
-    return key
-
-
-def convert_sam_state_dict(
-        state_dict: Dict[str, Tensor]) -> Tuple[Dict[str, Tensor], str]:
-    """Bring an encoder checkpoint of any known layout to ours.
-
-    Accepted layouts: Meta's official SAM checkpoint (``image_encoder.*``,
-    the prompt encoder and mask decoder are dropped), a full SAM image
-    encoder state dict (``blocks.*``, ``neck.*``), mmpretrain's ViTSAM
-    checkpoints and mmcd_ext segmentors (``backbone.*``), and the plain
-    ``SAMLoRAViT`` / ViTSAM layout (``layers.*``). A ``state_dict`` or
-    ``model`` wrapper is unwrapped.
+    The tensor adapter of :func:`load_pretrained` for SAM: the absolute
+    table ``pos_embed`` (1, h, w, C) is interpolated (``mode``) to
+    ``shape`` = (1, H, W, C); a relative table ``*.rel_pos_h`` /
+    ``*.rel_pos_w`` (L, C) linearly to (L', C). Other keys are returned
+    unchanged (and then reported as a shape error).
 
     Args:
-        state_dict (dict[str, Tensor]): The loaded checkpoint.
+        key (str): Key in our layout.
+        value (Tensor): The checkpoint's table.
+        shape (tuple[int, ...]): The model's shape for ``key``.
+        mode (str): Interpolation of the absolute table.
+            Defaults to 'bicubic'.
 
     Returns:
-        tuple[dict[str, Tensor], str]: The encoder state dict in our layout
-        and the name of the detected layout.
-
-    Raises:
-        ValueError: If no known layout is recognised.
+        Tensor: The table at ``shape`` (float), or ``value`` (already at
+        ``shape``, or not a position table).
     """
-    for wrapper in ('state_dict', 'model'):
-        if wrapper in state_dict and isinstance(state_dict[wrapper], dict):
-            state_dict = state_dict[wrapper]
-    keys = list(state_dict)
-    if any(k.startswith('image_encoder.') for k in keys):
-        layout = 'segment_anything (image_encoder.*)'
-        enc = {
-            k[len('image_encoder.'):]: v
-            for k, v in state_dict.items() if k.startswith('image_encoder.')
-        }
-        return {sam_to_vitsam_key(k): v for k, v in enc.items()}, layout
-    if any(k.startswith('backbone.') for k in keys):
-        layout = 'mmpretrain ViTSAM / mmcd_ext (backbone.*)'
-        return {
-            k[len('backbone.'):]: v
-            for k, v in state_dict.items() if k.startswith('backbone.')
-        }, layout
-    if any(k.startswith('blocks.') for k in keys):
-        layout = 'segment_anything ImageEncoderViT (blocks.*)'
-        return {sam_to_vitsam_key(k): v for k, v in state_dict.items()}, layout
-    if any(k.startswith('layers.') for k in keys):
-        return dict(state_dict), 'ViTSAM / SAMLoRAViT (layers.*)'
-    raise ValueError(
-        'Unrecognised SAM checkpoint layout: expected keys starting with '
-        "'image_encoder.', 'backbone.', 'blocks.' or 'layers.', got e.g. "
-        f'{keys[:5]}')
+    if tuple(value.shape) == tuple(shape):
+        return value
+    if key == 'pos_embed' and value.dim() == 4 and len(shape) == 4 \
+            and value.shape[-1] == shape[-1]:
+        resized = resize_pos_embed(
+            value.flatten(1, 2),
+            tuple(value.shape[1:3]),
+            tuple(shape[1:3]),
+            mode=mode,
+            num_extra_tokens=0)
+        return resized.view(*shape)
+    if re.search(r'(^|\.)rel_pos_[hw]$', key) and value.dim() == 2 \
+            and len(shape) == 2 and value.shape[1] == shape[1]:
+        table = value.float().t().unsqueeze(0)  # (1, C, L)
+        return F.interpolate(
+            table, size=shape[0], mode='linear').squeeze(0).t()
+    return value
 
 
 def decomposed_rel_pos_bias(q: Tensor, rel_pos_h: Tensor, rel_pos_w: Tensor,
@@ -457,7 +442,8 @@ class SAMLoRAViT(ViTSAM):
             self.init_cfg = None
             super().init_weights()  # children (gates) and pos_embed init
             self.init_cfg = init_cfg
-            self.load_sam_checkpoint(init_cfg['checkpoint'])
+            self.load_sam_checkpoint(
+                init_cfg.get('checkpoint'), prefix=init_cfg.get('prefix'))
             self._is_init = True
         else:
             super().init_weights()
@@ -465,54 +451,50 @@ class SAMLoRAViT(ViTSAM):
 
     def load_sam_checkpoint(
             self,
-            path: str,
-            strict: bool = False) -> Tuple[List[str], List[str]]:
+            path: Optional[str],
+            strict: bool = False,
+            prefix: Optional[str] = None) -> Tuple[List[str], List[str]]:
         """Load SAM encoder weights from a local file (any known layout).
 
-        Position tables are resized to this model's ``img_size`` and window
-        by the load hooks of ``ViTSAM``. Missing keys other than the LoRA
-        adapters and the gates (which SAM checkpoints do not have) and
+        Accepted layouts: Meta's official SAM checkpoint
+        (``image_encoder.*``; the prompt encoder and mask decoder are
+        dropped), a SAM ``ImageEncoderViT`` state dict (``blocks.*``,
+        ``neck.*``), mmpretrain's ViTSAM checkpoints and mmcd_ext
+        segmentors (``backbone.*``), and our own layout (``layers.*``).
+        Position tables are resized to this model's ``img_size`` and
+        window (:func:`resize_sam_position`). Missing keys other than the
+        LoRA adapters and the gates (which SAM checkpoints do not have) and
         every unexpected key are logged as warnings.
 
         Args:
-            path (str): Local checkpoint path.
+            path (str, optional): Local checkpoint path.
             strict (bool): Raise on missing SAM weights or unexpected keys.
                 Defaults to False.
+            prefix (str, optional): Explicit prefix to keep and strip
+                (``init_cfg.prefix``). Defaults to None (the layouts above).
 
         Returns:
             tuple[list[str], list[str]]: Missing SAM keys and unexpected keys.
 
         Raises:
             FileNotFoundError: If ``path`` does not exist.
-            RuntimeError: If ``strict`` and keys do not match.
+            ValueError: An unrecognised layout (no key in common) or
+                tensors of the wrong shape.
+            KeyError: If ``strict`` and keys do not match.
         """
-        if not isinstance(path, str) or not osp.isfile(path):
-            raise FileNotFoundError(
-                f'SAM checkpoint not found: {path!r}. Download it once and '
-                f'set the config variable `sam_checkpoint` (or '
-                f'model.backbone.init_cfg.checkpoint) to the local file. '
-                f'{SAM_WEIGHTS_HINT}')
-        raw = torch.load(path, map_location='cpu', weights_only=True)
-        state_dict, layout = convert_sam_state_dict(raw)
-        result = self.load_state_dict(state_dict, strict=False)
-        missing = [
-            k for k in result.missing_keys
-            if '.lora_' not in k and not k.startswith('gates.')
-        ]
-        unexpected = list(result.unexpected_keys)
-        logger = MMLogger.get_current_instance()
-        logger.info(f'SAMLoRAViT: loaded {len(state_dict)} tensors from '
-                    f'{path} (layout: {layout})')
-        if missing:
-            logger.warning(f'SAMLoRAViT: SAM weights missing from the '
-                           f'checkpoint: {missing}')
-        if unexpected:
-            logger.warning(f'SAMLoRAViT: unexpected keys in the checkpoint: '
-                           f'{unexpected}')
-        if strict and (missing or unexpected):
-            raise RuntimeError(f'Checkpoint {path} does not match: missing '
-                               f'{missing}, unexpected {unexpected}')
-        return missing, unexpected
+        result = load_pretrained(
+            path,
+            self,
+            config_key=SAM_CONFIG_KEY,
+            download_hint=SAM_WEIGHTS_HINT,
+            key_map=SAM_KEY_RULES,
+            strip_prefixes=SAM_PREFIXES,
+            prefix=prefix,
+            tensor_adapter=functools.partial(
+                resize_sam_position, mode=self.interpolate_mode),
+            ignore_missing=SAM_NOT_IN_CHECKPOINT,
+            strict=strict)
+        return result.missing, result.unexpected
 
     @torch.no_grad()
     def merge_lora(self) -> None:

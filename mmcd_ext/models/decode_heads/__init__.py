@@ -1,5 +1,5 @@
 from .frnet_head import FrNetHead
-from .multi_level_head import MultiLevelHead
 from .scd_triple_branch_head import SCDTripleBranchHead
+from .ttp_head import TTPHead
 
-__all__ = ['FrNetHead', 'MultiLevelHead', 'SCDTripleBranchHead']
+__all__ = ['FrNetHead', 'TTPHead', 'SCDTripleBranchHead']

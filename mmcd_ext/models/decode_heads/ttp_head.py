@@ -14,7 +14,7 @@ from mmcd_ext.registry import MODELS
 
 
 @MODELS.register_module()
-class MultiLevelHead(BaseDecodeHead):
+class TTPHead(BaseDecodeHead):
     """Multi-level change head on a single-scale ViT map (eq. 3).
 
     From the fused map ``X = cat(X0, X1)`` (both dates' encoder outputs,
@@ -62,10 +62,10 @@ class MultiLevelHead(BaseDecodeHead):
                  **kwargs) -> None:
         if not isinstance(in_channels, int):
             raise TypeError(
-                'MultiLevelHead takes one fused map: in_channels must be an '
+                'TTPHead takes one fused map: in_channels must be an '
                 f'int, got {in_channels!r}')
         if kwargs.get('input_transform') is not None:
-            raise ValueError('MultiLevelHead takes one map; input_transform '
+            raise ValueError('TTPHead takes one map; input_transform '
                              'must be None')
         if num_extra_levels < 0:
             raise ValueError(f'num_extra_levels must be >= 0, got '
@@ -136,7 +136,7 @@ class MultiLevelHead(BaseDecodeHead):
         x = self._transform_inputs(inputs) if not isinstance(
             inputs, Tensor) else inputs
         if x.shape[1] != self.in_channels:
-            raise ValueError(f'MultiLevelHead expects {self.in_channels} '
+            raise ValueError(f'TTPHead expects {self.in_channels} '
                              f'channels, got {tuple(x.shape)}')
         size = (x.shape[2] * 4, x.shape[3] * 4)
         feats = [

@@ -1,10 +1,10 @@
-"""SiameseVGG: levels and strides, ImageNet weight layouts, clear errors."""
+"""VGGEncoder: levels and strides, ImageNet weight layouts, clear errors."""
 import pytest
 import torch
 import torchvision
 from torchvision.models.vgg import cfgs, make_layers
 
-from mmcd_ext.models.backbones import SiameseVGG
+from mmcd_ext.models.backbones import VGGEncoder
 
 TINY = dict(channels=(8, 16, 16, 32, 32), depths=(2, 2, 3, 3, 3))
 
@@ -12,7 +12,7 @@ TINY = dict(channels=(8, 16, 16, 32, 32), depths=(2, 2, 3, 3, 3))
 @pytest.mark.parametrize('deep_level,deep_size', [('pool5', 2),
                                                   ('relu5_3', 4)])
 def test_output_shapes_and_strides(deep_level, deep_size):
-    model = SiameseVGG(
+    model = VGGEncoder(
         arch=TINY, norm_cfg=dict(type='BN'), deep_level=deep_level)
     model.init_weights()
     outs = model(torch.rand(2, 3, 64, 64))
@@ -25,7 +25,7 @@ def test_output_shapes_and_strides(deep_level, deep_size):
 
 
 def test_out_indices_select_levels():
-    model = SiameseVGG(arch=TINY, out_indices=(1, 4))
+    model = VGGEncoder(arch=TINY, out_indices=(1, 4))
     outs = model(torch.rand(1, 3, 64, 64))
     assert [tuple(o.shape) for o in outs] == [(1, 16, 32, 32), (1, 32, 2, 2)]
     assert model.out_channels == (16, 32)
@@ -43,8 +43,8 @@ def test_vgg16_has_torchvision_keys(torchvision_vgg16):
         for k in torchvision_vgg16.state_dict() if k.startswith('features.')
     }
     features_bn = {f'features.{k}' for k in tv_features(True).state_dict()}
-    assert set(SiameseVGG().state_dict()) == features
-    assert set(SiameseVGG(norm_cfg=dict(type='BN')).state_dict()) == \
+    assert set(VGGEncoder().state_dict()) == features
+    assert set(VGGEncoder(norm_cfg=dict(type='BN')).state_dict()) == \
         features_bn
 
 
@@ -69,7 +69,7 @@ def save_torchvision_layout(model, path):
 def test_load_torchvision_checkpoint(tmp_path, torchvision_vgg16):
     path = tmp_path / 'vgg16-random.pth'
     save_torchvision_layout(torchvision_vgg16, path)
-    model = SiameseVGG(init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    model = VGGEncoder(init_cfg=dict(type='Pretrained', checkpoint=str(path)))
     model.init_weights()
     torch.testing.assert_close(
         model.features[28].weight,
@@ -97,7 +97,7 @@ def test_load_torchvision_bn_checkpoint(tmp_path):
     tv.eval()
     path = tmp_path / 'vgg16_bn-random.pth'
     save_torchvision_layout(tv, path)
-    model = SiameseVGG(
+    model = VGGEncoder(
         norm_cfg=dict(type='BN'),
         init_cfg=dict(type='Pretrained', checkpoint=str(path)))
     model.init_weights()
@@ -122,7 +122,7 @@ def test_load_mmpretrain_checkpoint(tmp_path):
     state = {f'backbone.{k}': v for k, v in ref.state_dict().items()}
     path = tmp_path / 'mmpretrain_vgg16bn.pth'
     torch.save(dict(meta=dict(), state_dict=state), path)
-    model = SiameseVGG(
+    model = VGGEncoder(
         norm_cfg=dict(type='BN'),
         init_cfg=dict(type='Pretrained', checkpoint=str(path)))
     model.init_weights()
@@ -136,7 +136,7 @@ def test_load_mmpretrain_checkpoint(tmp_path):
 def test_mismatched_checkpoint_lists_keys(tmp_path, torchvision_vgg16):
     path = tmp_path / 'plain.pth'
     save_torchvision_layout(torchvision_vgg16, path)
-    model = SiameseVGG(
+    model = VGGEncoder(
         norm_cfg=dict(type='BN'),
         init_cfg=dict(type='Pretrained', checkpoint=str(path)))
     with pytest.raises(KeyError) as err:
@@ -149,9 +149,9 @@ def test_mismatched_checkpoint_lists_keys(tmp_path, torchvision_vgg16):
 
 
 def test_wrong_width_checkpoint_is_a_shape_error(tmp_path):
-    torch.save(SiameseVGG(arch=TINY).state_dict(), tmp_path / 'tiny.pth')
+    torch.save(VGGEncoder(arch=TINY).state_dict(), tmp_path / 'tiny.pth')
     other = dict(channels=(8, 16, 16, 32, 16), depths=(2, 2, 3, 3, 3))
-    model = SiameseVGG(
+    model = VGGEncoder(
         arch=other,
         init_cfg=dict(
             type='Pretrained', checkpoint=str(tmp_path / 'tiny.pth')))
@@ -160,7 +160,7 @@ def test_wrong_width_checkpoint_is_a_shape_error(tmp_path):
 
 
 def test_missing_checkpoint_says_where_to_get_it(tmp_path):
-    model = SiameseVGG(
+    model = VGGEncoder(
         arch=TINY,
         init_cfg=dict(
             type='Pretrained', checkpoint=str(tmp_path / 'nope.pth')))
@@ -175,17 +175,17 @@ def test_missing_checkpoint_says_where_to_get_it(tmp_path):
     dict(channels=(8, ) * 5)
 ])
 def test_bad_arch_is_rejected(arch):
-    with pytest.raises(ValueError, match='SiameseVGG'):
-        SiameseVGG(arch=arch)
+    with pytest.raises(ValueError, match='VGGEncoder'):
+        VGGEncoder(arch=arch)
 
 
 def test_bad_deep_level_is_rejected():
     with pytest.raises(ValueError, match='deep_level'):
-        SiameseVGG(arch=TINY, deep_level='pool4')
+        VGGEncoder(arch=TINY, deep_level='pool4')
 
 
 def test_frozen_stages_and_norm_eval():
-    model = SiameseVGG(
+    model = VGGEncoder(
         arch=TINY, norm_cfg=dict(type='BN'), frozen_stages=2, norm_eval=True)
     model.train()
     frozen = [p.requires_grad for p in model.features[:13].parameters()]

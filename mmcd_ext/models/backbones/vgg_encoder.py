@@ -1,17 +1,16 @@
-"""VGG-16 feature extractor for Siamese change detectors (FrNet)."""
-import os.path as osp
+"""VGG-16 encoder returning U-Net skip levels (FrNet's backbone)."""
 import re
-from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch.nn as nn
 from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
-from mmengine.runner import CheckpointLoader
 from mmengine.utils.dl_utils.parrots_wrapper import _BatchNorm
 from mmseg.utils import OptConfigType, OptMultiConfig
 from torch import Tensor
 
+from mmcd_ext.models.backbones.pretrained import (PretrainedState,
+                                                  load_pretrained)
 from mmcd_ext.registry import MODELS
 
 # Where the ImageNet weights come from (never downloaded by this code).
@@ -23,7 +22,7 @@ _WEIGHTS_HINT = (
 
 
 @MODELS.register_module()
-class SiameseVGG(BaseModule):
+class VGGEncoder(BaseModule):
     """VGG feature extractor returning the U-Net skip levels and a deep level.
 
     The layers are plain ``conv3x3 [-> norm] -> ReLU`` blocks with a 2x2 max
@@ -31,9 +30,10 @@ class SiameseVGG(BaseModule):
     with exactly torchvision's indices (``features.N.weight``), so
     torchvision's ``vgg16`` / ``vgg16_bn`` ImageNet state dicts load as they
     are. mmpretrain's ``VGG`` layout (``features.N.conv.weight``,
-    ``features.N.bn.*``, one index per conv block) is mapped on load. It is
-    "Siamese" because ``SiamEncoderDecoder`` runs it once on both dates
-    stacked on the batch axis (shared weights).
+    ``features.N.bn.*``, one index per conv block) is mapped on load. It
+    sees one date at a time: the Siamese weight sharing is the segmentor's
+    (``SiamEncoderDecoder`` stacks both dates on the batch axis). Registered
+    also under its former name ``SiameseVGG``.
 
     mmpretrain's ``VGG`` is not reused: its stage outputs are taken *after*
     each max pool (pool1 at 1/2, ...), while FrNet's skips are the last ReLU
@@ -113,15 +113,15 @@ class SiameseVGG(BaseModule):
             init_cfg=self.default_init_cfg if init_cfg is None else init_cfg)
         self.arch = self._check_arch(arch)
         if deep_level not in self.deep_levels:
-            raise ValueError(f'SiameseVGG: deep_level must be one of '
+            raise ValueError(f'VGGEncoder: deep_level must be one of '
                              f'{self.deep_levels}, got {deep_level!r}')
         out_indices = tuple(out_indices)
         if not out_indices or any(
                 i not in range(self.num_stages) for i in out_indices):
-            raise ValueError(f'SiameseVGG: out_indices must be a non-empty '
+            raise ValueError(f'VGGEncoder: out_indices must be a non-empty '
                              f'subset of 0..4, got {out_indices}')
         if not -1 <= frozen_stages <= self.num_stages:
-            raise ValueError(f'SiameseVGG: frozen_stages must be in '
+            raise ValueError(f'VGGEncoder: frozen_stages must be in '
                              f'[-1, 5], got {frozen_stages}')
         self.in_channels = in_channels
         self.norm_cfg = norm_cfg
@@ -155,12 +155,12 @@ class SiameseVGG(BaseModule):
         """Return ``{'channels': (5,), 'depths': (5,)}`` or raise."""
         if isinstance(arch, str):
             if arch not in cls.arch_zoo:
-                raise ValueError(f'SiameseVGG: unknown arch {arch!r}; choose '
+                raise ValueError(f'VGGEncoder: unknown arch {arch!r}; choose '
                                  f'one of {sorted(cls.arch_zoo)} or pass a '
                                  'dict(channels=..., depths=...)')
             return dict(cls.arch_zoo[arch])
         if not isinstance(arch, dict) or set(arch) != {'channels', 'depths'}:
-            raise ValueError(f'SiameseVGG: a custom arch is a dict with '
+            raise ValueError(f'VGGEncoder: a custom arch is a dict with '
                              f'exactly the keys "channels" and "depths", '
                              f'got {arch!r}')
         checked = {}
@@ -168,7 +168,7 @@ class SiameseVGG(BaseModule):
             values = tuple(arch[key])
             if len(values) != cls.num_stages or any(
                     not isinstance(v, int) or v < 1 for v in values):
-                raise ValueError(f'SiameseVGG: arch[{key!r}] needs 5 '
+                raise ValueError(f'VGGEncoder: arch[{key!r}] needs 5 '
                                  f'positive ints (one per stage), got '
                                  f'{arch[key]!r}')
             checked[key] = values
@@ -213,7 +213,7 @@ class SiameseVGG(BaseModule):
                 for param in module.parameters():
                     param.requires_grad = False
 
-    def train(self, mode: bool = True) -> 'SiameseVGG':
+    def train(self, mode: bool = True) -> 'VGGEncoder':
         """Set train mode, keeping frozen stages / norms in eval mode."""
         super().train(mode)
         self._freeze_stages()
@@ -239,7 +239,7 @@ class SiameseVGG(BaseModule):
 
     def load_pretrained(self,
                         checkpoint: Optional[str],
-                        prefix: Optional[str] = None) -> None:
+                        prefix: Optional[str] = None) -> PretrainedState:
         """Load a VGG checkpoint in torchvision's or mmpretrain's layout.
 
         The classifier (``classifier.*``) is dropped; everything else must
@@ -249,87 +249,49 @@ class SiameseVGG(BaseModule):
             checkpoint (str, optional): Local path (or an explicit URL).
             prefix (str, optional): Keep only keys under this prefix (e.g.
                 ``'backbone.'``) and strip it. Defaults to None (strip
-                ``'backbone.'`` when every feature key carries it).
+                ``'backbone.'`` when a key carries it).
+
+        Returns:
+            PretrainedState: The loaded tensors.
 
         Raises:
             FileNotFoundError: The file does not exist.
             KeyError: Missing or unexpected keys, listed.
             ValueError: Tensor shapes that do not fit this backbone.
         """
-        if not checkpoint:
-            raise ValueError('SiameseVGG: init_cfg type Pretrained needs a '
-                             f'checkpoint path. Get {_WEIGHTS_HINT}')
-        if '://' not in checkpoint and not osp.isfile(checkpoint):
-            raise FileNotFoundError(
-                f'SiameseVGG: checkpoint file {checkpoint!r} not found. '
-                f'Get {_WEIGHTS_HINT}')
-        ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-        state = self.convert_state_dict(ckpt, prefix=prefix, source=checkpoint)
-        own = self.state_dict()
-        missing = sorted(set(own) - set(state))
-        unexpected = sorted(set(state) - set(own))
-        if missing or unexpected:
-            hint = ''
-            bn_keys = any(k.endswith('running_mean') for k in state)
-            if bn_keys != (self.norm_cfg is not None):
-                hint = (' The checkpoint was made ' +
-                        ('with' if bn_keys else 'without') +
-                        ' BN but this backbone has norm_cfg=' +
-                        repr(self.norm_cfg) + '.')
-            raise KeyError(
-                f'SiameseVGG: checkpoint {checkpoint!r} does not match the '
-                f'backbone (arch {self.arch}).{hint} Missing keys: '
-                f'{missing}. Unexpected keys: {unexpected}.')
-        bad = [
-            f'{k}: checkpoint {tuple(v.shape)} vs model '
-            f'{tuple(own[k].shape)}' for k, v in state.items()
-            if tuple(v.shape) != tuple(own[k].shape)
-        ]
-        if bad:
-            raise ValueError(f'SiameseVGG: checkpoint {checkpoint!r} has '
-                             f'tensors of the wrong shape: {bad}')
-        self.load_state_dict(state, strict=True)
+        return load_pretrained(
+            checkpoint,
+            self,
+            config_key='model.backbone.init_cfg.checkpoint',
+            download_hint=_WEIGHTS_HINT,
+            key_map=self.mmpretrain_key_map(),
+            strip_prefixes=('backbone.', ),
+            prefix=prefix,
+            drop_keys=(r'classifier\.', ),
+            mismatch_hint=self._norm_hint)
 
-    def convert_state_dict(self,
-                           ckpt: dict,
-                           prefix: Optional[str] = None,
-                           source: str = 'checkpoint') -> 'OrderedDict':
-        """Map a torchvision / mmpretrain VGG state dict to this layout.
+    def _norm_hint(self, state: Dict[str, Tensor]) -> str:
+        """Say so when the checkpoint's BN-ness differs from ``norm_cfg``."""
+        bn_keys = any(k.endswith('running_mean') for k in state)
+        if bn_keys == (self.norm_cfg is not None):
+            return f'Backbone arch: {self.arch}.'
+        return (f'Backbone arch: {self.arch}. The checkpoint was made '
+                f'{"with" if bn_keys else "without"} BN but this backbone '
+                f'has norm_cfg={self.norm_cfg!r}.')
 
-        Args:
-            ckpt (dict): A loaded checkpoint (``state_dict`` wrapper or a
-                bare state dict).
-            prefix (str, optional): See :meth:`load_pretrained`.
-                Defaults to None.
-            source (str): Name of the file, for error messages.
-                Defaults to ``'checkpoint'``.
+    def mmpretrain_key_map(self) -> Callable[[str], str]:
+        """Key map from mmpretrain's VGG layout to torchvision's.
+
+        mmpretrain's ``features`` has one index per ``ConvModule`` (with
+        ``.conv`` / ``.bn``) and per max pool; torchvision's has one per
+        conv, norm, ReLU and pool. Keys in torchvision's layout (and keys
+        whose index is not a conv block) are returned unchanged.
 
         Returns:
-            OrderedDict: Keys ``features.N.*`` of this module.
+            Callable[[str], str]: ``features.J.conv.weight`` ->
+            ``features.N.weight``, ``features.J.bn.*`` ->
+            ``features.(N+1).*``.
         """
-        if not isinstance(ckpt, dict):
-            raise TypeError(f'SiameseVGG: {source!r} holds a '
-                            f'{type(ckpt).__name__}, not a state dict')
-        state = ckpt.get('state_dict', ckpt.get('model', ckpt))
-        if prefix is None and state and all(
-                k.startswith('backbone.') for k in state if 'features.' in k):
-            prefix = 'backbone.'
-        if prefix:
-            state = {
-                k[len(prefix):]: v
-                for k, v in state.items() if k.startswith(prefix)
-            }
-            if not state:
-                raise KeyError(f'SiameseVGG: no key of {source!r} starts '
-                               f'with prefix {prefix!r}')
-        state = {
-            k: v
-            for k, v in state.items() if not k.startswith('classifier.')
-        }
-        mmpretrain_key = re.compile(r'^features\.(\d+)\.(conv|bn)\.(.+)$')
-        if not any(mmpretrain_key.match(k) for k in state):
-            return OrderedDict(state)  # torchvision layout already
-        # mmpretrain: one Sequential index per ConvModule and per max pool
         index_map = {}
         j = 0
         k = 0
@@ -339,14 +301,15 @@ class SiameseVGG(BaseModule):
                 j += 1
                 k += 1
             j += 1  # max pool
-        converted = OrderedDict()
-        for key, value in state.items():
-            match = mmpretrain_key.match(key)
+        pattern = re.compile(r'^features\.(\d+)\.(conv|bn)\.(.+)$')
+
+        def convert(key: str) -> str:
+            match = pattern.match(key)
             if match is None or int(match.group(1)) not in index_map:
-                converted[key] = value  # reported as unexpected
-                continue
+                return key
             idx = index_map[int(match.group(1))]
             if match.group(2) == 'bn':
                 idx += 1
-            converted[f'features.{idx}.{match.group(3)}'] = value
-        return converted
+            return f'features.{idx}.{match.group(3)}'
+
+        return convert

@@ -1,15 +1,15 @@
-"""MultiLevelHead against eq. 3 written with functional ops."""
+"""TTPHead against eq. 3 written with functional ops."""
 import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
-from mmcd_ext.models.decode_heads.multi_level_head import MultiLevelHead
+from mmcd_ext.models.decode_heads.ttp_head import TTPHead
 
 
 def build(multi_level=True, **kwargs):
-    head = MultiLevelHead(
+    head = TTPHead(
         in_channels=16,
         channels=8,
         level_channels=8,
@@ -130,7 +130,7 @@ def test_binary_cross_entropy_and_threshold():
 
 def test_bad_input_is_an_error():
     with pytest.raises(TypeError, match='one fused map'):
-        MultiLevelHead(in_channels=[8, 8], channels=8, num_classes=2)
+        TTPHead(in_channels=[8, 8], channels=8, num_classes=2)
     head = build()
     with pytest.raises(ValueError, match='16 channels'):
         head(torch.randn(1, 8, 4, 4))
