@@ -163,6 +163,12 @@ def test_mmseg_range(monkeypatch):
         {'mmsegmentation': 'mmsegmentation==1.2.2'})
     assert not gone.ok and 'ModuleNotFoundError' in gone.message
     assert gone.fix.endswith('install "mmsegmentation==1.2.2"')
+    # a missing mmcv is the installer's job, not a reinstall of mmseg
+    monkeypatch.delitem(sys.modules, 'mmseg')
+    monkeypatch.setitem(sys.modules, 'mmcv', None)
+    no_mmcv = check_env.check_mmseg_range({})
+    assert not no_mmcv.ok and 'mmcv' in no_mmcv.message
+    assert no_mmcv.fix == check_env.INSTALL_CMD
 
 
 def test_mmcv_ops(monkeypatch):

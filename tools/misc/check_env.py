@@ -124,10 +124,10 @@ def check_mmseg_range(pins: Dict[str, str]) -> CheckResult:
         return CheckResult(
             name, False, True, f'{found}: {e}', f'{PIP} install '
             f'"{pins.get("mmengine", "mmengine")}" && {REINSTALL_MMCV_CMD}')
-    except ImportError as e:
+    except ImportError as e:  # mmseg itself missing, or mmcv/mmengine
         pin = pins.get('mmsegmentation', 'mmsegmentation')
-        return CheckResult(name, False, True, f'{type(e).__name__}: {e}',
-                           f'{PIP} install "{pin}"')
+        fix = f'{PIP} install "{pin}"' if e.name == 'mmseg' else INSTALL_CMD
+        return CheckResult(name, False, True, f'{type(e).__name__}: {e}', fix)
     return CheckResult(
         name, True, True, f'mmcv {dist_version("mmcv")} in [{mmseg.MMCV_MIN}, '
         f'{mmseg.MMCV_MAX}), mmengine {dist_version("mmengine")} in '
