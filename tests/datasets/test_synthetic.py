@@ -381,6 +381,8 @@ def test_second_each_change_event_alone(event):
     for seed in range(3):
         s = make_second_like_sample(seed, SIZE, scene=scene, pseudo=CLEAN)
         assert s['info']['events'] and set(s['info']['events']) == {event}
+        # every changed pixel is counted under exactly one transition
+        assert sum(s['info']['transitions'].values()) == s['change'].sum()
         seen |= set(s['info']['transitions'])
     assert seen and seen <= EVENT_TRANSITIONS[event], seen
 

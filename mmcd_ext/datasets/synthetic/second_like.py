@@ -508,6 +508,52 @@ def _apply_change_events(st: _ChangeState, target: float,
     return events
 
 
+def _draw_objects(st: _ChangeState, playgrounds_a: List[Playground]) -> None:
+    """Draw buildings and playgrounds into both cover maps.
+
+    Done after the change events, so objects cover the region changes.
+
+    Args:
+        st (_ChangeState): Scene state after the events; ``cover`` and
+            ``cover_b`` are updated in place.
+        playgrounds_a (list[Playground]): Playgrounds of date A.
+    """
+    for b in st.persistent + st.vanished:
+        st.cover[st.footprint([b.corners()])] = BUILDING
+    for b in st.persistent:
+        st.cover_b[st.footprint([b.corners()])] = BUILDING
+    for b in st.vanished:
+        st.cover_b[st.footprint([b.corners()])] = GROUND
+    for b in st.appeared:
+        st.cover_b[st.footprint([b.corners()])] = BUILDING
+    for p in playgrounds_a:
+        st.cover[st.footprint([p.corners()])] = PLAYGROUND
+    for p in st.playgrounds_b:
+        st.cover_b[st.footprint([p.corners()])] = PLAYGROUND
+
+
+def _transitions(label_a: np.ndarray, label_b: np.ndarray,
+                 change: np.ndarray) -> Dict[str, int]:
+    """Changed pixels per class transition, e.g. ``{'tree->ground': 412}``.
+
+    Args:
+        label_a (np.ndarray): ``(S, S)`` uint8 date-A classes.
+        label_b (np.ndarray): ``(S, S)`` uint8 date-B classes.
+        change (np.ndarray): ``(S, S)`` bool changed pixels.
+
+    Returns:
+        dict: ``'<class A>-><class B>'`` to pixel count.
+    """
+    transitions: Dict[str, int] = {}
+    pairs, counts = np.unique(
+        label_a[change].astype(np.int64) * 8 + label_b[change],
+        return_counts=True)
+    for pair, n in zip(pairs, counts):
+        key = f'{SECOND_CLASSES[pair // 8]}->{SECOND_CLASSES[pair % 8]}'
+        transitions[key] = int(n)
+    return transitions
+
+
 def make_second_like_sample(
         seed: SeedLike = 0,
         size: int = 256,
@@ -594,19 +640,7 @@ def make_second_like_sample(
     events = _apply_change_events(state, target, size)
     cover_b, appeared, vanished = state.cover_b, state.appeared, state.vanished
     playgrounds_b = state.playgrounds_b
-    # Objects are drawn into the cover maps after the region events.
-    for b in persistent + vanished:
-        cover[fill_polygons(shape, [b.corners()]).astype(bool)] = BUILDING
-    for b in persistent:
-        cover_b[fill_polygons(shape, [b.corners()]).astype(bool)] = BUILDING
-    for b in vanished:
-        cover_b[fill_polygons(shape, [b.corners()]).astype(bool)] = GROUND
-    for b in appeared:
-        cover_b[fill_polygons(shape, [b.corners()]).astype(bool)] = BUILDING
-    for p in playgrounds_a:
-        cover[fill_polygons(shape, [p.corners()]).astype(bool)] = PLAYGROUND
-    for p in playgrounds_b:
-        cover_b[fill_polygons(shape, [p.corners()]).astype(bool)] = PLAYGROUND
+    _draw_objects(state, playgrounds_a)
 
     # Textures shared by both dates.
     rt = rngs['textures']
@@ -688,17 +722,10 @@ def make_second_like_sample(
         change, canvases[1], cond_b, size, shift, pseudo)
 
     img_a, img_b = acquire_dates(canvases, (cond_a, cond_b), size, shift, rngs)
-    transitions: Dict[str, int] = {}
-    pairs, counts = np.unique(
-        label_a[change].astype(np.int64) * 8 + label_b[change],
-        return_counts=True)
-    for pair, n in zip(pairs, counts):
-        key = f'{SECOND_CLASSES[pair // 8]}->{SECOND_CLASSES[pair % 8]}'
-        transitions[key] = int(n)
     info = dict(
         changed_fraction=round(float(change.mean()), 5),
         pseudo_fraction=round(float(pseudo_mask.mean()), 5),
-        transitions=transitions,
+        transitions=_transitions(label_a, label_b, change),
         events=events,
         num_unchanged_buildings=len(persistent),
         num_appeared=len(appeared),
