@@ -6,9 +6,9 @@ its names, and a model or config never needs it. It writes the data of the
 demo (``tools/demo/run_demo.py``), the fixtures of the end-to-end tests and
 the synthetic benchmarks (DeepCL's pseudo-change evidence among them). It
 lives inside the package rather than in a top-level folder so that
-``tools/misc/make_synthetic_data.py``, the demo and the tests import it the
-same way from a source checkout and from an installed copy, without
-``sys.path`` changes. See ``docs/synthetic_data.md``.
+``tools/misc/make_synthetic_data.py`` (run by the demo and the benchmarks)
+and the tests import it the same way from a source checkout and from an
+installed copy, without ``sys.path`` changes. See ``docs/synthetic_data.md``.
 
 Two layouts, both deterministic per ``(seed, split, index)``:
 
