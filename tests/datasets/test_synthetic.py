@@ -17,6 +17,7 @@ from mmcd_ext.datasets.synthetic import (LevirSceneParams, PseudoChangeParams,
                                          generate_second_like,
                                          make_levir_like_sample,
                                          make_second_like_sample, sample_seed)
+from mmcd_ext.datasets.synthetic.second_like import CHANGE_EVENTS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SIZE = 64
@@ -345,6 +346,45 @@ def test_second_water_tint_part():
             found += 1
             assert _diff(s)[part].mean() > 3
     assert found >= 2
+
+
+# Transitions each change event may cause (from the SECOND class names).
+EVENT_TRANSITIONS = {
+    'build': {'ground->building', 'low vegetation->building'},
+    'demolish': {'building->ground'},
+    'vegetation': {
+        'low vegetation->tree', 'tree->low vegetation',
+        'low vegetation->ground', 'tree->ground', 'ground->low vegetation'
+    },
+    'water': {
+        'water->ground', 'water->low vegetation', 'ground->water',
+        'low vegetation->water'
+    },
+    'playground':
+    {'ground->playground', 'low vegetation->playground', 'tree->playground'},
+}
+
+
+def test_second_change_events_table_order():
+    # event_weights are documented in the order of the dispatch table
+    assert list(CHANGE_EVENTS) == [
+        'build', 'demolish', 'vegetation', 'water', 'playground'
+    ]
+
+
+@pytest.mark.parametrize('event', list(EVENT_TRANSITIONS))
+def test_second_each_change_event_alone(event):
+    """With all weight on one event, only its transitions occur."""
+    weights = tuple(float(e == event) for e in EVENT_TRANSITIONS)
+    scene = SecondSceneParams(event_weights=weights, p_water=1.0)
+    seen = set()
+    for seed in range(3):
+        s = make_second_like_sample(seed, SIZE, scene=scene, pseudo=CLEAN)
+        assert s['info']['events'] and set(s['info']['events']) == {event}
+        # every changed pixel is counted under exactly one transition
+        assert sum(s['info']['transitions'].values()) == s['change'].sum()
+        seen |= set(s['info']['transitions'])
+    assert seen and seen <= EVENT_TRANSITIONS[event], seen
 
 
 def test_second_determinism(tmp_path):

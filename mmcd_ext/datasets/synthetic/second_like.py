@@ -10,7 +10,7 @@ carry the date-A / date-B class in changed pixels and "unchanged" (white)
 elsewhere, so both are white at exactly the same pixels. Pseudo-changes as in
 :mod:`.pseudo_changes`, plus a water colour change between dates.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
 import cv2
@@ -68,8 +68,8 @@ class SecondSceneParams(JsonParamsMixin):
             pixels; change events are added until it is reached. Defaults to
             (0.08, 0.25).
         event_weights (tuple[float, ...]): Relative frequency of the events
-            (build, demolish, vegetation, water, playground). Defaults to
-            (0.35, 0.1, 0.4, 0.1, 0.05).
+            (build, demolish, vegetation, water, playground: the order of
+            ``CHANGE_EVENTS``). Defaults to (0.35, 0.1, 0.4, 0.1, 0.05).
         blob_radius (tuple[float, float]): Radius of natural change regions
             in pixels at 256 px. Defaults to (18, 45).
         margin (float): Free space around buildings in pixels at 256 px.
@@ -293,6 +293,267 @@ def _land_cover(rng: np.random.Generator, rw: np.random.Generator,
     return classes
 
 
+@dataclass
+class _ChangeState:
+    """What the change events read and update while a scene is drawn.
+
+    Every event takes this state, draws from ``rng`` and changes the state
+    in place; the order of the draws fixes the output for a seed.
+
+    Args:
+        rng (np.random.Generator): Random generator of the change events.
+        scene (SecondSceneParams): Scene parameters.
+        shape (tuple[int, int]): Canvas ``(H, W)``.
+        canvas (int): Canvas side.
+        scale (float): ``size / 256``.
+        margin (float): Free space around buildings, in pixels.
+        inside (tuple[float, float]): Bounds of the image inside the
+            canvas; new objects are centred there.
+        roads (list): Roads of the scene.
+        road_mask (np.ndarray): ``(H, W)`` bool road pixels.
+        occ (Occupancy): Occupancy of buildings and playgrounds.
+        cover (np.ndarray): ``(H, W)`` uint8 date-A land cover.
+        cover_b (np.ndarray): ``(H, W)`` uint8 date-B land cover.
+        blob_noise (np.ndarray): ``(H, W)`` noise that shapes the regions.
+        protected (np.ndarray): ``(H, W)`` bool pixels region events never
+            change (roads and earlier regions).
+        objects (np.ndarray): ``(H, W)`` bool footprints of buildings and
+            playgrounds; region events keep off them.
+        persistent (list[Building]): Buildings standing on date A (those
+            demolished are moved to ``vanished``).
+        playgrounds_b (list[Playground]): Playgrounds of date B.
+        appeared (list[Building]): New buildings of date B. Defaults to an
+            empty list.
+        vanished (list[Building]): Demolished buildings. Defaults to an
+            empty list.
+    """
+    rng: np.random.Generator
+    scene: SecondSceneParams
+    shape: Tuple[int, int]
+    canvas: int
+    scale: float
+    margin: float
+    inside: Tuple[float, float]
+    roads: list
+    road_mask: np.ndarray
+    occ: Occupancy
+    cover: np.ndarray
+    cover_b: np.ndarray
+    blob_noise: np.ndarray
+    protected: np.ndarray
+    objects: np.ndarray
+    persistent: List[Building]
+    playgrounds_b: List[Playground]
+    appeared: List[Building] = field(default_factory=list)
+    vanished: List[Building] = field(default_factory=list)
+
+    def footprint(self, polygons: List[np.ndarray]) -> np.ndarray:
+        """Pixels covered by polygons.
+
+        Args:
+            polygons (list[np.ndarray]): ``(N, 2)`` polygons.
+
+        Returns:
+            np.ndarray: ``(H, W)`` bool.
+        """
+        return fill_polygons(self.shape, polygons).astype(bool)
+
+
+def _build_event(st: _ChangeState) -> None:
+    """New buildings: a row along a road or a small free-standing group.
+
+    Args:
+        st (_ChangeState): Scene state, updated in place.
+    """
+    rc = st.rng
+    if st.roads and rc.random() < 0.5:
+        road = st.roads[int(rc.integers(len(st.roads)))]
+        group = place_row(rc, st.occ, road, randint(rc, (2, 5)), st.scale,
+                          st.margin, st.inside)
+    else:
+        group = place_buildings(rc, st.occ, st.roads, randint(rc, (1, 3)),
+                                st.scale, 0.2, 0.5, st.margin, st.inside, 15)
+    st.appeared.extend(group)
+    st.objects |= st.footprint([b.corners() for b in group])
+
+
+def _demolish_event(st: _ChangeState) -> None:
+    """One date-A building inside the image is demolished (becomes ground).
+
+    Args:
+        st (_ChangeState): Scene state, updated in place.
+    """
+    low, high = st.inside
+    candidates = [
+        b for b in st.persistent if low <= b.cx < high and low <= b.cy < high
+    ]
+    if candidates:
+        b = candidates[int(st.rng.integers(len(candidates)))]
+        st.persistent.remove(b)
+        st.vanished.append(b)
+
+
+def _playground_event(st: _ChangeState) -> None:
+    """A new sports ground; it may also replace trees.
+
+    Args:
+        st (_ChangeState): Scene state, updated in place.
+    """
+    occ_pg = Occupancy(
+        dilate(st.objects, int(np.ceil(st.margin)))
+        | dilate(st.road_mask, 1) | (st.cover == WATER)
+        | (st.cover_b == WATER))
+    for _ in range(10):
+        p = _random_playground(st.rng, st.canvas, st.scale)
+        if try_add(occ_pg, p.proxy(), st.margin, st.inside):
+            st.occ.add(p.proxy().corners())
+            st.objects |= st.footprint([p.corners()])
+            st.playgrounds_b.append(p)
+            break
+
+
+def _region_blob(st: _ChangeState) -> np.ndarray:
+    """A natural region that keeps off roads, earlier regions and objects.
+
+    Args:
+        st (_ChangeState): Scene state.
+
+    Returns:
+        np.ndarray: ``(H, W)`` bool.
+    """
+    return _blob(st.rng, st.shape, st.blob_noise, st.scene.blob_radius,
+                 st.scale, st.inside) & ~st.protected & ~st.objects
+
+
+def _change_region(st: _ChangeState, blob: np.ndarray,
+                   sources: Tuple[int, ...], dest: int) -> None:
+    """Turn the ``sources`` pixels of ``blob`` into class ``dest`` on date B.
+
+    Args:
+        st (_ChangeState): Scene state, updated in place.
+        blob (np.ndarray): ``(H, W)`` bool candidate region.
+        sources (tuple[int, ...]): Date-B classes that may change.
+        dest (int): Their new class.
+    """
+    region = blob & np.isin(st.cover_b, sources)
+    st.cover_b[region] = dest
+    st.protected |= region
+    if dest in (WATER, TREE):
+        st.occ.blocked |= region  # nothing is built there later
+
+
+def _vegetation_event(st: _ChangeState) -> None:
+    """Vegetation grows or is cleared (one of ``_REGION_CHANGES``).
+
+    Args:
+        st (_ChangeState): Scene state, updated in place.
+    """
+    blob = _region_blob(st)
+    sources, dest = _REGION_CHANGES[int(st.rng.integers(len(_REGION_CHANGES)))]
+    _change_region(st, blob, sources, dest)
+
+
+def _water_event(st: _ChangeState) -> None:
+    """Water recedes to ground or low vegetation, or a new pond appears.
+
+    Args:
+        st (_ChangeState): Scene state, updated in place.
+    """
+    rc = st.rng
+    blob = _region_blob(st)
+    if (st.cover == WATER).any() and rc.random() < 0.8:
+        sources, dest = (WATER, ), (GROUND, LOW_VEG)[int(rc.integers(2))]
+    else:
+        # A new pond keeps away from buildings and roads.
+        blob &= ~dilate(st.objects | st.protected, max(1, int(8 * st.scale)))
+        sources, dest = (GROUND, LOW_VEG), WATER
+    _change_region(st, blob, sources, dest)
+
+
+# The change events by name, in the order of
+# ``SecondSceneParams.event_weights``.
+CHANGE_EVENTS: Dict[str, Callable[[_ChangeState], None]] = {
+    'build': _build_event,
+    'demolish': _demolish_event,
+    'vegetation': _vegetation_event,
+    'water': _water_event,
+    'playground': _playground_event,
+}
+
+
+def _apply_change_events(st: _ChangeState, target: float,
+                         size: int) -> List[str]:
+    """Draw change events until ``target`` pixels changed (at most 40).
+
+    Args:
+        st (_ChangeState): Scene state, updated in place.
+        target (float): Wanted number of changed pixels in the image.
+        size (int): Image side.
+
+    Returns:
+        list[str]: Names of the events drawn, in order.
+    """
+    names = list(CHANGE_EVENTS)
+    weights = np.asarray(st.scene.event_weights, np.float64)
+    weights = weights / weights.sum()
+    events: List[str] = []
+    for _ in range(40):
+        changed = crop(st.cover != st.cover_b, PAD, size).sum()
+        changed += sum(b.length * b.width for b in st.appeared + st.vanished)
+        if changed >= target:
+            break
+        kind = names[int(st.rng.choice(len(names), p=weights))]
+        CHANGE_EVENTS[kind](st)
+        events.append(kind)
+    return events
+
+
+def _draw_objects(st: _ChangeState, playgrounds_a: List[Playground]) -> None:
+    """Draw buildings and playgrounds into both cover maps.
+
+    Done after the change events, so objects cover the region changes.
+
+    Args:
+        st (_ChangeState): Scene state after the events; ``cover`` and
+            ``cover_b`` are updated in place.
+        playgrounds_a (list[Playground]): Playgrounds of date A.
+    """
+    for b in st.persistent + st.vanished:
+        st.cover[st.footprint([b.corners()])] = BUILDING
+    for b in st.persistent:
+        st.cover_b[st.footprint([b.corners()])] = BUILDING
+    for b in st.vanished:
+        st.cover_b[st.footprint([b.corners()])] = GROUND
+    for b in st.appeared:
+        st.cover_b[st.footprint([b.corners()])] = BUILDING
+    for p in playgrounds_a:
+        st.cover[st.footprint([p.corners()])] = PLAYGROUND
+    for p in st.playgrounds_b:
+        st.cover_b[st.footprint([p.corners()])] = PLAYGROUND
+
+
+def _transitions(label_a: np.ndarray, label_b: np.ndarray,
+                 change: np.ndarray) -> Dict[str, int]:
+    """Changed pixels per class transition, e.g. ``{'tree->ground': 412}``.
+
+    Args:
+        label_a (np.ndarray): ``(S, S)`` uint8 date-A classes.
+        label_b (np.ndarray): ``(S, S)`` uint8 date-B classes.
+        change (np.ndarray): ``(S, S)`` bool changed pixels.
+
+    Returns:
+        dict: ``'<class A>-><class B>'`` to pixel count.
+    """
+    transitions: Dict[str, int] = {}
+    pairs, counts = np.unique(
+        label_a[change].astype(np.int64) * 8 + label_b[change],
+        return_counts=True)
+    for pair, n in zip(pairs, counts):
+        key = f'{SECOND_CLASSES[pair // 8]}->{SECOND_CLASSES[pair % 8]}'
+        transitions[key] = int(n)
+    return transitions
+
+
 def make_second_like_sample(
         seed: SeedLike = 0,
         size: int = 256,
@@ -358,90 +619,28 @@ def make_second_like_sample(
     # Change events.
     rc = rngs['changes']
     target = uniform(rc, scene.changed_fraction) * size * size
-    weights = np.asarray(scene.event_weights, np.float64)
-    weights = weights / weights.sum()
-    blob_noise = fractal_noise(rc, shape, 20 * scale, octaves=3)
-    cover_b = cover.copy()
-    protected = road_mask.copy()  # never changed by region events
-    appeared: List[Building] = []
-    vanished: List[Building] = []
-    playgrounds_b = list(playgrounds_a)
-    inside = (PAD, PAD + size)
-    events: List[str] = []
-    for _ in range(40):
-        changed = crop(cover != cover_b, PAD, size).sum()
-        changed += sum(b.length * b.width for b in appeared + vanished)
-        if changed >= target:
-            break
-        kind = ('build', 'demolish', 'vegetation', 'water',
-                'playground')[int(rc.choice(5, p=weights))]
-        if kind == 'build':
-            if roads and rc.random() < 0.5:
-                road = roads[int(rc.integers(len(roads)))]
-                group = place_row(rc, occ, road, randint(rc, (2, 5)), scale,
-                                  margin, inside)
-            else:
-                group = place_buildings(rc, occ, roads, randint(rc, (1, 3)),
-                                        scale, 0.2, 0.5, margin, inside, 15)
-            appeared.extend(group)
-            objects |= fill_polygons(shape,
-                                     [b.corners() for b in group]).astype(bool)
-        elif kind == 'demolish':
-            candidates = [
-                b for b in persistent if inside[0] <= b.cx < inside[1]
-                and inside[0] <= b.cy < inside[1]
-            ]
-            if candidates:
-                b = candidates[int(rc.integers(len(candidates)))]
-                persistent.remove(b)
-                vanished.append(b)
-        elif kind == 'playground':
-            # New sports grounds may also replace trees.
-            occ_pg = Occupancy(
-                dilate(objects, int(np.ceil(margin)))
-                | dilate(road_mask, 1) | (cover == WATER)
-                | (cover_b == WATER))
-            for _ in range(10):
-                p = _random_playground(rc, canvas, scale)
-                if try_add(occ_pg, p.proxy(), margin, inside):
-                    occ.add(p.proxy().corners())
-                    objects |= fill_polygons(shape, [p.corners()]).astype(bool)
-                    playgrounds_b.append(p)
-                    break
-        else:
-            blob = _blob(rc, shape, blob_noise, scene.blob_radius, scale,
-                         inside) & ~protected & ~objects
-            if kind == 'water':
-                if (cover == WATER).any() and rc.random() < 0.8:
-                    sources, dest = (WATER, ), (GROUND,
-                                                LOW_VEG)[int(rc.integers(2))]
-                else:
-                    # A new pond keeps away from buildings and roads.
-                    blob &= ~dilate(objects | protected, max(
-                        1, int(8 * scale)))
-                    sources, dest = (GROUND, LOW_VEG), WATER
-            else:
-                sources, dest = _REGION_CHANGES[int(
-                    rc.integers(len(_REGION_CHANGES)))]
-            region = blob & np.isin(cover_b, sources)
-            cover_b[region] = dest
-            protected |= region
-            if dest in (WATER, TREE):
-                occ.blocked |= region  # nothing is built there later
-        events.append(kind)
-    # Objects are drawn into the cover maps after the region events.
-    for b in persistent + vanished:
-        cover[fill_polygons(shape, [b.corners()]).astype(bool)] = BUILDING
-    for b in persistent:
-        cover_b[fill_polygons(shape, [b.corners()]).astype(bool)] = BUILDING
-    for b in vanished:
-        cover_b[fill_polygons(shape, [b.corners()]).astype(bool)] = GROUND
-    for b in appeared:
-        cover_b[fill_polygons(shape, [b.corners()]).astype(bool)] = BUILDING
-    for p in playgrounds_a:
-        cover[fill_polygons(shape, [p.corners()]).astype(bool)] = PLAYGROUND
-    for p in playgrounds_b:
-        cover_b[fill_polygons(shape, [p.corners()]).astype(bool)] = PLAYGROUND
+    state = _ChangeState(
+        rng=rc,
+        scene=scene,
+        shape=shape,
+        canvas=canvas,
+        scale=scale,
+        margin=margin,
+        inside=(PAD, PAD + size),
+        roads=roads,
+        road_mask=road_mask,
+        occ=occ,
+        cover=cover,
+        cover_b=cover.copy(),
+        blob_noise=fractal_noise(rc, shape, 20 * scale, octaves=3),
+        protected=road_mask.copy(),
+        objects=objects,
+        persistent=persistent,
+        playgrounds_b=list(playgrounds_a))
+    events = _apply_change_events(state, target, size)
+    cover_b, appeared, vanished = state.cover_b, state.appeared, state.vanished
+    playgrounds_b = state.playgrounds_b
+    _draw_objects(state, playgrounds_a)
 
     # Textures shared by both dates.
     rt = rngs['textures']
@@ -523,17 +722,10 @@ def make_second_like_sample(
         change, canvases[1], cond_b, size, shift, pseudo)
 
     img_a, img_b = acquire_dates(canvases, (cond_a, cond_b), size, shift, rngs)
-    transitions: Dict[str, int] = {}
-    pairs, counts = np.unique(
-        label_a[change].astype(np.int64) * 8 + label_b[change],
-        return_counts=True)
-    for pair, n in zip(pairs, counts):
-        key = f'{SECOND_CLASSES[pair // 8]}->{SECOND_CLASSES[pair % 8]}'
-        transitions[key] = int(n)
     info = dict(
         changed_fraction=round(float(change.mean()), 5),
         pseudo_fraction=round(float(pseudo_mask.mean()), 5),
-        transitions=transitions,
+        transitions=_transitions(label_a, label_b, change),
         events=events,
         num_unchanged_buildings=len(persistent),
         num_appeared=len(appeared),
