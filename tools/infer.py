@@ -217,17 +217,18 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 0
 
         found = match_folder_pairs(args.a_dir, args.b_dir)
-        for path in found.not_images:
-            print(f'warning: not an image, not used: {path}', file=sys.stderr)
-        for path in found.only_a:
+        for paths in found.unused.values():
+            for path in paths:
+                print(
+                    f'warning: not an image, not used: {path}',
+                    file=sys.stderr)
+        for path in found.unpaired['img_path'].values():
             print(
-                f'unmatched: {path} has no date-B partner in '
-                f'{args.b_dir}',
+                f'unmatched: {path} has no date-B partner in {args.b_dir}',
                 file=sys.stderr)
-        for path in found.only_b:
+        for path in found.unpaired['img_path2'].values():
             print(
-                f'unmatched: {path} has no date-A partner in '
-                f'{args.a_dir}',
+                f'unmatched: {path} has no date-A partner in {args.a_dir}',
                 file=sys.stderr)
         if not found.pairs:
             raise FileNotFoundError(
@@ -235,14 +236,15 @@ def main(argv: Optional[List[str]] = None) -> int:
                 f'{args.b_dir}')
         detector = ChangeDetector(args.config, args.checkpoint, args.device,
                                   args.cfg_options)
-        for name, path_a, path_b in found.pairs:
+        for name, paths in found.pairs.items():
+            path_a, path_b = paths['img_path'], paths['img_path2']
             if args.geo or is_geo_path(name):
                 _report(run_geo_pair(detector, args, path_a, path_b, name))
             else:
                 _report(run_image_pair(detector, args, path_a, path_b, name))
-        if found.unmatched:
+        if found.num_unpaired:
             print(
-                f'{len(found.unmatched)} image(s) without a partner were '
+                f'{found.num_unpaired} image(s) without a partner were '
                 f'not processed (listed above); {len(found.pairs)} '
                 'pair(s) done',
                 file=sys.stderr)

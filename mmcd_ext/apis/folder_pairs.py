@@ -1,46 +1,18 @@
-"""Match the images of two date folders by file name, reporting leftovers."""
-import os
-import os.path as osp
-from dataclasses import dataclass, field
-from typing import List, Sequence, Tuple
+"""Match the images of two date folders by file name (``tools/infer.py``).
+
+A thin use of :func:`mmcd_ext.datasets.file_pairing.pair_folders`, the one
+folder pairing of the package: here the whole relative path is the name and
+only image files take part. Leftovers are returned, not raised, so the tool
+can process the pairs and list the rest.
+"""
+from typing import Sequence
+
+from mmcd_ext.datasets.file_pairing import FolderPairs, pair_folders
+
+__all__ = ['IMAGE_EXTENSIONS', 'FolderPairs', 'match_folder_pairs']
 
 #: File endings read as images in folder mode (case-insensitive).
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
-
-
-@dataclass
-class FolderPairs:
-    """Result of :func:`match_folder_pairs`.
-
-    Args:
-        pairs (list[tuple[str, str, str]]): ``(name, path_a, path_b)`` per
-            matched pair, ``name`` being the path relative to the folders.
-        only_a (list[str]): Images of folder A without a partner in B.
-        only_b (list[str]): Images of folder B without a partner in A.
-        not_images (list[str]): Files of either folder that are not images
-            (by extension) and are not used.
-    """
-    pairs: List[Tuple[str, str, str]] = field(default_factory=list)
-    only_a: List[str] = field(default_factory=list)
-    only_b: List[str] = field(default_factory=list)
-    not_images: List[str] = field(default_factory=list)
-
-    @property
-    def unmatched(self) -> List[str]:
-        """Every image without a partner, folder A's first."""
-        return self.only_a + self.only_b
-
-
-def _list_files(folder: str) -> List[str]:
-    """Relative paths of every file under ``folder`` (sorted, recursive)."""
-    found = []
-    for root, dirs, files in os.walk(folder):
-        dirs.sort()
-        for name in files:
-            if name.startswith('.'):
-                continue
-            found.append(osp.relpath(osp.join(root, name), folder))
-    return sorted(found)
 
 
 def match_folder_pairs(
@@ -49,44 +21,22 @@ def match_folder_pairs(
         extensions: Sequence[str] = IMAGE_EXTENSIONS) -> FolderPairs:
     """Pair the images of two folders that have the same relative path.
 
-    ``A/site1/0001.png`` pairs with ``B/site1/0001.png``. Images present in
-    one folder only and files that are not images are returned, not
-    dropped, so the caller can report them.
+    ``A/site1/0001.png`` pairs with ``B/site1/0001.png`` (not with
+    ``B/site1/0001.jpg``).
 
     Args:
-        dir_a (str): Folder of date-A images.
-        dir_b (str): Folder of date-B images.
-        extensions (Sequence[str]): Image file endings (lower case, with the
-            dot). Defaults to :data:`IMAGE_EXTENSIONS`.
+        dir_a (str): Folder of date-A images (role ``img_path``).
+        dir_b (str): Folder of date-B images (role ``img_path2``).
+        extensions (Sequence[str]): Image file endings, with the dot.
+            Defaults to :data:`IMAGE_EXTENSIONS`.
 
     Returns:
-        FolderPairs: The pairs (sorted by name) and the leftovers.
+        FolderPairs: ``pairs`` (name -> ``{'img_path': a, 'img_path2': b}``),
+        ``unpaired`` (images without a partner, per role) and ``unused``
+        (files that are not images, per role).
 
     Raises:
         FileNotFoundError: If a folder does not exist.
     """
-    for role, folder in (('date-A', dir_a), ('date-B', dir_b)):
-        if not osp.isdir(folder):
-            raise FileNotFoundError(f'{role} folder {folder} does not exist '
-                                    'or is not a directory')
-    exts = tuple(e.lower() for e in extensions)
-    listed = {}
-    result = FolderPairs()
-    for key, folder in (('a', dir_a), ('b', dir_b)):
-        images = []
-        for rel in _list_files(folder):
-            if rel.lower().endswith(exts):
-                images.append(rel)
-            else:
-                result.not_images.append(osp.join(folder, rel))
-        listed[key] = set(images)
-    for name in sorted(listed['a'] & listed['b']):
-        result.pairs.append((name, osp.join(dir_a,
-                                            name), osp.join(dir_b, name)))
-    result.only_a = [
-        osp.join(dir_a, n) for n in sorted(listed['a'] - listed['b'])
-    ]
-    result.only_b = [
-        osp.join(dir_b, n) for n in sorted(listed['b'] - listed['a'])
-    ]
-    return result
+    sources = dict(img_path=(dir_a, ''), img_path2=(dir_b, ''))
+    return pair_folders(sources, extensions=extensions)

@@ -2,7 +2,7 @@
 from typing import Dict, Optional
 
 from mmcd_ext.registry import DATASETS
-from .file_pairing import BaseFolderCDDataset
+from .base_folder_cd import BaseFolderCDDataset
 from .palettes import BINARY_CD_CLASSES, BINARY_CD_PALETTE
 from .transforms.loading import CD_LABEL_ENCODINGS
 

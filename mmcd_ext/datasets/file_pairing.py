@@ -1,23 +1,23 @@
-"""Strict pairing of the files of a bitemporal sample across folders.
+"""Pairing of the files of a bitemporal sample across folders.
 
 A change-detection sample is spread over several folders (date A, date B,
-one or two labels) that share file names up to a suffix. The helpers here
-build the list of samples and refuse, with the offending file names, every
-inconsistency that a silent loader would otherwise turn into a smaller or
-shuffled dataset: an image without its partner, a label without its image,
-an empty folder, a name listed twice. :class:`BaseFolderCDDataset` is the
-dataset built on them that the binary and the semantic change datasets share.
+one or two labels) whose files share a name up to a suffix.
+:func:`pair_folders` is the one place that lists such folders and matches
+their files. It returns the matched samples together with what is left over
+(files without a partner in every other folder, files that are not used),
+and each caller decides what a leftover means: the folder datasets
+(:mod:`.base_folder_cd`) and the LEVIR-CD converter refuse it, naming the
+file, while ``tools/infer.py`` processes the pairs and lists the rest.
+:func:`pair_from_list` builds the samples from a text file of names instead.
 """
-import logging
 import os.path as osp
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import mmengine
 import mmengine.fileio as fileio
-from mmengine.logging import print_log
-from mmseg.datasets import BaseCDDataset
 
-#: How each data_info key is called in error messages.
+#: How each data_info key is called in messages; other keys are used as is.
 ROLE_NAMES: Dict[str, str] = {
     'img_path': 'date-A image',
     'img_path2': 'date-B image',
@@ -26,145 +26,159 @@ ROLE_NAMES: Dict[str, str] = {
     'seg_map_path_b': 'date-B semantic label',
 }
 
-#: How many offending files an error message lists.
+#: How many offending files a message lists.
 MAX_LISTED = 5
 
 
-def _role(key: str) -> str:
+def role_name(key: str) -> str:
+    """Name of a data_info key in messages (``'img_path'`` -> date-A image).
+
+    Args:
+        key (str): data_info key (or any other role name).
+
+    Returns:
+        str: The entry of :data:`ROLE_NAMES`, else ``key`` itself.
+    """
     return ROLE_NAMES.get(key, key)
 
 
-def _listing(items: Sequence[str]) -> str:
-    """Join the first few items of a list for an error message."""
+def short_listing(items: Sequence[str]) -> str:
+    """Join the first :data:`MAX_LISTED` items for a one-line message.
+
+    Args:
+        items (Sequence[str]): Items to list, in order.
+
+    Returns:
+        str: ``'a; b; c'``, ending with ``'; ... and N more'`` when longer.
+    """
     shown = '; '.join(items[:MAX_LISTED])
     if len(items) > MAX_LISTED:
         shown += f'; ... and {len(items) - MAX_LISTED} more'
     return shown
 
 
-def list_stems(folder: str,
-               suffix: str,
-               key: str,
-               backend_args: Optional[dict] = None) -> Dict[str, str]:
-    """List the files of one folder (recursively) that end with ``suffix``.
+@dataclass
+class FolderPairs:
+    """Result of :func:`pair_folders`.
 
-    Files with another ending are not used; a warning lists them (hidden
-    files, starting with ``.``, are not listed by mmengine at all).
+    A file's *name* is its path relative to its folder without the folder's
+    suffix, so ``A/x/0001_t1.png`` (suffix ``_t1.png``) and
+    ``B/x/0001_t2.png`` (suffix ``_t2.png``) share the name ``x/0001``.
 
     Args:
-        folder (str): Folder to list.
-        suffix (str): File-name ending that selects the files, e.g. ``'.png'``
-            or ``'_label.tif'``.
-        key (str): data_info key the files are for (for error messages).
-        backend_args (dict, optional): mmengine file backend arguments.
-            Defaults to None.
-
-    Returns:
-        dict: Stem (path relative to ``folder`` without ``suffix``) -> full
-        path.
-
-    Raises:
-        ValueError: If ``suffix`` is empty.
-        FileNotFoundError: If the folder does not exist.
+        sources (dict): The ``role -> (folder, suffix)`` that was paired.
+        pairs (dict): Name -> ``{role: path}`` for every name found in all
+            folders, in name order.
+        unpaired (dict): Role -> ``{name: path}`` of the files of that folder
+            whose name is missing from at least one other folder, in name
+            order. An unpaired name is missing from exactly the roles whose
+            dict lacks it (:meth:`missing_roles`).
+        unused (dict): Role -> sorted paths of the files of that folder that
+            were not paired: not ending with the suffix, or not with one of
+            the accepted extensions.
     """
-    if not suffix:
-        raise ValueError(f'the file suffix of the {_role(key)} folder '
-                         f'{folder} must not be empty')
-    if not fileio.isdir(folder, backend_args=backend_args):
-        raise FileNotFoundError(
-            f'{_role(key)} folder {folder} does not exist or is not a '
-            'directory (check data_root and data_prefix)')
-    stems = {}
-    others = []
-    for rel in fileio.list_dir_or_file(
-            folder, list_dir=False, recursive=True, backend_args=backend_args):
-        if rel.endswith(suffix):
-            stems[rel[:-len(suffix)]] = fileio.join_path(
-                folder, rel, backend_args=backend_args)
-        else:
-            others.append(rel)
-    if others:
-        print_log(
-            f'{len(others)} file(s) in the {_role(key)} folder {folder} do '
-            f'not end with "{suffix}" and are not used: '
-            f'{_listing(sorted(others))}',
-            logger='current',
-            level=logging.WARNING)
-    return stems
+    sources: Dict[str, Tuple[str, str]]
+    pairs: Dict[str, Dict[str, str]] = field(default_factory=dict)
+    unpaired: Dict[str, Dict[str, str]] = field(default_factory=dict)
+    unused: Dict[str, List[str]] = field(default_factory=dict)
+
+    @property
+    def num_unpaired(self) -> int:
+        """Number of files, over all folders, without a complete sample."""
+        return sum(len(files) for files in self.unpaired.values())
+
+    def missing_roles(self, name: str) -> List[str]:
+        """Roles whose folder has no file of an unpaired name.
+
+        Args:
+            name (str): A name of :attr:`unpaired`.
+
+        Returns:
+            list[str]: The roles lacking ``name``, in :attr:`sources` order.
+        """
+        return [
+            role for role in self.sources if name not in self.unpaired[role]
+        ]
+
+    def expected_path(self, role: str, name: str) -> str:
+        """Path the file of ``name`` would have in the folder of ``role``.
+
+        Args:
+            role (str): A role of :attr:`sources`.
+            name (str): A file name without suffix.
+
+        Returns:
+            str: ``folder/name + suffix``.
+        """
+        folder, suffix = self.sources[role]
+        return osp.join(folder, name + suffix)
 
 
 def pair_folders(sources: Dict[str, Tuple[str, str]],
-                 primary: str = 'img_path',
-                 backend_args: Optional[dict] = None,
-                 dataset_name: str = 'dataset') -> List[Dict[str, str]]:
-    """Pair the files of several folders by name.
+                 extensions: Optional[Sequence[str]] = None,
+                 backend_args: Optional[dict] = None) -> FolderPairs:
+    """Match the files of several folders by name.
 
-    Every file of the primary folder must have a partner in every other
-    folder and every file of the other folders must have a primary partner.
+    Every folder is listed recursively (hidden files are skipped). A file
+    takes part when it ends with its folder's suffix (case-sensitive) and,
+    if ``extensions`` is given, with one of them (case-insensitive); its
+    name is its relative path without the suffix. With an empty suffix the
+    whole relative path is the name, so ``A/0001.png`` pairs with
+    ``B/0001.png`` but not with ``B/0001.jpg``. Nothing is raised for
+    leftovers: they are returned for the caller to refuse or report.
 
     Args:
-        sources (dict): data_info key -> ``(folder, suffix)``, e.g.
+        sources (dict): Role (a data_info key) -> ``(folder, suffix)``, e.g.
             ``{'img_path': ('train/A', '.png'), 'img_path2': ('train/B',
             '.png'), 'seg_map_path': ('train/label', '.png')}``.
-        primary (str): Key whose files define the samples.
-            Defaults to 'img_path'.
+        extensions (Sequence[str], optional): Accepted file endings, with the
+            dot (``'.png'``); None accepts every ending. Defaults to None.
         backend_args (dict, optional): mmengine file backend arguments.
             Defaults to None.
-        dataset_name (str): Name used in error messages.
-            Defaults to 'dataset'.
 
     Returns:
-        list[dict]: One dict per sample, data_info key -> file path, sorted by
-        the primary path.
+        FolderPairs: The samples found in every folder and the leftovers.
 
     Raises:
-        FileNotFoundError: If a folder is missing, a primary file has no
-            partner, or the primary folder holds no file with its suffix.
-        ValueError: If a non-primary folder holds files with no primary
-            partner.
+        FileNotFoundError: If a folder does not exist.
     """
-    listed = {
-        key: list_stems(folder, suffix, key, backend_args)
-        for key, (folder, suffix) in sources.items()
-    }
-    prim_folder, prim_suffix = sources[primary]
-    prim = listed[primary]
-    if not prim:
-        raise FileNotFoundError(
-            f'{dataset_name}: no {_role(primary)} ending with '
-            f'"{prim_suffix}" in {prim_folder}')
-    samples = []
-    missing = []
-    for stem in sorted(prim):
-        sample = {primary: prim[stem]}
-        for key, (folder, suffix) in sources.items():
-            if key == primary:
-                continue
-            if stem in listed[key]:
-                sample[key] = listed[key][stem]
+    exts = None if extensions is None else tuple(e.lower() for e in extensions)
+    listed: Dict[str, Dict[str, str]] = {}
+    found = FolderPairs(sources=dict(sources))
+    for role, (folder, suffix) in sources.items():
+        if not fileio.isdir(folder, backend_args=backend_args):
+            raise FileNotFoundError(
+                f'{role_name(role)} folder {folder} does not exist or is not '
+                'a directory')
+        names = {}
+        unused = []
+        for rel in sorted(
+                fileio.list_dir_or_file(
+                    folder,
+                    list_dir=False,
+                    recursive=True,
+                    backend_args=backend_args)):
+            path = fileio.join_path(folder, rel, backend_args=backend_args)
+            if rel.endswith(suffix) and (exts is None
+                                         or rel.lower().endswith(exts)):
+                names[rel[:len(rel) - len(suffix)]] = path
             else:
-                expected = osp.join(folder, stem + suffix)
-                missing.append(f'{prim[stem]} has no {_role(key)} '
-                               f'{expected}')
-        samples.append(sample)
-    if missing:
-        raise FileNotFoundError(
-            f'{dataset_name}: {len(missing)} missing partner file(s): '
-            f'{_listing(missing)}')
-    orphans = []
-    for key, stems in listed.items():
-        if key == primary:
-            continue
-        for stem in sorted(set(stems) - set(prim)):
-            orphans.append(
-                f'{_role(key)} {stems[stem]} has no {_role(primary)} '
-                f'{osp.join(prim_folder, stem + prim_suffix)}')
-    if orphans:
-        raise ValueError(
-            f'{dataset_name}: {len(orphans)} file(s) without a partner '
-            f'(remove them or list the samples in ann_file): '
-            f'{_listing(orphans)}')
-    return samples
+                unused.append(path)
+        listed[role] = names
+        found.unused[role] = unused
+    complete = set.intersection(*(set(n) for n in listed.values())) \
+        if listed else set()
+    for name in sorted(complete):
+        found.pairs[name] = {
+            role: names[name]
+            for role, names in listed.items()
+        }
+    for role, names in listed.items():
+        found.unpaired[role] = {
+            name: names[name]
+            for name in sorted(set(names) - complete)
+        }
+    return found
 
 
 def pair_from_list(ann_file: str,
@@ -224,157 +238,11 @@ def pair_from_list(ann_file: str,
             path = fileio.join_path(
                 folder, stem + suffix, backend_args=backend_args)
             if not fileio.isfile(path, backend_args=backend_args):
-                missing.append(f'{_role(key)} {path}')
+                missing.append(f'{role_name(key)} {path}')
             sample[key] = path
         samples.append(sample)
     if missing:
         raise FileNotFoundError(
             f'{dataset_name}: {len(missing)} file(s) listed in {ann_file} '
-            f'do not exist: {_listing(missing)}')
+            f'do not exist: {short_listing(missing)}')
     return samples
-
-
-class BaseFolderCDDataset(BaseCDDataset):
-    """Change-detection samples whose files are paired across folders.
-
-    The date-A (``img_path``) and date-B (``img_path2``) folders and the
-    label folders named by :attr:`LABEL_KEYS` are paired strictly, by name
-    (:func:`pair_folders`, or :func:`pair_from_list` with ``ann_file``).
-    Leaving every label folder out of ``data_prefix`` gives unlabelled
-    samples; giving only some of them is an error. Class remapping and
-    ``reduce_zero_label`` are refused, since label 0 has a fixed meaning.
-
-    Not registered: subclasses set :attr:`DEFAULT_PREFIX`,
-    :attr:`LABEL_KEYS` and :attr:`ZERO_MEANING`, and may override
-    :meth:`_check_metainfo` and :meth:`_sample_info`.
-
-    Args:
-        img_suffix (str): Suffix of date-A images. Defaults to '.png'.
-        img_suffix2 (str, optional): Suffix of date-B images; the date-A one
-            when None. Defaults to None.
-        seg_map_suffix (str): Suffix of the label files. Defaults to '.png'.
-        data_prefix (dict, optional): Folders relative to ``data_root``:
-            ``img_path``, ``img_path2`` and optionally the label keys.
-            Defaults to None, meaning :attr:`DEFAULT_PREFIX`.
-        reduce_zero_label (bool): Must be False. Defaults to False.
-        **kwargs: Other arguments of mmseg's ``BaseCDDataset``.
-    """
-
-    METAINFO: dict = dict()
-    #: ``data_prefix`` used when none is given.
-    DEFAULT_PREFIX: Dict[str, str] = dict()
-    #: data_info keys of the label files, given all together or not at all.
-    LABEL_KEYS: Tuple[str, ...] = ()
-    #: What label 0 means, for the ``reduce_zero_label`` error.
-    ZERO_MEANING: str = ''
-
-    def __init__(self,
-                 img_suffix: str = '.png',
-                 img_suffix2: Optional[str] = None,
-                 seg_map_suffix: str = '.png',
-                 data_prefix: Optional[Dict[str, str]] = None,
-                 reduce_zero_label: bool = False,
-                 **kwargs) -> None:
-        name = type(self).__name__
-        if reduce_zero_label:
-            raise ValueError(f'{name}: reduce_zero_label=True is not '
-                             f'supported (0 means "{self.ZERO_MEANING}")')
-        if data_prefix is None:
-            data_prefix = dict(self.DEFAULT_PREFIX)
-        for key in ('img_path', 'img_path2'):
-            if key not in data_prefix:
-                raise KeyError(f'{name}: data_prefix needs "{key}", got '
-                               f'{data_prefix}')
-        given = [bool(data_prefix.get(key, '')) for key in self.LABEL_KEYS]
-        if len(set(given)) > 1:
-            raise KeyError(f'{name}: data_prefix must give both or neither '
-                           f'of {"/".join(self.LABEL_KEYS)}, got '
-                           f'{data_prefix}')
-        self.with_labels = any(given)
-        self._check_metainfo(kwargs.get('metainfo', None) or {})
-        super().__init__(
-            img_suffix=img_suffix,
-            img_suffix2=img_suffix2 if img_suffix2 is not None else img_suffix,
-            seg_map_suffix=seg_map_suffix,
-            data_prefix=data_prefix,
-            reduce_zero_label=False,
-            **kwargs)
-
-    def _check_metainfo(self, metainfo: dict) -> None:
-        """Check the ``metainfo`` argument before any file is listed.
-
-        Args:
-            metainfo (dict): The ``metainfo`` given to the dataset (empty
-                when none).
-        """
-
-    def _sample_info(self) -> dict:
-        """Entries added to every data_info (for the label loader).
-
-        Returns:
-            dict: Key -> value; none here.
-        """
-        return {}
-
-    @classmethod
-    def get_label_map(cls, new_classes: Optional[Sequence] = None) -> None:
-        """Refuse class remapping (mmseg's ``label_map``).
-
-        Args:
-            new_classes (Sequence, optional): Classes given in ``metainfo``.
-                Defaults to None.
-
-        Returns:
-            None: Change labels are never remapped.
-
-        Raises:
-            ValueError: If ``new_classes`` differs from the dataset's.
-        """
-        old = cls.METAINFO.get('classes', None)
-        if new_classes is not None and old is not None \
-                and list(new_classes) != list(old):
-            raise ValueError(
-                f'{cls.__name__}: metainfo classes {tuple(new_classes)} '
-                f'differ from {tuple(old)}; renaming or dropping classes of '
-                'a change dataset is not supported')
-        return None
-
-    def _sources(self) -> Dict[str, Tuple[str, str]]:
-        """data_info key -> ``(folder, suffix)`` of every paired folder."""
-        sources = {
-            'img_path': (self.data_prefix['img_path'], self.img_suffix),
-            'img_path2': (self.data_prefix['img_path2'], self.img_suffix2),
-        }
-        if self.with_labels:
-            for key in self.LABEL_KEYS:
-                sources[key] = (self.data_prefix[key], self.seg_map_suffix)
-        return sources
-
-    def load_data_list(self) -> List[dict]:
-        """Pair the files of the folders into samples.
-
-        Returns:
-            list[dict]: One data_info per sample: ``img_path``,
-            ``img_path2``, the :attr:`LABEL_KEYS` paths (with labels), the
-            entries of :meth:`_sample_info`, ``label_map`` (None),
-            ``reduce_zero_label`` (False) and an empty ``seg_fields``.
-        """
-        name = type(self).__name__
-        if self.ann_file:
-            pairs = pair_from_list(
-                self.ann_file,
-                self._sources(),
-                backend_args=self.backend_args,
-                dataset_name=name)
-        else:
-            pairs = pair_folders(
-                self._sources(),
-                backend_args=self.backend_args,
-                dataset_name=name)
-        for info in pairs:
-            info.update(
-                **self._sample_info(),
-                label_map=None,
-                reduce_zero_label=False,
-                seg_fields=[])
-        return pairs

@@ -1,6 +1,6 @@
 """Semantic change-detection datasets (SECOND, Landsat-SCD)."""
 from mmcd_ext.registry import DATASETS
-from .file_pairing import BaseFolderCDDataset
+from .base_folder_cd import BaseFolderCDDataset
 from .palettes import (LANDSAT_SCD_CLASSES, LANDSAT_SCD_PALETTE,
                        SECOND_CLASSES, SECOND_PALETTE, check_palette)
 

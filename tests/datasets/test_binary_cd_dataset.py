@@ -8,7 +8,8 @@ import pytest
 import torch
 from mmengine.logging import MMLogger
 
-from mmcd_ext.datasets import BinaryCDFolderDataset, LEVIRCDDataset
+from mmcd_ext.datasets import (BaseFolderCDDataset, BinaryCDFolderDataset,
+                               LEVIRCDDataset)
 from mmcd_ext.registry import DATASETS
 
 PIPELINE = [
@@ -31,7 +32,7 @@ def _levir(root, **kwargs):
 def test_levir_loads_and_pairs(make_binary_cd_tree):
     root, truth = make_binary_cd_tree(names=('t1', 't0', 't2'))
     ds = _levir(root, pipeline=PIPELINE, serialize_data=True)
-    assert len(ds) == 3
+    assert len(ds) == 3 and isinstance(ds, BaseFolderCDDataset)
     assert ds.metainfo['classes'] == ('unchanged', 'changed')
     assert ds.metainfo['palette'] == [[0, 0, 0], [255, 255, 255]]
     names = [osp.basename(ds.get_data_info(i)['img_path']) for i in range(3)]
@@ -173,6 +174,9 @@ def test_bad_arguments(make_binary_cd_tree):
         _levir(root, metainfo=dict(classes=('changed', )))
     with pytest.raises(KeyError, match='img_path2'):
         BinaryCDFolderDataset(data_root=root, data_prefix=dict(img_path='A'))
+    with pytest.raises(
+            ValueError, match='suffix of the date-A image folder .* empty'):
+        _levir(root, img_suffix='')
 
 
 class _Collect(logging.Handler):

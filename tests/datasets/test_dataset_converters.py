@@ -1,4 +1,9 @@
-"""tools/dataset_converters: LEVIR-CD patch cutting and SCD label indexing."""
+"""LEVIR-CD patch cutting and SCD label indexing.
+
+The package functions (mmcd_ext.datasets.converters) are called directly;
+the scripts in tools/dataset_converters, which only parse arguments, are
+run once each through their ``main``.
+"""
 import glob
 import importlib.util
 import os
@@ -10,6 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
+from mmcd_ext.datasets.converters import (convert_label_folder,
+                                          convert_levir_cd, cut_patches)
 from mmcd_ext.datasets.palettes import LANDSAT_SCD_PALETTE, SECOND_PALETTE
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -62,6 +69,7 @@ def test_levir_counts_and_exact_reassembly(levir_cd, tmp_path, rng, capsys):
     assert levir_cd.main([src, dst, '--patch-size', '32']) == 0
     out = capsys.readouterr().out
     assert '[train] done: 3 tiles -> 12 patches' in out
+    assert '3/3' in out and '2/2' in out  # mmengine's bar, one per split
     for split, n in tiles.items():
         for folder in ('A', 'B', 'label'):
             files = glob.glob(osp.join(dst, split, folder, '*.png'))
@@ -81,50 +89,79 @@ def test_levir_counts_and_exact_reassembly(levir_cd, tmp_path, rng, capsys):
             assert np.array_equal(rebuilt, tile), (split, stem, folder)
 
 
-def test_levir_paper_counts_formula(levir_cd):
+def test_levir_paper_counts_formula():
     # LEVIR-CD: 445 / 64 / 128 tiles of 1024 x 1024
     img = np.zeros((1024, 1024), np.uint8)
-    per_tile = sum(1 for _ in levir_cd.cut_patches(img, 256))
+    per_tile = sum(1 for _ in cut_patches(img, 256))
     assert per_tile == 16
     assert [n * per_tile for n in (445, 64, 128)] == [7120, 1024, 2048]
-    assert sum(1 for _ in levir_cd.cut_patches(img, 512)) == 4
+    assert sum(1 for _ in cut_patches(img, 512)) == 4
 
 
-def test_levir_patches_are_ordered_row_col(levir_cd):
+def test_levir_patches_are_ordered_row_col():
     img = np.arange(16, dtype=np.uint8).reshape(4, 4)
-    patches = list(levir_cd.cut_patches(img, 2))
+    patches = list(cut_patches(img, 2))
     assert [(r, c) for r, c, _ in patches] == [(0, 0), (0, 1), (1, 0), (1, 1)]
     assert patches[1][2].tolist() == [[2, 3], [6, 7]]
 
 
-def test_levir_refuses_non_empty_output_unless_force(levir_cd, tmp_path, rng):
+def test_levir_refuses_non_empty_output_unless_force(tmp_path, rng, capsys):
     src, dst = str(tmp_path / 'levir'), str(tmp_path / 'out')
     _fake_levir(src, rng, dict(train=1))
-    levir_cd.main([src, dst, '--patch-size', '32', '--splits', 'train'])
+    assert convert_levir_cd(
+        src, dst, 32, splits=['train'], progress=False) == dict(train=(1, 4))
+    assert '1/1' not in capsys.readouterr().out  # no bar
     with pytest.raises(FileExistsError, match='not empty.*--force'):
-        levir_cd.main([src, dst, '--patch-size', '32', '--splits', 'train'])
-    # --force clears stale patches: 16 at P=16 replace the 4 at P=32
-    levir_cd.main(
-        [src, dst, '--patch-size', '16', '--splits', 'train', '--force'])
+        convert_levir_cd(src, dst, 32, splits=['train'])
+    # force clears stale patches: 16 at P=16 replace the 4 at P=32
+    convert_levir_cd(src, dst, 16, splits=['train'], force=True)
     assert len(glob.glob(osp.join(dst, 'train', 'A', '*.png'))) == 16
+    with pytest.raises(ValueError, match='different folders'):
+        convert_levir_cd(src, src, 32)
 
 
-def test_levir_errors_name_the_file(levir_cd, tmp_path, rng):
+def test_levir_nested_tiles_keep_their_sub_folder(tmp_path, rng):
+    src, dst = str(tmp_path / 'levir'), str(tmp_path / 'out')
+    for folder in ('A', 'B', 'label'):
+        _write(
+            osp.join(src, 'train', folder, 'site', 't.png'),
+            np.full((32, 32), 7, np.uint8))
+    convert_levir_cd(src, dst, 16, splits=['train'], progress=False)
+    assert sorted(os.listdir(osp.join(dst, 'train', 'label', 'site'))) == [
+        't_0_0.png', 't_0_1.png', 't_1_0.png', 't_1_1.png'
+    ]
+
+
+def test_levir_errors_name_the_file(tmp_path, rng, capsys):
     src, dst = str(tmp_path / 'levir'), str(tmp_path / 'out')
     _fake_levir(src, rng, dict(train=2))
     with pytest.raises(ValueError, match='train_1.png is 64x64.*24'):
-        levir_cd.main([src, dst, '--patch-size', '24', '--splits', 'train'])
+        convert_levir_cd(src, dst, 24, splits=['train'])
     os.remove(osp.join(src, 'train', 'B', 'train_2.png'))
-    with pytest.raises(FileNotFoundError, match='B/train_2.png is missing'):
-        levir_cd.main([src, str(tmp_path / 'o2'), '--splits', 'train'])
+    _write(
+        osp.join(src, 'train', 'label', 'train_3.png'),
+        np.zeros((64, 64), np.uint8))
+    with pytest.raises(FileNotFoundError) as err:
+        convert_levir_cd(src, str(tmp_path / 'o2'), splits=['train'])
+    assert str(err.value) == (
+        '3 unpaired file(s): '
+        f'{osp.join(src, "train", "B", "train_2.png")} is missing (present '
+        f'in A, label); {osp.join(src, "train", "A", "train_3.png")} is '
+        'missing (present in label); '
+        f'{osp.join(src, "train", "B", "train_3.png")} is missing (present '
+        'in label)')
+    os.remove(osp.join(src, 'train', 'label', 'train_3.png'))
     _write(
         osp.join(src, 'train', 'B', 'train_2.png'),
         np.zeros((32, 64, 3), np.uint8))
+    with open(osp.join(src, 'train', 'A', 'notes.txt'), 'w') as f:
+        f.write('not a tile')
     with pytest.raises(ValueError, match='train_2 .*differ in size'):
-        levir_cd.main([
-            src,
-            str(tmp_path / 'o3'), '--patch-size', '32', '--splits', 'train'
-        ])
+        convert_levir_cd(src, str(tmp_path / 'o3'), 32, splits=['train'])
+    assert 'notes.txt' in capsys.readouterr().out  # not converted, reported
+    os.makedirs(osp.join(src, 'val', 'A'))
+    with pytest.raises(FileNotFoundError, match='B folder .*/val/B does not'):
+        convert_levir_cd(src, str(tmp_path / 'o4'), splits=['val'])
 
 
 def test_levir_help():
@@ -137,7 +174,7 @@ def test_levir_help():
     assert '--patch-size' in out and '--force' in out
 
 
-def test_scd_labels_convert(scd_labels, tmp_path, rng):
+def test_scd_labels_convert(scd_labels, tmp_path, rng, capsys):
     src, dst = str(tmp_path / 'label1'), str(tmp_path / 'label1_index')
     pal = np.asarray(LANDSAT_SCD_PALETTE, np.uint8)
     truth = {}
@@ -146,41 +183,41 @@ def test_scd_labels_convert(scd_labels, tmp_path, rng):
         _write(osp.join(src, name), np.ascontiguousarray(pal[idx][..., ::-1]))
         truth[name] = idx
     assert scd_labels.main([src, dst, '--dataset', 'landsat']) == 0
+    out = capsys.readouterr().out
+    assert '2/2' in out and 'done: 2 index labels' in out
     for name, idx in truth.items():
         out = cv2.imread(osp.join(dst, name), cv2.IMREAD_UNCHANGED)
         assert out.ndim == 2 and np.array_equal(out, idx)
     with pytest.raises(FileExistsError, match='--force'):
-        scd_labels.main([src, dst, '--dataset', 'landsat'])
-    scd_labels.main([src, dst, '--dataset', 'landsat', '--force'])
+        convert_label_folder(src, dst, 'landsat')
+    assert convert_label_folder(
+        src, dst, 'landsat', force=True, progress=False) == 2
+    assert '2/2' not in capsys.readouterr().out  # no bar
+    with pytest.raises(KeyError, match='no palette for dataset "levir"'):
+        convert_label_folder(src, dst, 'levir')
 
 
-def test_scd_labels_hand_made_second(scd_labels, tmp_path):
+def test_scd_labels_hand_made_second(tmp_path):
     rgb = np.array([[SECOND_PALETTE[0], SECOND_PALETTE[5]],
                     [SECOND_PALETTE[6], SECOND_PALETTE[2]]], np.uint8)
     _write(
         str(tmp_path / 'in' / 'x.png'), np.ascontiguousarray(rgb[..., ::-1]))
-    scd_labels.main(
-        [str(tmp_path / 'in'),
-         str(tmp_path / 'out'), '--dataset', 'second'])
+    convert_label_folder(str(tmp_path / 'in'), str(tmp_path / 'out'), 'second')
     out = cv2.imread(str(tmp_path / 'out' / 'x.png'), cv2.IMREAD_UNCHANGED)
     assert out.tolist() == [[0, 5], [6, 2]]
 
 
-def test_scd_labels_unknown_colour(scd_labels, tmp_path):
+def test_scd_labels_unknown_colour(tmp_path):
     rgb = np.full((8, 8, 3), 255, np.uint8)
     rgb[0, :3] = (0, 155, 0)  # Landsat farmland: not a SECOND colour
     _write(
         str(tmp_path / 'in' / 'x.png'), np.ascontiguousarray(rgb[..., ::-1]))
     with pytest.raises(ValueError) as err:
-        scd_labels.main([
-            str(tmp_path / 'in'),
-            str(tmp_path / 'out'), '--dataset', 'second'
-        ])
+        convert_label_folder(
+            str(tmp_path / 'in'), str(tmp_path / 'out'), 'second')
     msg = str(err.value)
     assert 'x.png' in msg and '(0, 155, 0): 3 px' in msg
     _write(str(tmp_path / 'in2' / 'g.png'), np.zeros((8, 8), np.uint8))
     with pytest.raises(ValueError, match=r'g.png has shape \(8, 8\)'):
-        scd_labels.main([
-            str(tmp_path / 'in2'),
-            str(tmp_path / 'out2'), '--dataset', 'second'
-        ])
+        convert_label_folder(
+            str(tmp_path / 'in2'), str(tmp_path / 'out2'), 'second')

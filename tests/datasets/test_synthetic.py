@@ -440,6 +440,7 @@ def test_cli_refuses_non_empty_dir_unless_forced(tmp_path, capsys):
     assert cli.main(args) == 0
     printed = capsys.readouterr().out
     assert '5/5' in printed and 'wrote 5 pairs' in printed
+    assert f'of {SIZE}x{SIZE} px' in printed
     before = all_files(out)
     assert cli.main(args) == 2  # refused, nothing touched
     assert 'not empty' in capsys.readouterr().err
@@ -449,7 +450,9 @@ def test_cli_refuses_non_empty_dir_unless_forced(tmp_path, capsys):
         '--num-train', '1', '--num-val', '1', '--num-test', '1', '--force',
         '--quiet'
     ]
+    capsys.readouterr()
     assert cli.main(small) == 0
+    assert capsys.readouterr().out == ''  # --quiet: no bar, no summary
     assert sorted(os.listdir(osp.join(out, 'train',
                                       'A'))) == ['train_0000.png']
     with open(osp.join(out, 'meta.json')) as f:

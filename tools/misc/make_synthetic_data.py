@@ -14,39 +14,25 @@ last, so its presence means the data set is complete. See
 ``docs/synthetic_data.md``.
 """
 import argparse
+import inspect
 import sys
 import time
-from typing import List, Optional
+from typing import Any, Callable, Dict, List, Optional
+
+from mmengine.utils import ProgressBar
 
 from mmcd_ext.datasets.synthetic import (PseudoChangeParams,
                                          generate_levir_like,
                                          generate_second_like)
 
-# Per-layout defaults of the image counts (train, val, test).
-DEFAULT_COUNTS = dict(levir=(200, 40, 40), second=(120, 30, 30))
+#: The generator of each layout; its keyword defaults are the tool's.
+GENERATORS: Dict[str, Callable[..., dict]] = dict(
+    levir=generate_levir_like, second=generate_second_like)
 
 
-class ProgressPrinter:
-    """Print ``prefix: done/total`` at most every 10% of the work.
-
-    Args:
-        prefix (str): Text printed before the counter.
-        total (int): Number of steps.
-    """
-
-    def __init__(self, prefix: str, total: int) -> None:
-        self.prefix = prefix
-        self.total = total
-        self.step = max(1, total // 10)
-
-    def __call__(self, done: int) -> None:
-        """Report ``done`` finished steps.
-
-        Args:
-            done (int): Finished steps so far.
-        """
-        if done == self.total or done % self.step == 0:
-            print(f'{self.prefix}: {done}/{self.total}', flush=True)
+def _default(layout: str, arg: str) -> Any:
+    """Default of one keyword argument of a layout's generator."""
+    return inspect.signature(GENERATORS[layout]).parameters[arg].default
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -64,7 +50,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--layout',
         required=True,
-        choices=['levir', 'second'],
+        choices=sorted(GENERATORS),
         help='levir: binary building change (A, B, label); '
         'second: semantic change (im1, im2, label1, label2)')
     parser.add_argument(
@@ -76,16 +62,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--size',
         type=int,
-        default=256,
-        help='image side in pixels (default: 256)')
-    for i, split in enumerate(('train', 'val', 'test')):
+        default=None,
+        help='image side in pixels (default: '
+        f'{_default("levir", "size")})')
+    for split in ('train', 'val', 'test'):
+        arg = f'num_{split}'
         parser.add_argument(
             f'--num-{split}',
             type=int,
             default=None,
             help=f'{split} images (default: levir '
-            f'{DEFAULT_COUNTS["levir"][i]}, second '
-            f'{DEFAULT_COUNTS["second"][i]})')
+            f'{_default("levir", arg)}, second {_default("second", arg)})')
     parser.add_argument(
         '--no-pseudo',
         action='store_true',
@@ -95,7 +82,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='write into a non-empty output directory')
     parser.add_argument(
-        '--quiet', action='store_true', help='no progress output')
+        '--quiet', action='store_true', help='no progress bar and no summary')
     return parser.parse_args(argv)
 
 
@@ -111,45 +98,48 @@ def main(argv: Optional[List[str]] = None) -> int:
     """
     args = parse_args(argv)
     out = args.out or f'data/synthetic_{args.layout}'
-    defaults = DEFAULT_COUNTS[args.layout]
-    counts = [
-        n if n is not None else d
-        for n, d in zip((args.num_train, args.num_val,
-                         args.num_test), defaults)
-    ]
-    total = sum(counts)
-    progress = None if args.quiet else ProgressPrinter(
-        f'[synthetic] {args.layout} -> {out}', total)
-    generate = (
-        generate_levir_like
-        if args.layout == 'levir' else generate_second_like)
-    pseudo = PseudoChangeParams.disabled() if args.no_pseudo else None
+    given = dict(
+        num_train=args.num_train,
+        num_val=args.num_val,
+        num_test=args.num_test,
+        size=args.size)
+    bar: Optional[ProgressBar] = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:  # started by the first image: no bar on a refusal
+            bar = ProgressBar(total, file=sys.stdout)
+        bar.update()
+
     start = time.time()
     try:
-        meta = generate(
+        meta = GENERATORS[args.layout](
             out,
-            num_train=counts[0],
-            num_val=counts[1],
-            num_test=counts[2],
-            size=args.size,
             seed=args.seed,
-            pseudo=pseudo,
+            pseudo=PseudoChangeParams.disabled() if args.no_pseudo else None,
             overwrite=args.force,
-            progress=None if progress is None else
-            (lambda done, _total: progress(done)))
+            progress=None if args.quiet else progress,
+            **{
+                k: v
+                for k, v in given.items() if v is not None
+            })
     except (FileExistsError, ValueError) as err:
         print(f'make_synthetic_data: error: {err}', file=sys.stderr)
         return 2
     if not args.quiet:
+        if bar is not None:
+            print()  # the bar does not end its line
+        counts = meta['counts']
         fractions = [
             info['changed_fraction'] for split in meta['samples'].values()
             for info in split.values()
         ]
         mean = sum(fractions) / max(len(fractions), 1)
-        print(f'[synthetic] wrote {total} pairs ({counts[0]} train, '
-              f'{counts[1]} val, {counts[2]} test) of {args.size}x'
-              f'{args.size} px to {out} in {time.time() - start:.1f} s; '
-              f'mean changed fraction {mean:.3f}; seed {args.seed}')
+        print(f'[synthetic] wrote {sum(counts.values())} pairs '
+              f'({counts["train"]} train, {counts["val"]} val, '
+              f'{counts["test"]} test) of {meta["size"]}x{meta["size"]} px '
+              f'to {out} in {time.time() - start:.1f} s; mean changed '
+              f'fraction {mean:.3f}; seed {args.seed}')
     return 0
 
 

@@ -1,0 +1,18 @@
+"""Converters that turn public change-detection datasets into our layouts.
+
+They live in the package, next to the datasets whose layouts they write,
+rather than beside the scripts: the scripts in ``tools/dataset_converters``
+only parse arguments and call :func:`convert_levir_cd` or
+:func:`convert_label_folder`, so the shared code is imported like any other
+module (no ``sys.path`` edits), the tests call it directly, and the folder
+checks reuse :func:`mmcd_ext.datasets.file_pairing.pair_folders`, the same
+pairing the datasets apply when they load the result.
+"""
+from .levir_cd import convert_levir_cd, cut_patches, list_tiles
+from .paths import check_src_dst
+from .scd_labels import convert_label, convert_label_folder
+
+__all__ = [
+    'check_src_dst', 'convert_label', 'convert_label_folder',
+    'convert_levir_cd', 'cut_patches', 'list_tiles'
+]
