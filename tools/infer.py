@@ -196,8 +196,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Run the tool; returns the exit code."""
     args = parse_args(argv)
     try:
-        from mmcd_ext.apis import ChangeDetector, is_geo_path
+        from mmcd_ext.apis import ChangeDetector
         from mmcd_ext.apis.folder_pairs import match_folder_pairs
+        from mmcd_ext.apis.geo_inference import is_geo_path
         if args.a is not None:
             for path in (args.a, args.b):
                 if not osp.isfile(path):

@@ -1,5 +1,6 @@
 """Large-scene GeoTIFF inference: georeferencing, exact planted change
-without seams, no-data, tiled == whole, grid checks, vectors, SCD."""
+without seams, no-data, tiled == whole, grid checks, vectors, SCD, progress,
+and the change GeoTIFF writer on its own."""
 import ast
 import glob
 import json
@@ -14,10 +15,11 @@ import rasterio
 from cd_stub_models import stub_config
 from rasterio.transform import from_origin
 
-from mmcd_ext.apis import ChangeDetector, infer_geotiff
-from mmcd_ext.apis.geo_inference import (OUT_NODATA, polygon_area,
-                                         require_rasterio)
-from mmcd_ext.apis.tiling import tile_starts
+from mmcd_ext.apis import ChangeDetector, ChangeResult, infer_geotiff
+from mmcd_ext.apis.geo_export import polygon_area
+from mmcd_ext.apis.geo_writer import (OUT_NODATA, ChangeRasterWriter,
+                                      require_rasterio)
+from mmcd_ext.apis.tiling import TileGrid, tile_starts
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CRS = 'EPSG:32633'
@@ -450,7 +452,8 @@ def test_package_does_not_import_rasterio_at_module_level():
 @pytest.mark.slow
 def test_package_imports_without_rasterio():
     code = ('import sys; sys.modules["rasterio"] = None; import mmcd_ext, '
-            'mmcd_ext.apis; from mmcd_ext.apis import require_rasterio\n'
+            'mmcd_ext.apis; from mmcd_ext.apis.geo_writer import '
+            'require_rasterio\n'
             'try:\n    require_rasterio()\nexcept ImportError as e:\n'
             '    print(e)\n')
     proc = subprocess.run([sys.executable, '-c', code],
@@ -460,3 +463,119 @@ def test_package_imports_without_rasterio():
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert 'pip install -e ".[geo]"' in proc.stdout
+
+
+def test_progress_bar_on_stderr_and_off(tmp_path, diff_detector, capsys):
+    a = np.full((3, 40, 56), 9, np.uint8)
+    pa = write_raster(tmp_path / 'a.tif', a)
+    pb = write_raster(tmp_path / 'b.tif', a)
+    out = str(tmp_path / 'out.tif')
+    summary = infer_geotiff(
+        diff_detector, pa, pb, out, tile=32, overlap=8, progress=True)
+    captured = capsys.readouterr()
+    assert summary.tiles == 4 and captured.out == ''
+    # mmengine's bar: redrawn with '\r', ends at 4/4 and a new line
+    last = captured.err.split('\r')[-1]
+    assert last.startswith('[>>') and ' 4/4, ' in last
+    assert last.endswith('\n')
+    infer_geotiff(
+        diff_detector, pa, pb, out, tile=32, overlap=8, progress=False)
+    assert capsys.readouterr().err == ''
+
+
+def _writer(path, grid, valid, probs=True, threshold=0.5):
+    """A ChangeRasterWriter whose validity comes from a full-scene map."""
+    return ChangeRasterWriter(
+        str(path),
+        grid,
+        rasterio.crs.CRS.from_string(CRS),
+        from_origin(ORIGIN[0], ORIGIN[1], RES, RES),
+        threshold,
+        lambda y0, n: valid[y0:y0 + n],
+        probs=probs)
+
+
+def _tile_results(grid, field, row):
+    """Tiles of one row of ``grid`` cut from a ``(H, W)`` probability."""
+    y0 = grid.row_starts[row]
+    results = []
+    for x0 in grid.col_starts:
+        prob = field[y0:y0 + grid.tile_h, x0:x0 + grid.tile_w]
+        results.append(
+            ChangeResult(
+                change=(prob > 0.5).astype(np.uint8), change_prob=prob))
+    return list(range(len(results))), results
+
+
+def test_writer_blends_thresholds_and_masks_no_data(tmp_path):
+    grid = TileGrid(height=70, width=50, tile=32, overlap=8)
+    field = np.random.default_rng(6).random((70, 50)).astype(np.float32)
+    valid = np.ones((70, 50), bool)
+    valid[10:20, 5:15] = False
+    out = tmp_path / 'sub' / 'w.tif'
+    with _writer(out, grid, valid) as writer:
+        for row in range(len(grid.row_starts)):
+            writer.add_tiles(*_tile_results(grid, field, row))
+            writer.end_row()
+        with pytest.raises(RuntimeError, match='closed already'):
+            writer.end_row()
+        writer.finish()
+    with rasterio.open(out) as ds:
+        change, prob = ds.read(1), ds.read(2)
+        assert ds.descriptions[1].startswith('probability')
+    expected = (field > 0.5).astype(np.uint8)
+    expected[~valid] = OUT_NODATA
+    np.testing.assert_array_equal(change, expected)
+    assert (prob[~valid] == OUT_NODATA).all()
+    # a consistent field blends to itself: only the rounding to percent
+    err = np.abs(prob[valid] - field[valid] * 100)
+    assert err.max() <= 0.5 + 1e-3
+    assert writer.tiles_predicted == len(grid)
+    assert writer.valid_pixels == int(valid.sum())
+    assert writer.changed_pixels == int((field > 0.5)[valid].sum())
+    assert not osp.exists(str(out) + '.partial')
+
+
+def test_writer_all_no_data_scene(tmp_path):
+    grid = TileGrid(height=40, width=40, tile=32, overlap=8)
+    out = tmp_path / 'w.tif'
+    with _writer(out, grid, np.zeros((40, 40), bool), probs=False) as writer:
+        for _ in grid.row_starts:
+            writer.end_row()  # every tile was no-data: none added
+        writer.finish()
+    with rasterio.open(out) as ds:
+        assert ds.count == 1
+        assert (ds.read(1) == OUT_NODATA).all()
+    assert writer.band_names == ['change (1 changed, 0 unchanged)']
+    assert writer.tiles_predicted == writer.valid_pixels == 0
+
+
+def test_writer_error_closes_and_removes_the_partial_output(tmp_path):
+    grid = TileGrid(height=600, width=40, tile=32, overlap=8)
+    field = np.full((600, 40), 0.9, np.float32)
+    out = tmp_path / 'w.tif'
+    partial = str(out) + '.partial'
+    with pytest.raises(KeyboardInterrupt):
+        with _writer(out, grid, np.ones((600, 40), bool)) as writer:
+            for row in range(12):  # 288 rows: one 256-row block written
+                writer.add_tiles(*_tile_results(grid, field, row))
+                writer.end_row()
+            assert osp.getsize(partial) > 0
+            raise KeyboardInterrupt
+    assert writer._dst.closed
+    assert not osp.exists(partial) and not osp.exists(out)
+
+
+def test_writer_refuses_an_unfinished_scene_and_bad_calls(tmp_path):
+    grid = TileGrid(height=70, width=50, tile=32, overlap=8)
+    field = np.zeros((70, 50), np.float32)
+    out = tmp_path / 'w.tif'
+    with pytest.raises(RuntimeError, match=r'after 1 of 3 rows of tiles'):
+        with _writer(out, grid, np.ones((70, 50), bool)) as writer:
+            cols, results = _tile_results(grid, field, 0)
+            with pytest.raises(ValueError, match='2 tile columns but 1'):
+                writer.add_tiles(cols, results[:1])
+            writer.add_tiles(cols, results)
+            writer.end_row()
+            writer.finish()
+    assert not osp.exists(out) and not osp.exists(str(out) + '.partial')

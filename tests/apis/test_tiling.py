@@ -1,11 +1,9 @@
-"""Tile grid, blending weights, the strip accumulator and the progress line."""
-import io
+"""Tile grid, blending weights and the strip accumulator."""
 import math
 
 import numpy as np
 import pytest
 
-from mmcd_ext.apis.progress import ProgressPrinter, format_duration
 from mmcd_ext.apis.tiling import (StripBlender, TileGrid, axis_weights,
                                   ramp_weights, tile_starts)
 
@@ -171,33 +169,3 @@ def test_strip_blender_checks_shapes():
     blender = StripBlender(grid, channels=1)
     with pytest.raises(ValueError, match='shape'):
         blender.add(0, np.zeros((1, 8, 8), np.float32))
-
-
-def test_format_duration():
-    assert format_duration(4.2) == '4s'
-    assert format_duration(65) == '1m05s'
-    assert format_duration(3725.2) == '1h02m05s'
-
-
-def test_progress_printer_rate_and_eta():
-    now = [100.0]
-    stream = io.StringIO()
-    printer = ProgressPrinter(
-        10, unit='tiles', stream=stream, interval=0, clock=lambda: now[0])
-    now[0] = 102.0
-    printer.update(4)  # 4 tiles in 2 s: 2 tiles/s, 6 left: ETA 3 s
-    assert stream.getvalue().splitlines()[-1] == (
-        '4/10 tiles (40%), 2.00 tiles/s, elapsed 2s, ETA 3s')
-    now[0] = 105.0
-    printer.update(6)
-    assert stream.getvalue().splitlines()[-1] == (
-        '10/10 tiles (100%), 2.00 tiles/s, elapsed 5s')
-    printer.close()
-
-
-def test_progress_printer_disabled_prints_nothing():
-    stream = io.StringIO()
-    printer = ProgressPrinter(3, stream=stream, enabled=False)
-    printer.update(3)
-    printer.close()
-    assert stream.getvalue() == ''
