@@ -8,6 +8,7 @@ from torch import nn
 
 from mmcd_ext.models.backbones.pretrained import (convert_state_dict,
                                                   load_pretrained, map_key)
+from mmcd_ext.utils.checkpoint import CheckpointError
 
 HINT = 'weights.pth from https://example.org/weights'
 KEY = 'model.backbone.init_cfg.checkpoint'
@@ -129,6 +130,17 @@ def test_missing_file_names_file_key_and_source(tmp_path):
     assert HINT in message
     with pytest.raises(ValueError, match=f'Tiny: .*{KEY}.*{HINT}'):
         load(None)
+
+
+def test_truncated_or_foreign_file_is_one_line_naming_it(tmp_path):
+    good = saved(tmp_path, reference_state())
+    data = open(good, 'rb').read()
+    (tmp_path / 'half.pth').write_bytes(data[:len(data) // 2])
+    with pytest.raises(CheckpointError, match='half.pth is a truncated'):
+        load(str(tmp_path / 'half.pth'))
+    torch.save({'x': Tiny()}, tmp_path / 'module.pth')  # a pickled module
+    with pytest.raises(CheckpointError, match='module.pth holds a pickled'):
+        load(str(tmp_path / 'module.pth'))
 
 
 def test_shape_mismatch_names_key_and_both_shapes(tmp_path):

@@ -31,7 +31,7 @@ from torch import Tensor
 
 from mmcd_ext.models.backbones.pretrained import (convert_state_dict,
                                                   fit_state_dict,
-                                                  read_checkpoint)
+                                                  read_pretrained)
 from mmcd_ext.models.backbones.sam_lora_vit import (SAM_KEY_RULES,
                                                     SAM_PREFIXES,
                                                     SAM_WEIGHTS_HINT,
@@ -108,7 +108,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the conversion; returns the exit code."""
     args = parse_args(argv)
     try:
-        raw = read_checkpoint(args.src, OWNER, 'SRC', SAM_WEIGHTS_HINT)
+        raw = read_pretrained(args.src, OWNER, 'SRC', SAM_WEIGHTS_HINT)
         state, prefix = convert_state_dict(
             raw, SAM_KEY_RULES, SAM_PREFIXES, owner=OWNER, source=args.src)
         if not any(k.startswith('layers.') for k in state):

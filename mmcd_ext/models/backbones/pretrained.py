@@ -10,7 +10,7 @@ looking at a backbone's ``init_weights`` finds it beside the file.
 
 The steps, in order:
 
-1. :func:`read_checkpoint`: refuse a missing path or file with one line
+1. :func:`read_pretrained`: refuse a missing path or file with one line
    naming the file, the config key to set and where to get the weights;
    load with mmengine's ``CheckpointLoader`` (``torch.load`` with torch's
    default ``weights_only=True`` for local files; an explicit URL is
@@ -36,6 +36,8 @@ import torch
 from mmengine.logging import MMLogger
 from mmengine.runner import CheckpointLoader
 from torch import Tensor, nn
+
+from mmcd_ext.utils.checkpoint import read_checkpoint
 
 #: Ordered ``(regex, replacement)`` rules applied with ``re.sub`` one after
 #: the other, or a callable mapping one checkpoint key to a model key.
@@ -66,7 +68,7 @@ class PretrainedState(NamedTuple):
     prefix: Optional[str]
 
 
-def read_checkpoint(checkpoint: Optional[str], owner: str, config_key: str,
+def read_pretrained(checkpoint: Optional[str], owner: str, config_key: str,
                     download_hint: str) -> Dict[str, Tensor]:
     """Check the path, load the file and unwrap its state dict.
 
@@ -90,11 +92,14 @@ def read_checkpoint(checkpoint: Optional[str], owner: str, config_key: str,
         raise ValueError(f'{owner}: init_cfg type Pretrained needs a '
                          f'checkpoint path at {config_key}. Get '
                          f'{download_hint}')
-    if '://' not in checkpoint and not osp.isfile(checkpoint):
+    if '://' not in checkpoint and not osp.lexists(checkpoint):
         raise FileNotFoundError(f'{owner}: checkpoint file {checkpoint!r} '
                                 f'not found; set {config_key} to the local '
                                 f'file. Get {download_hint}')
-    ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+    if '://' in checkpoint:
+        ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+    else:  # one-line errors for empty, truncated or foreign-pickle files
+        ckpt = read_checkpoint(checkpoint)
     for wrapper in ('state_dict', 'model'):
         if isinstance(ckpt, dict) and isinstance(ckpt.get(wrapper), dict):
             ckpt = ckpt[wrapper]
@@ -307,13 +312,13 @@ def load_pretrained(checkpoint: Optional[str],
 
     Raises:
         ValueError, FileNotFoundError, TypeError: See
-            :func:`read_checkpoint` and :func:`fit_state_dict`.
+            :func:`read_pretrained` and :func:`fit_state_dict`.
         KeyError: ``strict`` and keys that do not match, all listed.
     """
     if owner is None:
         owner = type(target).__name__ if isinstance(target, nn.Module) \
             else 'checkpoint'
-    raw = read_checkpoint(checkpoint, owner, config_key, download_hint)
+    raw = read_pretrained(checkpoint, owner, config_key, download_hint)
     state, chosen = convert_state_dict(raw, key_map, strip_prefixes, prefix,
                                        drop_keys, owner, checkpoint)
     if target is None:
