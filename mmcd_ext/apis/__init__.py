@@ -9,6 +9,7 @@ from .geo_inference import (GeoInferenceSummary, check_same_grid,
                             infer_geotiff, is_geo_path, require_rasterio,
                             write_change_vector, write_quicklook)
 from .image_outputs import change_overlay, write_pair_outputs
+from .inference import init_model
 from .progress import ProgressPrinter
 from .tiling import StripBlender, TileGrid, axis_weights, tile_starts
 
@@ -17,5 +18,5 @@ __all__ = [
     'check_same_grid', 'is_geo_path', 'require_rasterio',
     'write_change_vector', 'write_quicklook', 'match_folder_pairs',
     'FolderPairs', 'change_overlay', 'write_pair_outputs', 'ProgressPrinter',
-    'TileGrid', 'StripBlender', 'tile_starts', 'axis_weights'
+    'TileGrid', 'StripBlender', 'tile_starts', 'axis_weights', 'init_model'
 ]
