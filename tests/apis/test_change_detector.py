@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 from cd_stub_models import save_checkpoint, stub_config
+from cd_testing import shrink_config
 from mmengine.config import Config
 from mmengine.logging import MessageHub
 
 from mmcd_ext.apis import ChangeDetector, ChangeResult
 from mmcd_ext.apis.change_detector import split_test_pipeline
-from mmcd_ext.testing import shrink_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BASELINE = osp.join(ROOT, 'configs/baseline/baseline_r18_synthetic-256.py')
