@@ -283,6 +283,15 @@ def test_benchmark_loads_checkpoint(tmp_path):
             cfg, '--checkpoint',
             str(tmp_path / 'nope.pth'), '--mode', 'infer'
         ])
+    # loaded strictly: weights of another model are an error, not a warning
+    state = model.state_dict()
+    state.pop('decode_head.conv_seg.weight')
+    torch.save(dict(state_dict=state), tmp_path / 'partial.pth')
+    with pytest.raises(RuntimeError, match='partial.pth does not fit'):
+        benchmark.main([
+            cfg, '--checkpoint',
+            str(tmp_path / 'partial.pth'), '--mode', 'infer'
+        ])
 
 
 def test_make_batch_fields():

@@ -68,7 +68,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--checkpoint',
         default=None,
-        help='weights to load (optional; speed does not depend on them)')
+        help='weights to load, strictly (optional; speed does not depend '
+        'on them)')
     parser.add_argument(
         '--shape',
         type=int,
