@@ -4,13 +4,13 @@ import os.path as osp
 
 import pytest
 import torch
+from cd_testing import shrink_config
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
 from mmcd_ext.registry import MODELS
-from mmcd_ext.testing import shrink_config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(

@@ -1,5 +1,5 @@
 # The host of DeepCL's synthetic evidence (tools/analysis/
-# deepcl_synthetic_benchmark.py): the demo's baseline
+# synthetic_benchmark.py --suite deepcl): the demo's baseline
 # (configs/baseline/baseline_r18_synthetic-256.py) at HALF width and on a
 # shorter schedule, so that 3 seeds x (host, + DeepCL, + DeepCL without the
 # prior) fit on a 2-core CPU shared with other jobs:

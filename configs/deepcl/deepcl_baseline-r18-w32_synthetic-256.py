@@ -1,7 +1,7 @@
 # DeepCL on the half-width synthetic host (baseline_r18-w32_synthetic-256.py,
-# the evidence of tools/analysis/deepcl_synthetic_benchmark.py): the same
-# contrastive branch and prior as deepcl_baseline-r18_levir-256.py, nothing
-# else changed.
+# the evidence of tools/analysis/synthetic_benchmark.py --suite deepcl): the
+# same contrastive branch and prior as deepcl_baseline-r18_levir-256.py,
+# nothing else changed.
 _base_ = './baseline_r18-w32_synthetic-256.py'
 model = dict(
     type='DeepCLSiamEncoderDecoder',

@@ -10,6 +10,7 @@ from .folder_pairs import FolderPairs, match_folder_pairs
 from .geo_export import write_change_vector, write_quicklook
 from .geo_inference import GeoInferenceSummary, infer_geotiff
 from .image_outputs import write_pair_outputs
+from .inference import init_model
 
 __all__ = [
     'ChangeDetector',
@@ -21,4 +22,5 @@ __all__ = [
     'write_change_vector',
     'write_quicklook',
     'write_pair_outputs',
+    'init_model',
 ]

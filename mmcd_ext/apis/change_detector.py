@@ -1,8 +1,7 @@
 """Python inference API: ``ChangeDetector(config, checkpoint).predict(a, b)``.
 
-The detector builds the model of a config, loads a local checkpoint with
-mmengine's ``load_checkpoint`` (torch's ``weights_only`` loader, with the
-mmengine types mmcd_ext allow-lists) and preprocesses pairs exactly as the
+The detector builds the model of a config and loads a local checkpoint with
+:func:`mmcd_ext.apis.init_model`, and preprocesses pairs exactly as the
 config's test pipeline does: the pipeline's loader reads files (so colour
 order and decoding match training), annotation loaders are dropped, the
 remaining transforms run as configured, and the model's data preprocessor
@@ -12,7 +11,6 @@ used as it is.
 import copy
 import logging
 import os
-import os.path as osp
 from dataclasses import dataclass, fields
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -21,11 +19,9 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.logging import print_log
-from mmengine.model import revert_sync_batchnorm
-from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 
-from mmcd_ext.registry import MODELS, TRANSFORMS
+from mmcd_ext.registry import TRANSFORMS
+from .inference import check_device, init_model
 
 ImageLike = Union[str, os.PathLike, np.ndarray]
 PairInput = Union[ImageLike, Sequence[ImageLike]]
@@ -81,26 +77,6 @@ class ChangeResult:
     def to_dict(self) -> Dict[str, Any]:
         """The fields that are set, as a plain dict."""
         return {key: getattr(self, key) for key in self.keys()}
-
-
-def _load_config(config: Union[str, os.PathLike, Config],
-                 cfg_options: Optional[dict]) -> Config:
-    if isinstance(config, (str, os.PathLike)):
-        path = os.fspath(config)
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'config file {path} does not exist')
-        cfg = Config.fromfile(path)
-    elif isinstance(config, Config):
-        cfg = copy.deepcopy(config)
-    else:
-        raise TypeError('config must be a file path or an mmengine Config, '
-                        f'got {type(config).__name__}')
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    if 'model' not in cfg:
-        raise KeyError(f'config {getattr(cfg, "filename", None)} has no '
-                       '"model"')
-    return cfg
 
 
 def _config_test_pipeline(cfg: Config) -> Tuple[List[dict], str]:
@@ -223,70 +199,21 @@ class ChangeDetector:
                  checkpoint: Optional[Union[str, os.PathLike]] = None,
                  device: str = 'cpu',
                  cfg_options: Optional[dict] = None) -> None:
-        from mmcd_ext.utils import register_all_modules
-
-        self.cfg = _load_config(config, cfg_options)
-        self.device = self._check_device(device)
-        register_all_modules(init_default_scope=False)
-        init_default_scope(self.cfg.get('default_scope', 'mmcd_ext'))
-        steps, where = _config_test_pipeline(self.cfg)
-        loader, rest = split_test_pipeline(steps, where)
-        self.loader = TRANSFORMS.build(loader)
-        self.transforms = Compose([TRANSFORMS.build(s) for s in rest])
-
-        model_cfg = copy.deepcopy(self.cfg.model)
-        model_cfg['train_cfg'] = None
-        model = MODELS.build(model_cfg)
-        if self.device.type == 'cpu':
-            model = revert_sync_batchnorm(model)
-        self.dataset_meta: Optional[dict] = None
-        self.checkpoint = None
-        if checkpoint is not None:
-            self.checkpoint = os.fspath(checkpoint)
-            self.dataset_meta = self._load_weights(model, self.checkpoint)
-        else:
+        self.model = init_model(config, checkpoint, device, cfg_options)
+        self.cfg: Config = self.model.cfg
+        self.device = check_device(device)
+        self.checkpoint = None if checkpoint is None else os.fspath(checkpoint)
+        self.dataset_meta: Optional[dict] = self.model.dataset_meta
+        if checkpoint is None:
             print_log(
                 'ChangeDetector: no checkpoint given, the model keeps its '
                 'freshly built (untrained) weights',
                 logger='current',
                 level=logging.WARNING)
-        model.cfg = self.cfg
-        self.model = model.to(self.device)
-        self.model.eval()
-
-    @staticmethod
-    def _check_device(device: str) -> torch.device:
-        dev = torch.device(device)
-        if dev.type == 'cuda' and not torch.cuda.is_available():
-            raise RuntimeError(f'device "{device}" asked for, but CUDA is not '
-                               'available here; use device="cpu"')
-        if dev.type not in ('cpu', 'cuda'):
-            raise ValueError(f'device must be "cpu" or "cuda[:N]", got '
-                             f'"{device}"')
-        return dev
-
-    def _load_weights(self, model: torch.nn.Module,
-                      checkpoint: str) -> Optional[dict]:
-        """Load ``checkpoint`` strictly; return its ``dataset_meta``."""
-        if '://' in checkpoint:
-            raise ValueError(
-                f'checkpoint {checkpoint} is a URL; ChangeDetector loads '
-                'only local files (download it yourself first)')
-        if not osp.isfile(checkpoint):
-            raise FileNotFoundError(
-                f'checkpoint file {checkpoint} does not exist (give the .pth '
-                'that tools/train.py wrote into its work_dir)')
-        try:
-            ckpt = load_checkpoint(
-                model, checkpoint, map_location='cpu', strict=True)
-        except RuntimeError as err:
-            raise RuntimeError(
-                f'checkpoint {checkpoint} does not fit the model of config '
-                f'{getattr(self.cfg, "filename", None)}: {err}') from err
-        meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
-        dataset_meta = meta.get('dataset_meta') if isinstance(meta,
-                                                              dict) else None
-        return dict(dataset_meta) if dataset_meta else None
+        steps, where = _config_test_pipeline(self.cfg)
+        loader, rest = split_test_pipeline(steps, where)
+        self.loader = TRANSFORMS.build(loader)
+        self.transforms = Compose([TRANSFORMS.build(s) for s in rest])
 
     # ------------------------------------------------------------------
     # decision rule, shared with the tiled large-scene inference

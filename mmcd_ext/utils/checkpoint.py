@@ -272,8 +272,8 @@ def load_model_weights(model: torch.nn.Module,
     if problem and strict:
         raise CheckpointError(
             f'checkpoint {path} does not fit the model of this config: '
-            f'{problem} (wrong config or checkpoint? --partial-load loads '
-            'only the matching part)')
+            f'{problem} (wrong config or checkpoint? --partial-load or '
+            'strict=False loads only the matching part)')
     if problem:
         from mmengine.logging import MMLogger
         (logger or MMLogger.get_current_instance()).warning(

@@ -1,11 +1,9 @@
-"""Config conveniences shared by the command-line tools."""
+"""Reading configs, for the command-line tools and
+:func:`mmcd_ext.apis.init_model`."""
 import os.path as osp
 from typing import Optional
 
 from mmengine.config import Config
-from mmengine.model import revert_sync_batchnorm
-from mmengine.registry import init_default_scope
-from torch import nn
 
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -88,52 +86,3 @@ def read_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg
-
-
-def load_model_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Read a config that must build a model, ready for ``MODELS.build``.
-
-    :func:`read_config`, then mmseg's and mmcd_ext's modules are registered
-    and the config's ``default_scope`` (``'mmcd_ext'`` when it sets none)
-    becomes the default scope.
-
-    Args:
-        path (str): Config file.
-        cfg_options (dict, optional): Overrides in dotted-key form.
-            Defaults to None.
-
-    Returns:
-        Config: The resolved config.
-
-    Raises:
-        FileNotFoundError: If ``path`` does not exist.
-        KeyError: If the config has no ``model``.
-    """
-    cfg = read_config(path, cfg_options)
-    if 'model' not in cfg:
-        raise KeyError(f'{path}: the config has no `model` field')
-    from .set_env import register_all_modules
-    register_all_modules(init_default_scope=False)
-    init_default_scope(cfg.get('default_scope', 'mmcd_ext'))
-    return cfg
-
-
-def build_untrained_model(cfg: Config) -> nn.Module:
-    """Build ``cfg.model`` on CPU, in eval mode, with random weights.
-
-    ``init_weights()`` is deliberately not called, so pretrained checkpoints
-    named in ``init_cfg`` are never read; SyncBN becomes BN so the model
-    runs without a process group.
-
-    Args:
-        cfg (Config): Config with a ``model`` field (see
-            :func:`load_model_config`).
-
-    Returns:
-        nn.Module: The model.
-    """
-    from mmcd_ext.registry import MODELS
-    model = MODELS.build(cfg.model)
-    model = revert_sync_batchnorm(model)
-    model.eval()
-    return model

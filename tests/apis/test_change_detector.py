@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import torch
 from cd_stub_models import save_checkpoint, stub_config
+from cd_testing import shrink_config
 from mmengine.config import Config
 from mmengine.logging import MessageHub
 
 from mmcd_ext.apis import ChangeDetector, ChangeResult
 from mmcd_ext.apis.change_detector import split_test_pipeline
-from mmcd_ext.testing import shrink_config
+from mmcd_ext.utils.checkpoint import CheckpointError
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BASELINE = osp.join(ROOT, 'configs/baseline/baseline_r18_synthetic-256.py')
@@ -207,21 +208,25 @@ def test_checkpoint_errors(tmp_path):
     dropped.pop('backbone.conv1.weight')
     torch.save(dict(state_dict=dropped), str(tmp_path / 'dropped.pth'))
     with pytest.raises(
-            RuntimeError,
-            match='(?s)does not fit.*missing keys.*'
-            'backbone.conv1.weight'):
+            CheckpointError,
+            match='dropped.pth does not fit.*1 missing key '
+            r'\(backbone.conv1.weight\)'):
         ChangeDetector(cfg, str(tmp_path / 'dropped.pth'))
 
     reshaped = dict(state)
     reshaped['backbone.conv1.weight'] = torch.zeros(3, 3, 3, 3)
     torch.save(dict(state_dict=reshaped), str(tmp_path / 'shape.pth'))
-    with pytest.raises(RuntimeError, match='size mismatch'):
+    with pytest.raises(
+            CheckpointError,
+            match=r'backbone.conv1.weight: model \(8, 3, 3, 3\), '
+            r'checkpoint \(3, 3, 3, 3\)'):
         ChangeDetector(cfg, str(tmp_path / 'shape.pth'))
 
     extra = dict(state)
     extra['neck.unknown'] = torch.zeros(1)
     torch.save(dict(state_dict=extra), str(tmp_path / 'extra.pth'))
-    with pytest.raises(RuntimeError, match='unexpected key'):
+    with pytest.raises(
+            CheckpointError, match=r'1 unexpected key \(neck.unknown\)'):
         ChangeDetector(cfg, str(tmp_path / 'extra.pth'))
 
 

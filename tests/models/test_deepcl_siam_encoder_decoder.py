@@ -8,6 +8,7 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
+from cd_testing import run_tool, shrink_config
 from mmengine.config import Config, ConfigDict
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
@@ -15,7 +16,6 @@ from mmseg.structures import SegDataSample
 from mmcd_ext.datasets.synthetic import generate_levir_like
 from mmcd_ext.models.losses import HardSampleContrastiveLoss
 from mmcd_ext.registry import MODELS
-from mmcd_ext.testing import run_tool, shrink_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SIZE = 64

@@ -6,11 +6,11 @@ import sys
 
 import pytest
 import torch
+from cd_testing import binary_cd_batch, run_tool, shrink_config
 from mmengine.config import Config
 
 from mmcd_ext.datasets.synthetic import generate_levir_like
 from mmcd_ext.registry import MODELS
-from mmcd_ext.testing import binary_cd_batch, run_tool, shrink_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = {

@@ -7,11 +7,11 @@ import sys
 
 import pytest
 import torch
+from cd_testing import run_tool, shrink_config
 from mmengine.config import Config
 
 from mmcd_ext.datasets.synthetic import generate_second_like
 from mmcd_ext.registry import MODELS
-from mmcd_ext.testing import run_tool, shrink_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = {

@@ -23,6 +23,7 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from mmcd_ext.registry import MODELS
+from mmcd_ext.utils.analysis import human, parse_shape
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # mmseg's advice warnings (deprecated `pretrained`, binary heads, ...) are
@@ -205,9 +206,9 @@ def test_get_flops_siamese_model_without_pretrained(tmp_path):
 
 def test_get_flops_bad_input(tmp_path):
     with pytest.raises(ValueError, match='--shape'):
-        get_flops.parse_shape([1, 2, 3])
+        parse_shape([1, 2, 3])
     with pytest.raises(ValueError, match='--shape'):
-        get_flops.parse_shape([0])
+        parse_shape([0])
     missing = str(tmp_path / 'missing_cfg.py')
     with pytest.raises(FileNotFoundError, match='missing_cfg.py'):
         get_flops.main([missing, '--shape', '32'])
@@ -217,9 +218,9 @@ def test_get_flops_bad_input(tmp_path):
 
 
 def test_human():
-    assert get_flops.human(999) == '999'
-    assert get_flops.human(1234567) == '1.235M'
-    assert get_flops.human(8.1e9) == '8.100G'
+    assert human(999) == '999'
+    assert human(1234567) == '1.235M'
+    assert human(8.1e9) == '8.100G'
 
 
 # --------------------------------------------------------------------------
@@ -281,6 +282,15 @@ def test_benchmark_loads_checkpoint(tmp_path):
         benchmark.main([
             cfg, '--checkpoint',
             str(tmp_path / 'nope.pth'), '--mode', 'infer'
+        ])
+    # loaded strictly: weights of another model are an error, not a warning
+    state = model.state_dict()
+    state.pop('decode_head.conv_seg.weight')
+    torch.save(dict(state_dict=state), tmp_path / 'partial.pth')
+    with pytest.raises(ValueError, match='partial.pth does not fit'):
+        benchmark.main([
+            cfg, '--checkpoint',
+            str(tmp_path / 'partial.pth'), '--mode', 'infer'
         ])
 
 

@@ -16,10 +16,10 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from cd_testing import run_tool, shrink_config
 from mmengine.config import Config
 
 from mmcd_ext.datasets.synthetic import generate_levir_like
-from mmcd_ext.testing import run_tool, shrink_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs/baseline/baseline_r18_synthetic-256.py')

@@ -33,28 +33,20 @@ depend on them.
 """
 import argparse
 import json
-import os.path as osp
 import platform
 import resource
-import sys
 import time
 from typing import Callable, Dict, List, Optional
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-for _path in (REPO_ROOT, osp.dirname(osp.abspath(__file__))):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)  # mmcd_ext and the sibling get_flops.py
+import numpy as np
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
+from torch import nn
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from get_flops import parse_shape  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.structures import PixelData  # noqa: E402
-from mmseg.structures import SegDataSample  # noqa: E402
-from torch import nn  # noqa: E402
-
-from mmcd_ext.utils.config_utils import build_untrained_model  # noqa: E402
-from mmcd_ext.utils.config_utils import load_model_config  # noqa: E402
+from mmcd_ext.apis import init_model
+from mmcd_ext.utils.analysis import parse_shape
 
 MODES = ('infer', 'train')
 
@@ -76,7 +68,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--checkpoint',
         default=None,
-        help='weights to load (optional; speed does not depend on them)')
+        help='weights to load, strictly (optional; speed does not depend '
+        'on them)')
     parser.add_argument(
         '--shape',
         type=int,
@@ -363,15 +356,9 @@ def run_benchmark(args: argparse.Namespace) -> Dict[str, object]:
         torch.set_num_threads(args.threads)
     height, width = parse_shape(args.shape)
     torch.manual_seed(args.seed)
-    cfg = load_model_config(args.config, args.cfg_options)
-    model = build_untrained_model(cfg)
-    if args.checkpoint is not None:
-        if not osp.isfile(args.checkpoint):
-            raise FileNotFoundError(
-                f'checkpoint file {args.checkpoint} does not exist')
-        from mmengine.runner import load_checkpoint
-        load_checkpoint(model, args.checkpoint, map_location='cpu')
-    model = model.to(args.device)
+    model = init_model(args.config, args.checkpoint, args.device,
+                       args.cfg_options)
+    cfg = model.cfg
     generator = torch.Generator().manual_seed(args.seed)
     modes = MODES if args.mode == 'both' else (args.mode, )
     results = {

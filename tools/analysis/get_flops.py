@@ -22,7 +22,7 @@ weights are downloaded.
 """
 import argparse
 import json
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 from mmengine.analysis import get_model_complexity_info
@@ -30,8 +30,8 @@ from mmengine.config import Config, DictAction
 from mmseg.structures import SegDataSample
 from torch import nn
 
-from mmcd_ext.utils.config_utils import (build_untrained_model,
-                                         load_model_config)
+from mmcd_ext.apis import init_model
+from mmcd_ext.utils.analysis import count_parameters, human, parse_shape
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -74,26 +74,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def parse_shape(shape: Sequence[int]) -> Tuple[int, int]:
-    """``--shape`` as ``(H, W)``.
-
-    Args:
-        shape (Sequence[int]): One value (square) or two values (H, W).
-
-    Returns:
-        tuple[int, int]: Height and width.
-
-    Raises:
-        ValueError: If there are not 1 or 2 positive values.
-    """
-    if len(shape) == 1:
-        shape = (shape[0], shape[0])
-    if len(shape) != 2 or min(shape) <= 0:
-        raise ValueError(f'--shape takes H or H W (positive integers), got '
-                         f'{list(shape)}')
-    return int(shape[0]), int(shape[1])
-
-
 def make_pair_input(model: nn.Module,
                     height: int,
                     width: int,
@@ -131,48 +111,21 @@ def make_pair_input(model: nn.Module,
     return inputs
 
 
-def count_parameters(module: nn.Module) -> Tuple[int, int]:
-    """Total and trainable parameter counts of a module.
-
-    Args:
-        module (nn.Module): The module.
-
-    Returns:
-        tuple[int, int]: ``(total, trainable)``; shared tensors count once.
-    """
-    total = sum(p.numel() for p in module.parameters())
-    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
-    return total, trainable
-
-
-def human(n: float) -> str:
-    """Short human-readable number: ``1234567 -> '1.235M'``.
-
-    Args:
-        n (float): The number.
-
-    Returns:
-        str: The number with a K/M/G/T suffix.
-    """
-    for div, suffix in ((1e12, 'T'), (1e9, 'G'), (1e6, 'M'), (1e3, 'K')):
-        if abs(n) >= div:
-            return f'{n / div:.3f}{suffix}'
-    return f'{n:g}'
-
-
-def get_flops(cfg: Config,
+def get_flops(config: Union[str, Config],
               shape: Tuple[int, int],
               in_channels: int = 3,
-              show_table: bool = False) -> Dict[str, object]:
-    """Parameters and FLOPs of ``cfg.model`` for one image pair.
+              show_table: bool = False,
+              cfg_options: Optional[dict] = None) -> Dict[str, object]:
+    """Parameters and FLOPs of a config's model for one image pair.
 
     Args:
-        cfg (Config): A loaded config (see
-            :func:`mmcd_ext.utils.config_utils.load_model_config`).
+        config (str | Config): Config file or object.
         shape (tuple[int, int]): ``(H, W)`` of each date.
         in_channels (int): Channels C of one date. Defaults to 3.
         show_table (bool): Also return mmengine's per-module table.
             Defaults to False.
+        cfg_options (dict, optional): Overrides merged into the config.
+            Defaults to None.
 
     Returns:
         dict: ``input_shape`` (per date), ``model_input_shape``
@@ -184,7 +137,7 @@ def get_flops(cfg: Config,
     height, width = shape
     if in_channels <= 0:
         raise ValueError(f'--in-channels must be positive, got {in_channels}')
-    model = build_untrained_model(cfg)
+    model = init_model(config, cfg_options=cfg_options)
     inputs = make_pair_input(model, height, width, in_channels)
     with torch.no_grad():
         info = get_model_complexity_info(
@@ -258,8 +211,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, object]:
     """
     args = parse_args(argv)
     shape = parse_shape(args.shape)
-    cfg = load_model_config(args.config, args.cfg_options)
-    result = get_flops(cfg, shape, args.in_channels, args.show_table)
+    result = get_flops(args.config, shape, args.in_channels, args.show_table,
+                       args.cfg_options)
     if result['table']:
         print(result['table'])
     print(format_result(result, args.config))

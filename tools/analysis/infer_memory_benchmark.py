@@ -75,7 +75,6 @@ NAIVE_SCRIPT = '''
 import sys
 import numpy as np
 import rasterio
-sys.path.insert(0, {root!r})
 from mmcd_ext.apis import ChangeDetector
 from mmcd_ext.apis.tiling import TileGrid
 cfg, ckpt, path_a, path_b, tile, overlap, batch = sys.argv[1:8]
@@ -235,11 +234,9 @@ def run_measured(cmd: List[str], env: Dict[str, str],
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the benchmark; returns the exit code."""
     args = parse_args(argv)
-    sys.path.insert(0, REPO_ROOT)
     import torch
 
-    from mmcd_ext.utils.config_utils import (build_untrained_model,
-                                             load_model_config)
+    from mmcd_ext.apis import init_model
 
     work = args.work_dir or tempfile.mkdtemp(prefix='infer_mem_')
     os.makedirs(work, exist_ok=True)
@@ -248,10 +245,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         f.write(MODEL_CONFIG)
     ckpt_path = osp.join(work, 'small_model.pth')
     torch.manual_seed(0)
-    model = build_untrained_model(load_model_config(cfg_path))
+    model = init_model(cfg_path)
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), ckpt_path)
-    env = dict(
-        os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS=str(args.threads))
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     rows = []
     try:
         for size in args.sizes:
@@ -283,7 +279,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             if args.naive:
                 script = osp.join(work, 'naive.py')
                 with open(script, 'w') as f:
-                    f.write(NAIVE_SCRIPT.format(root=REPO_ROOT))
+                    f.write(NAIVE_SCRIPT)
                 cmd = [
                     sys.executable, script, cfg_path, ckpt_path, path_a,
                     path_b,

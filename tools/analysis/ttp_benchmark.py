@@ -129,8 +129,7 @@ def run_one(args: argparse.Namespace, variant: str, mode: str, workdir: str,
         str(args.threads), '--out-json', out_json, '--cfg-options',
         *VARIANTS[variant]
     ]
-    env = dict(
-        os.environ, OMP_NUM_THREADS=str(args.threads), PYTHONPATH=REPO_ROOT)
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     print('$ ' + ' '.join(cmd), flush=True)
     proc = subprocess.run(
         cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
@@ -144,16 +143,16 @@ def run_one(args: argparse.Namespace, variant: str, mode: str, workdir: str,
 def fused_eager_difference(args: argparse.Namespace) -> Dict[str, float]:
     """Max |fused - eager| of a random SAM-B encoder (see module doc)."""
     import torch
-    from mmengine.config import Config
 
-    from mmcd_ext.models.backbones.sam_lora_vit import SAMLoRAViT
+    from mmcd_ext.apis import init_model
     torch.set_num_threads(args.threads)
-    cfg = Config.fromfile(osp.join(REPO_ROOT, args.config)).model.backbone
-    kwargs = {
-        k: v
-        for k, v in cfg.items() if k not in ('type', 'init_cfg', 'img_size')
-    }
-    model = SAMLoRAViT(img_size=args.shape, **kwargs).eval()
+    # the config's encoder at the benchmark's input size, random weights
+    model = init_model(
+        osp.join(REPO_ROOT, args.config),
+        cfg_options={
+            'model.backbone.img_size': args.shape,
+            'model.backbone.attn_impl': 'fused'
+        }).backbone
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for name, param in model.named_parameters():

@@ -1,4 +1,5 @@
-"""Helpers for tests: shrink a method config so it trains on CPU in seconds.
+"""Helpers for tests (``import cd_testing``: pytest.ini puts tests/ on the
+path): shrink a method config so it trains on CPU in seconds.
 
 Method configs are written for GPU clusters (SyncBN, paper batch sizes and
 schedules, pretrained weights). :func:`shrink_config` turns a loaded config
