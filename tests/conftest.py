@@ -33,3 +33,36 @@ def _register_modules():
 def _seed():
     np.random.seed(0)
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope='session')
+def tiny_levir_root(tmp_path_factory):
+    """A tiny synthetic LEVIR-layout data set (4/2/2 pairs of 64 px, seed 0),
+    shared by the end-to-end tests; read it, never write into it."""
+    from mmcd_ext.datasets.synthetic import generate_levir_like
+    root = tmp_path_factory.mktemp('tiny_levir')
+    generate_levir_like(
+        str(root),
+        num_train=4,
+        num_val=2,
+        num_test=2,
+        size=64,
+        seed=0,
+        overwrite=True)
+    return str(root)
+
+
+@pytest.fixture(scope='session')
+def tiny_second_root(tmp_path_factory):
+    """The SECOND-layout counterpart of :func:`tiny_levir_root`."""
+    from mmcd_ext.datasets.synthetic import generate_second_like
+    root = tmp_path_factory.mktemp('tiny_second')
+    generate_second_like(
+        str(root),
+        num_train=4,
+        num_val=2,
+        num_test=2,
+        size=64,
+        seed=0,
+        overwrite=True)
+    return str(root)

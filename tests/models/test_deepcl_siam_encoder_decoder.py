@@ -13,7 +13,6 @@ from mmengine.config import Config, ConfigDict
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
-from mmcd_ext.datasets.synthetic import generate_levir_like
 from mmcd_ext.models.losses import HardSampleContrastiveLoss
 from mmcd_ext.registry import MODELS
 
@@ -275,16 +274,9 @@ def run(args, **kwargs):
 
 
 @pytest.mark.slow
-def test_tiny_deepcl_baseline_trains_and_tests_with_tools(tmp_path):
-    data_root = tmp_path / 'data'
-    generate_levir_like(
-        str(data_root),
-        num_train=4,
-        num_val=2,
-        num_test=2,
-        size=SIZE,
-        seed=0,
-        overwrite=True)
+def test_tiny_deepcl_baseline_trains_and_tests_with_tools(
+        tmp_path, tiny_levir_root):
+    data_root = tiny_levir_root
     cfg = tiny_synthetic(str(data_root), str(tmp_path / 'work'))
     path = str(tmp_path / 'cfg.py')
     cfg.dump(path)

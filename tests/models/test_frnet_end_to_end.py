@@ -9,7 +9,6 @@ import torch
 from cd_testing import binary_cd_batch, run_tool, shrink_config
 from mmengine.config import Config
 
-from mmcd_ext.datasets.synthetic import generate_levir_like
 from mmcd_ext.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -125,17 +124,8 @@ def run(args, **kwargs):
 
 
 @pytest.fixture(scope='module')
-def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp('synthetic_levir')
-    generate_levir_like(
-        str(root),
-        num_train=4,
-        num_val=2,
-        num_test=2,
-        size=SIZE,
-        seed=0,
-        overwrite=True)
-    return str(root)
+def data_root(tiny_levir_root):
+    return tiny_levir_root
 
 
 @pytest.mark.slow

@@ -10,7 +10,6 @@ import torch
 from cd_testing import run_tool, shrink_config
 from mmengine.config import Config
 
-from mmcd_ext.datasets.synthetic import generate_second_like
 from mmcd_ext.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -80,17 +79,8 @@ def run(args, **kwargs):
 
 
 @pytest.fixture(scope='module')
-def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp('synthetic_second')
-    generate_second_like(
-        str(root),
-        num_train=4,
-        num_val=2,
-        num_test=2,
-        size=SIZE,
-        seed=0,
-        overwrite=True)
-    return str(root)
+def data_root(tiny_second_root):
+    return tiny_second_root
 
 
 @pytest.mark.slow

@@ -9,7 +9,6 @@ import torch
 from cd_testing import binary_cd_batch, run_tool, shrink_config
 from mmengine.config import Config
 
-from mmcd_ext.datasets.synthetic import generate_levir_like
 from mmcd_ext.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -178,16 +177,8 @@ def run(args, **kwargs):
 
 
 @pytest.mark.slow
-def test_train_then_test_with_tools(tmp_path):
-    data_root = str(tmp_path / 'data')
-    generate_levir_like(
-        data_root,
-        num_train=4,
-        num_val=2,
-        num_test=2,
-        size=SIZE,
-        seed=0,
-        overwrite=True)
+def test_train_then_test_with_tools(tmp_path, tiny_levir_root):
+    data_root = tiny_levir_root
     # a SAM checkpoint in the official layout, loaded through init_cfg
     sam = MODELS.build(dict(tiny_config().model.backbone, init_cfg=None))
     state = {

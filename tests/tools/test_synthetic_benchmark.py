@@ -9,7 +9,6 @@ from cd_testing import shrink_config
 from mmengine.config import Config
 
 from mmcd_ext.apis import init_model
-from mmcd_ext.datasets.synthetic import generate_levir_like
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BASELINE = osp.join(ROOT, 'configs/baseline/baseline_r18_synthetic-256.py')
@@ -209,17 +208,8 @@ def test_tables():
 
 # ------------------------------------------- 2-iteration runs, end to end
 @pytest.fixture(scope='module')
-def tiny_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp('synthetic_levir')
-    generate_levir_like(
-        str(root),
-        num_train=4,
-        num_val=2,
-        num_test=2,
-        size=64,
-        seed=0,
-        overwrite=True)
-    return str(root)
+def tiny_data(tiny_levir_root):
+    return tiny_levir_root
 
 
 def _tiny_suite(tmp_path, evaluation):

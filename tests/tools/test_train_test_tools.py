@@ -30,17 +30,8 @@ def run(args, **kwargs):
 
 
 @pytest.fixture(scope='module')
-def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp('synthetic_levir')
-    generate_levir_like(
-        str(root),
-        num_train=4,
-        num_val=2,
-        num_test=2,
-        size=64,
-        seed=0,
-        overwrite=True)
-    return str(root)
+def data_root(tiny_levir_root):
+    return tiny_levir_root
 
 
 def tiny_config(path, data_root, work_dir, max_iters=4, deterministic=False):
