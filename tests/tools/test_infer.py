@@ -580,3 +580,26 @@ def test_script_runs_as_a_subprocess(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     change = mmcv.imread(str(tmp_path / 'out' / 'a.png'), flag='unchanged')
     np.testing.assert_array_equal(change, mask * 255)
+
+    # errors in a real process: exit code, one line, no traceback
+    truncated = tmp_path / 'truncated.pth'
+    truncated.write_bytes(open(ckpt, 'rb').read()[:300])
+    state = torch.load(ckpt, weights_only=False)
+    state['meta'] = {'extra': NotAllowed()}
+    torch.save(state, tmp_path / 'pickle.pth')
+    for bad, code in ((truncated, 2), (tmp_path / 'pickle.pth', 1)):
+        proc = subprocess.run([
+            sys.executable, 'tools/infer.py', cfg,
+            str(bad), '--a',
+            str(tmp_path / 'a.png'), '--b',
+            str(tmp_path / 'b.png'), '--out',
+            str(tmp_path / 'out2')
+        ],
+                              cwd=ROOT,
+                              env=env,
+                              capture_output=True,
+                              text=True,
+                              timeout=300)
+        assert proc.returncode == code, proc.stderr[-3000:]
+        assert_one_line(proc.stderr, bad)
+        assert not osp.exists(tmp_path / 'out2')
