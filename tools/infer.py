@@ -4,8 +4,9 @@ Usage::
 
     # one pair -> out/0001.png (0/255)
     python tools/infer.py CONFIG CKPT --a A/0001.png --b B/0001.png --out out
-    # two folders, pairs matched by file name
-    python tools/infer.py CONFIG CKPT --a-dir A --b-dir B --out out
+    # two folders, pairs matched by file name; replace earlier outputs
+    python tools/infer.py CONFIG CKPT --a-dir A --b-dir B --out out \\
+        --overwrite
     # a large georeferenced scene, tiled, written as a GeoTIFF
     python tools/infer.py CONFIG CKPT --a a.tif --b b.tif --out out \\
         --tile 512 --overlap 64 --batch-size 4 --probs \\
@@ -287,10 +288,17 @@ def prepare(
     inputs = [args.config, args.checkpoint]
     input_dirs: List[str] = []
     found = None
+    pair = (args.a, args.b) if args.a is not None else (args.a_dir, args.b_dir)
+    if osp.realpath(pair[0]) == osp.realpath(pair[1]):
+        raise ArgumentError(f'date A {pair[0]} and date B {pair[1]} are the '
+                            'same file or folder')
     if args.a is not None:
         check_regular_file(args.a, 'date-A image')
         check_regular_file(args.b, 'date-B image')
         geo = args.geo or is_geo_path(args.a) or is_geo_path(args.b)
+        if osp.isfile(args.out) and not (geo and is_geo_path(args.out)):
+            raise ArgumentError(f'--out {args.out} is a file; give a folder '
+                                '(a .tif file only for a GeoTIFF pair)')
         name = osp.basename(args.a)
         outputs = geo_outputs(
             args, name, args.out if is_geo_path(args.out) else None) \

@@ -385,6 +385,20 @@ def test_existing_geo_outputs_need_overwrite(tmp_path, capsys):
     ]
 
 
+def test_same_file_for_both_dates_and_a_file_as_out(tmp_path, capsys):
+    cfg, ckpt = model_files(tmp_path)
+    dir_a, dir_b = two_folders(tmp_path)
+    a = dir_a / '0001.png'
+    refused([cfg, ckpt, '--a', a, '--b', a, '--out', tmp_path / 'o'], tmp_path,
+            capsys, 2, a, 'same file')
+    refused([
+        cfg, ckpt, '--a-dir', dir_a, '--b-dir', tmp_path / 'A' / '.', '--out',
+        tmp_path / 'o'
+    ], tmp_path, capsys, 2, dir_a, 'same file or folder')
+    refused([cfg, ckpt, '--a', a, '--b', dir_b / '0001.png', '--out', cfg],
+            tmp_path, capsys, 2, cfg, 'is a file')
+
+
 def test_two_inputs_mapping_to_one_output_name(tmp_path, capsys):
     cfg, ckpt = model_files(tmp_path)
     dir_a, dir_b = two_folders(tmp_path, ('x.png', 'x.jpg'))
