@@ -4,8 +4,9 @@ Usage::
 
     # one pair -> out/0001.png (0/255)
     python tools/infer.py CONFIG CKPT --a A/0001.png --b B/0001.png --out out
-    # two folders, pairs matched by file name
-    python tools/infer.py CONFIG CKPT --a-dir A --b-dir B --out out
+    # two folders, pairs matched by file name; replace earlier outputs
+    python tools/infer.py CONFIG CKPT --a-dir A --b-dir B --out out \\
+        --overwrite
     # a large georeferenced scene, tiled, written as a GeoTIFF
     python tools/infer.py CONFIG CKPT --a a.tif --b b.tif --out out \\
         --tile 512 --overlap 64 --batch-size 4 --probs \\
@@ -14,23 +15,50 @@ Usage::
 ``.tif``/``.tiff`` inputs (or ``--geo``) go through the large-scene path
 (needs rasterio: ``pip install -e ".[geo]"``). See docs/inference.md.
 
-Exit codes: 0 success; 1 an error (message on stderr); 2 bad arguments;
-3 folder mode found images without a partner in the other folder -- every
-matched pair was processed, the unmatched files are listed on stderr.
+Nothing is overwritten by accident: every output path of the run is
+computed and checked before the model is loaded (an output is never an
+input, a file of an input folder, or another output of the run; existing
+files are replaced only with ``--overwrite``), and every file is written
+under a temporary name and renamed when complete.
+
+Exit codes (every error is one line on stderr; ``--debug`` adds the
+traceback):
+
+* 0 success;
+* 1 an error while running (unreadable image or checkpoint, bad config,
+  mismatched grids, ...);
+* 2 bad arguments, found before the model is loaded: usage, missing or
+  non-regular input files, numbers out of range, an output path that would
+  destroy an input or an existing file;
+* 3 folder mode found images without a partner in the other folder --
+  every matched pair was processed, the unmatched files are listed;
+* 4 a scene has no pixel valid in both dates (all no-data, or date B does
+  not overlap date A with ``--resample-b``): nothing is written for it (in
+  folder mode the other pairs are processed); 4 wins over 3.
 """
 import argparse
 import json
+import os
 import os.path as osp
 import sys
-from typing import TYPE_CHECKING, List, Optional
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
-from mmengine.config import DictAction
+from mmengine.config import Config, DictAction
 
 if TYPE_CHECKING:
     from mmcd_ext.apis import ChangeDetector
+    from mmcd_ext.apis.output_plan import OutputPlan
 
+TOOL = 'tools/infer.py'
+#: Exit code of a runtime error.
+EXIT_ERROR = 1
+#: Exit code of bad arguments (found before the model is loaded).
+EXIT_ARGS = 2
 #: Exit code of folder mode when some images had no partner.
 EXIT_UNMATCHED = 3
+#: Exit code when a scene has no pixel valid in both dates.
+EXIT_NO_DATA = 4
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -110,7 +138,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default=64,
         help="GDAL block cache (MiB); default 64 (GDAL's own default, 5%% "
         'of the RAM, would grow with the scene)')
+    out.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='replace output files that exist already (never an input); '
+        'without it such a run stops before writing anything')
     parser.add_argument('--device', default='cpu', help='cpu, cuda, cuda:N')
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show the traceback of an error instead of one line')
     parser.add_argument(
         '--no-progress', action='store_true', help='no progress output')
     parser.add_argument(
@@ -133,57 +170,258 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
+class ArgumentError(ValueError):
+    """A bad argument found after parsing (exit code 2)."""
+
+
+@dataclass
+class Job:
+    """One pair of the run and the files it writes.
+
+    Args:
+        path_a (str): Date-A file.
+        path_b (str): Date-B file.
+        name (str): Name of the pair (relative path of date A in folder
+            mode, its file name for one pair).
+        geo (bool): Tiled GeoTIFF path.
+        outputs (dict[str, str]): Kind of output -> file.
+    """
+    path_a: str
+    path_b: str
+    name: str
+    geo: bool
+    outputs: Dict[str, str] = field(default_factory=dict)
+
+
 def _stem(name: str) -> str:
     return osp.splitext(name)[0]
 
 
-def run_geo_pair(detector: 'ChangeDetector',
-                 args: argparse.Namespace,
-                 path_a: str,
-                 path_b: str,
-                 name: str,
-                 out_file: Optional[str] = None) -> dict:
+def check_numbers(args: argparse.Namespace) -> None:
+    """Refuse numeric arguments out of range.
+
+    Raises:
+        ArgumentError: Naming the option and its valid range.
+    """
+    if args.tile <= 0:
+        raise ArgumentError(f'--tile must be > 0, got {args.tile}')
+    if not 0 <= args.overlap < args.tile:
+        raise ArgumentError(f'--overlap must be >= 0 and < --tile '
+                            f'({args.tile}), got {args.overlap}')
+    if args.batch_size < 1:
+        raise ArgumentError(f'--batch-size must be >= 1, got '
+                            f'{args.batch_size}')
+    if args.gdal_cache_mb <= 0:
+        raise ArgumentError(f'--gdal-cache-mb must be > 0, got '
+                            f'{args.gdal_cache_mb}')
+    if args.bands is not None:
+        bad = [b for b in args.bands if b < 1]
+        if bad:
+            raise ArgumentError(f'--bands are 1-based, got {bad}')
+        if len(set(args.bands)) != len(args.bands):
+            raise ArgumentError(f'--bands lists a band twice: {args.bands}')
+        if args.band_order == 'rgb' and len(args.bands) != 3:
+            raise ArgumentError('--band-order rgb needs three --bands, got '
+                                f'{args.bands}')
+
+
+def geo_outputs(args: argparse.Namespace,
+                name: str,
+                out_file: Optional[str] = None) -> Dict[str, str]:
+    """The files a GeoTIFF pair writes (the ``.partial`` file included)."""
+    out_file = out_file or osp.join(args.out, _stem(name) + '_change.tif')
+    paths = {
+        'change GeoTIFF': out_file,
+        'partial GeoTIFF': out_file + '.partial'
+    }
+    if args.vector is not None:
+        paths['vector'] = args.vector or osp.splitext(out_file)[0] + '.geojson'
+    if args.quicklook:
+        paths['quick-look'] = osp.splitext(out_file)[0] + '_quicklook.png'
+    return paths
+
+
+def image_outputs(args: argparse.Namespace,
+                  name: str,
+                  semantic: bool = False,
+                  palette: bool = False) -> Dict[str, str]:
+    """The PNG files an image pair writes."""
+    from mmcd_ext.apis.image_outputs import pair_output_paths
+    return pair_output_paths(args.out, _stem(name), args.probs, args.overlay,
+                             semantic, palette)
+
+
+def _inside(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or below it (after symlinks)."""
+    path, folder = osp.realpath(path), osp.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def prepare(
+    args: argparse.Namespace
+) -> Tuple[List[Job], Optional[object], 'OutputPlan']:
+    """Check every argument and output path; nothing is loaded or written.
+
+    Returns:
+        tuple: The jobs (image pairs first), the folder pairing (None for
+        one pair) and the output plan.
+
+    Raises:
+        ArgumentError, FileNotFoundError, ValueError: For bad arguments
+            (the caller exits with :data:`EXIT_ARGS`).
+    """
+    from mmcd_ext.apis.folder_pairs import match_folder_pairs
+    from mmcd_ext.apis.geo_inference import is_geo_path
+    from mmcd_ext.apis.output_plan import OutputPlan
+    from mmcd_ext.datasets.transforms.loading import check_regular_file
+    from mmcd_ext.utils.checkpoint import check_checkpoint_file
+    from mmcd_ext.utils.cli import one_line
+
+    check_numbers(args)
+    check_regular_file(args.config, 'config')
+    try:
+        Config.fromfile(args.config)
+    except Exception as err:  # mmengine raises many kinds here
+        raise ArgumentError(f'config {args.config} cannot be read: '
+                            f'{one_line(err)}') from err
+    check_checkpoint_file(args.checkpoint)
+    inputs = [args.config, args.checkpoint]
+    input_dirs: List[str] = []
+    found = None
+    pair = (args.a, args.b) if args.a is not None else (args.a_dir, args.b_dir)
+    if osp.realpath(pair[0]) == osp.realpath(pair[1]):
+        raise ArgumentError(f'date A {pair[0]} and date B {pair[1]} are the '
+                            'same file or folder')
+    if args.a is not None:
+        check_regular_file(args.a, 'date-A image')
+        check_regular_file(args.b, 'date-B image')
+        geo = args.geo or is_geo_path(args.a) or is_geo_path(args.b)
+        if osp.isfile(args.out) and not (geo and is_geo_path(args.out)):
+            raise ArgumentError(f'--out {args.out} is a file; give a folder '
+                                '(a .tif file only for a GeoTIFF pair)')
+        name = osp.basename(args.a)
+        outputs = geo_outputs(
+            args, name, args.out if is_geo_path(args.out) else None) \
+            if geo else image_outputs(args, name)
+        jobs = [Job(args.a, args.b, name, geo, outputs)]
+        inputs += [args.a, args.b]
+    else:
+        for flag, folder in (('--a-dir', args.a_dir), ('--b-dir', args.b_dir)):
+            if not osp.isdir(folder):
+                raise ArgumentError(f'{flag} {folder} is not a folder')
+            if _inside(args.out, folder):
+                raise ArgumentError(
+                    f'--out {args.out} is or lies inside the input folder '
+                    f'{folder} '
+                    '(its files would be read as inputs next time); choose '
+                    'another --out')
+        input_dirs = [args.a_dir, args.b_dir]
+        found = match_folder_pairs(args.a_dir, args.b_dir)
+        jobs = []
+        for name, paths in found.pairs.items():
+            path_a, path_b = paths['img_path'], paths['img_path2']
+            check_regular_file(path_a, 'date-A image')
+            check_regular_file(path_b, 'date-B image')
+            geo = args.geo or is_geo_path(name)
+            jobs.append(
+                Job(
+                    path_a, path_b, name, geo,
+                    geo_outputs(args, name) if geo else image_outputs(
+                        args, name)))
+            inputs += [path_a, path_b]
+            input_dirs += [osp.dirname(path_a), osp.dirname(path_b)]
+        for role in found.unpaired.values():
+            inputs += list(role.values())
+    if jobs and not any(job.geo for job in jobs):
+        for flag, used in (('--vector', args.vector
+                            is not None), ('--quicklook', args.quicklook)):
+            if used:
+                raise ArgumentError(f'{flag} applies to GeoTIFF scenes only; '
+                                    'these inputs are images (add --geo to '
+                                    'tile them as rasters)')
+    if jobs and args.overlay and all(job.geo for job in jobs):
+        raise ArgumentError('--overlay applies to image pairs only; GeoTIFF '
+                            'scenes get --quicklook')
+    plan = OutputPlan(inputs, input_dirs, overwrite=args.overwrite)
+    jobs.sort(key=lambda job: job.geo)  # image pairs first, see run()
+    for job in jobs:
+        for kind, path in job.outputs.items():
+            plan.add(path, f'the {kind} of {job.path_a}')
+    return jobs, found, plan
+
+
+def build_detector(args: argparse.Namespace) -> 'ChangeDetector':
+    """The model, with errors that name the config or checkpoint file.
+
+    When building or loading fails, the checkpoint is read once more on its
+    own (:func:`~mmcd_ext.utils.checkpoint.read_checkpoint`): a damaged
+    file or a refused pickle is then reported as such, naming the file;
+    anything else is reported with the config's name.
+    """
+    from mmcd_ext.apis import ChangeDetector
+    from mmcd_ext.utils.checkpoint import CheckpointError, read_checkpoint
+    from mmcd_ext.utils.cli import one_line
+    try:
+        return ChangeDetector(args.config, args.checkpoint, args.device,
+                              args.cfg_options)
+    except (CheckpointError, FileNotFoundError):
+        raise  # these name their file already
+    except Exception as err:
+        try:
+            read_checkpoint(args.checkpoint)
+        except CheckpointError:
+            raise
+        except Exception as bad:  # what read_checkpoint does not sort
+            raise CheckpointError(f'checkpoint {args.checkpoint} cannot be '
+                                  f'read: {one_line(bad)}') from err
+        if args.config in str(err) or args.checkpoint in str(err):
+            raise
+        raise RuntimeError(f'cannot build the model of config {args.config} '
+                           f'with checkpoint {args.checkpoint}: '
+                           f'{one_line(err)}') from err
+
+
+def run_geo_pair(detector: 'ChangeDetector', args: argparse.Namespace,
+                 job: Job) -> dict:
     """Tiled GeoTIFF inference of one pair; returns the summary dict."""
     from mmcd_ext.apis import infer_geotiff
-    out_file = out_file or osp.join(args.out, _stem(name) + '_change.tif')
-    vector = None
-    if args.vector is not None:
-        vector = args.vector or osp.splitext(out_file)[0] + '.geojson'
-    quicklook = osp.splitext(out_file)[0] + '_quicklook.png' \
-        if args.quicklook else None
     summary = infer_geotiff(
         detector,
-        path_a,
-        path_b,
-        out_file,
+        job.path_a,
+        job.path_b,
+        job.outputs['change GeoTIFF'],
         tile=args.tile,
         overlap=args.overlap,
         batch_size=args.batch_size,
         bands=args.bands,
         band_order=args.band_order,
         probs=args.probs,
-        vector_path=vector,
-        quicklook_path=quicklook,
+        vector_path=job.outputs.get('vector'),
+        quicklook_path=job.outputs.get('quick-look'),
         resample_b=args.resample_b,
         progress=not args.no_progress,
         gdal_cache_mb=args.gdal_cache_mb)
     return summary.to_dict()
 
 
-def run_image_pair(detector: 'ChangeDetector', args: argparse.Namespace,
-                   path_a: str, path_b: str, name: str) -> dict:
+def run_image_pair(detector: 'ChangeDetector',
+                   args: argparse.Namespace,
+                   job: Job,
+                   result: Optional[object] = None) -> dict:
     """Whole-image inference of one pair through the config's pipeline."""
     from mmcd_ext.apis.image_outputs import write_pair_outputs
-    result = detector.predict(path_a, path_b, return_probs=args.probs)
+    if result is None:
+        result = detector.predict(
+            job.path_a, job.path_b, return_probs=args.probs)
     written = write_pair_outputs(
         result,
         args.out,
-        _stem(name),
+        _stem(job.name),
         probs=args.probs,
         overlay=args.overlay,
         palette=detector.palette)
     return dict(
-        pair=[path_a, path_b],
+        pair=[job.path_a, job.path_b],
         changed_pixels=int(result.change.sum()),
         files=written)
 
@@ -192,69 +430,98 @@ def _report(record: dict) -> None:
     print(json.dumps(record), flush=True)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """Run the tool; returns the exit code."""
-    args = parse_args(argv)
-    try:
-        from mmcd_ext.apis import ChangeDetector
-        from mmcd_ext.apis.folder_pairs import match_folder_pairs
-        from mmcd_ext.apis.geo_inference import is_geo_path
-        if args.a is not None:
-            for path in (args.a, args.b):
-                if not osp.isfile(path):
-                    raise FileNotFoundError(f'input image {path} does not '
-                                            'exist')
-            geo = args.geo or is_geo_path(args.a) or is_geo_path(args.b)
-            detector = ChangeDetector(args.config, args.checkpoint,
-                                      args.device, args.cfg_options)
-            name = osp.basename(args.a)
-            if geo:
-                out_file = args.out if is_geo_path(args.out) else None
-                _report(
-                    run_geo_pair(detector, args, args.a, args.b, name,
-                                 out_file))
-            else:
-                _report(run_image_pair(detector, args, args.a, args.b, name))
-            return 0
+def _error(message: str) -> None:
+    print(f'{TOOL}: error: {message}', file=sys.stderr)
 
-        found = match_folder_pairs(args.a_dir, args.b_dir)
-        for paths in found.unused.values():
-            for path in paths:
-                print(
-                    f'warning: not an image, not used: {path}',
-                    file=sys.stderr)
-        for path in found.unpaired['img_path'].values():
-            print(
-                f'unmatched: {path} has no date-B partner in {args.b_dir}',
-                file=sys.stderr)
-        for path in found.unpaired['img_path2'].values():
-            print(
-                f'unmatched: {path} has no date-A partner in {args.a_dir}',
-                file=sys.stderr)
+
+def _list_unmatched(args: argparse.Namespace, found: object) -> None:
+    for paths in found.unused.values():
+        for path in paths:
+            print(f'warning: not an image, not used: {path}', file=sys.stderr)
+    for path in found.unpaired['img_path'].values():
+        print(
+            f'unmatched: {path} has no date-B partner in {args.b_dir}',
+            file=sys.stderr)
+    for path in found.unpaired['img_path2'].values():
+        print(
+            f'unmatched: {path} has no date-A partner in {args.a_dir}',
+            file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the tool with parsed arguments; returns the exit code.
+
+    Semantic change models write two more PNGs per image pair, which is
+    known only from their first prediction: those paths are checked then,
+    before any file is written (image pairs run before GeoTIFF scenes).
+    """
+    from mmcd_ext.apis.geo_inference import NoValidDataError
+    from mmcd_ext.utils.cli import one_line
+    try:
+        jobs, found, plan = prepare(args)
+    except (OSError, ValueError) as err:
+        _error(str(err) if isinstance(err, ArgumentError) else one_line(err))
+        return EXIT_ARGS
+    if found is not None:
+        _list_unmatched(args, found)
         if not found.pairs:
             raise FileNotFoundError(
                 f'no image of {args.a_dir} has a partner of the same name in '
                 f'{args.b_dir}')
-        detector = ChangeDetector(args.config, args.checkpoint, args.device,
-                                  args.cfg_options)
-        for name, paths in found.pairs.items():
-            path_a, path_b = paths['img_path'], paths['img_path2']
-            if args.geo or is_geo_path(name):
-                _report(run_geo_pair(detector, args, path_a, path_b, name))
-            else:
-                _report(run_image_pair(detector, args, path_a, path_b, name))
-        if found.num_unpaired:
+    detector = build_detector(args)
+    empty = 0
+    checked_semantic = False
+    for job in jobs:
+        if not job.geo:
+            result = detector.predict(
+                job.path_a, job.path_b, return_probs=args.probs)
+            if not checked_semantic and result.semantic_a is not None:
+                try:
+                    for other in jobs:
+                        if other.geo:
+                            continue
+                        extra = image_outputs(args, other.name, True,
+                                              detector.palette is not None)
+                        for kind, path in extra.items():
+                            if kind not in other.outputs:
+                                plan.add(path, f'the {kind} of {other.path_a}')
+                except ValueError as err:
+                    _error(one_line(err))
+                    return EXIT_ARGS
+            checked_semantic = True
+            _report(run_image_pair(detector, args, job, result))
+            continue
+        try:
+            _report(run_geo_pair(detector, args, job))
+        except NoValidDataError as err:
+            _error(one_line(err))
+            empty += 1
+    if empty:
+        if found is not None:
             print(
-                f'{found.num_unpaired} image(s) without a partner were '
-                f'not processed (listed above); {len(found.pairs)} '
-                'pair(s) done',
+                f'{empty} scene(s) had no valid pixel and were not written '
+                f'(listed above); {len(jobs) - empty} pair(s) done',
                 file=sys.stderr)
-            return EXIT_UNMATCHED
-        return 0
-    except (FileNotFoundError, ValueError, RuntimeError, ImportError,
-            TypeError, KeyError, OSError) as err:
-        print(f'infer.py: error: {err}', file=sys.stderr)
-        return 1
+        return EXIT_NO_DATA
+    if found is not None and found.num_unpaired:
+        print(
+            f'{found.num_unpaired} image(s) without a partner were '
+            f'not processed (listed above); {len(found.pairs)} '
+            'pair(s) done',
+            file=sys.stderr)
+        return EXIT_UNMATCHED
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the tool; returns the exit code (see the module docstring)."""
+    from mmcd_ext.utils.cli import tool_errors
+    args = parse_args(argv)  # usage errors exit 2 here
+    try:
+        with tool_errors(TOOL, args.debug):
+            return run(args)
+    except SystemExit as done:  # tool_errors printed the one-line error
+        return int(done.code)
 
 
 if __name__ == '__main__':

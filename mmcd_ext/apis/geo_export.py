@@ -12,6 +12,7 @@ from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
+from mmcd_ext.utils.atomic import atomic_path
 from .geo_writer import OUT_NODATA, require_rasterio
 
 
@@ -98,7 +99,8 @@ def write_change_vector(raster_path: str,
 
     Coordinates stay in the raster's CRS (named in a ``crs`` member, as
     GDAL and QGIS read it); ``area`` is in that CRS's units squared (m^2 for
-    projected CRSs in metres). Features are streamed to the file.
+    projected CRSs in metres). Features are streamed to a temporary file in
+    the same folder, renamed to ``out_path`` when complete.
 
     Args:
         raster_path (str): The change GeoTIFF.
@@ -125,7 +127,7 @@ def write_change_vector(raster_path: str,
     count = 0
     parent = osp.dirname(osp.abspath(out_path))
     os.makedirs(parent, exist_ok=True)
-    with open(out_path, 'w') as f:
+    with atomic_path(out_path) as tmp, open(tmp, 'w') as f:
         f.write(json.dumps(header)[:-1] + ', "features": [\n')
         for feature in iter_change_polygons(raster_path, connectivity):
             if count:
@@ -142,7 +144,8 @@ def write_quicklook(raster_path: str,
     """A PNG of the change band, decimated to at most ``max_size`` pixels.
 
     White changed, black unchanged, grey no-data (nearest-neighbour
-    decimation, read by GDAL without loading the full band).
+    decimation, read by GDAL without loading the full band). Written
+    atomically.
 
     Args:
         raster_path (str): The change GeoTIFF.
@@ -152,9 +155,8 @@ def write_quicklook(raster_path: str,
     Returns:
         str: ``out_path``.
     """
-    import mmcv
-
     from mmcd_ext.visualization.change_maps import binary_change_map
+    from .image_outputs import write_image_atomic
     rasterio = require_rasterio()
     from rasterio.enums import Resampling
     with rasterio.open(raster_path) as ds:
@@ -163,5 +165,4 @@ def write_quicklook(raster_path: str,
                  max(1, int(round(ds.width * scale))))
         change = ds.read(1, out_shape=shape, resampling=Resampling.nearest)
     rgb = binary_change_map(change, ignore_index=OUT_NODATA)
-    mmcv.imwrite(rgb[..., ::-1], out_path)
-    return out_path
+    return write_image_atomic(rgb[..., ::-1], out_path)

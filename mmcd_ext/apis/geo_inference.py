@@ -29,7 +29,13 @@ from mmengine.utils import ProgressBar
 from .change_detector import ChangeDetector
 from .geo_export import write_change_vector, write_quicklook
 from .geo_writer import ChangeRasterWriter, require_rasterio
+from .output_plan import OutputPlan
 from .tiling import TileGrid
+
+
+class NoValidDataError(RuntimeError):
+    """A scene has no pixel valid in both dates; nothing was written."""
+
 
 #: File extensions treated as georeferenced rasters by the CLI.
 GEO_EXTENSIONS = ('.tif', '.tiff')
@@ -129,6 +135,30 @@ def check_same_grid(src_a: Any, src_b: Any) -> None:
             'the files first (e.g. gdalwarp).')
 
 
+def check_footprints_overlap(src_a: Any, src_b: Any) -> None:
+    """Refuse two georeferenced rasters whose footprints do not overlap.
+
+    Args:
+        src_a (rasterio.io.DatasetReader): Date A.
+        src_b (rasterio.io.DatasetReader): Date B (any CRS).
+
+    Raises:
+        NoValidDataError: If date B's bounds, in date A's CRS, share no
+            area with date A's; the message gives both.
+    """
+    from rasterio.warp import transform_bounds
+    left, bottom, right, top = transform_bounds(src_b.crs, src_a.crs,
+                                                *src_b.bounds)
+    a = src_a.bounds
+    if min(right, a.right) <= max(left, a.left) or \
+            min(top, a.top) <= max(bottom, a.bottom):
+        box = tuple(round(v, 3) for v in (left, bottom, right, top))
+        raise NoValidDataError(
+            f'date B {src_b.name} (bounds {box} in the CRS of A) does not '
+            f'overlap date A {src_a.name} (bounds '
+            f'{tuple(round(v, 3) for v in a)}); nothing to compare')
+
+
 def _open_date_b(src_a: Any, src_b: Any, resample_b: bool) -> Any:
     """Date B as it is, or warped onto date A's grid."""
     if not resample_b:
@@ -138,6 +168,7 @@ def _open_date_b(src_a: Any, src_b: Any, resample_b: bool) -> Any:
         raise ValueError(
             f'--resample-b needs both dates georeferenced; '
             f'{src_a.name if src_a.crs is None else src_b.name} has no CRS')
+    check_footprints_overlap(src_a, src_b)
     from rasterio.enums import Resampling
     from rasterio.vrt import WarpedVRT
     return WarpedVRT(
@@ -155,13 +186,24 @@ def _valid_mask(srcs: Sequence[Any],
                 bands: List[int],
                 window: Any,
                 data: Optional[Sequence[np.ndarray]] = None) -> np.ndarray:
-    """Pixels valid in every band of every date: ``(h, w)`` bool."""
+    """Pixels valid in every band of every date: ``(h, w)`` bool.
+
+    A pixel is invalid where GDAL's mask says so (nodata value, internal
+    mask, alpha band) or, in floating-point bands, where it is NaN or
+    infinite; ``data`` (the bands already read, per date) saves reading
+    them again for that test.
+    """
     valid = None
     for k, src in enumerate(srcs):
         masks = src.read_masks(bands, window=window)
         ok = (masks > 0).all(axis=0)
-        if data is not None:
-            ok &= np.isfinite(data[k]).all(axis=0)
+        values = data[k] if data is not None else None
+        if values is None and any(
+                np.issubdtype(np.dtype(src.dtypes[b - 1]), np.floating)
+                for b in bands):
+            values = src.read(bands, window=window)
+        if values is not None:
+            ok &= np.isfinite(values).all(axis=0)
         valid = ok if valid is None else valid & ok
     return valid
 
@@ -240,8 +282,11 @@ def infer_geotiff(detector: ChangeDetector,
     Raises:
         ImportError: Without rasterio.
         ValueError: If the dates are not on the same grid (without
-            ``resample_b``), a band does not exist or an argument is out of
-            range.
+            ``resample_b``), a band does not exist, an argument is out of
+            range, or an output path is an input or another output.
+        NoValidDataError: If no pixel is valid in both dates (every pixel
+            no-data, or with ``resample_b`` date B does not overlap date A);
+            the partial GeoTIFF is removed and nothing is written.
     """
     rasterio = require_rasterio()
 
@@ -255,9 +300,13 @@ def infer_geotiff(detector: ChangeDetector,
     for path in (path_a, path_b):
         if not osp.isfile(path):
             raise FileNotFoundError(f'raster {path} does not exist')
-        if osp.abspath(path) == osp.abspath(out_path):
-            raise ValueError(f'the output {out_path} would overwrite an '
-                             'input')
+    plan = OutputPlan([path_a, path_b], overwrite=True)
+    for kind, path in (('change GeoTIFF', out_path), ('partial GeoTIFF',
+                                                      out_path + '.partial'),
+                       ('vector', vector_path), ('quick-look',
+                                                 quicklook_path)):
+        if path:
+            plan.add(path, f'the {kind}')
     start = time.monotonic()
     with rasterio.Env(GDAL_CACHEMAX=gdal_cache_mb * 1024 * 1024):
         with rasterio.open(path_a) as src_a, \
@@ -273,6 +322,11 @@ def infer_geotiff(detector: ChangeDetector,
                 summary = _run_scene(detector, src_a, src_b, sel,
                                      channel_order, grid, out_path, batch_size,
                                      probs, progress)
+            except NoValidDataError as err:
+                raise NoValidDataError(
+                    f'no pixel is valid in both {path_a} and {path_b} '
+                    f'(bands {sel}: nodata value, mask or NaN everywhere); '
+                    f'{err}') from None
             finally:
                 if src_b is not raw_b:
                     src_b.close()
@@ -344,6 +398,8 @@ def _run_scene(detector: ChangeDetector, src_a: Any, src_b: Any,
                     if bar is not None:
                         bar.update(len(batch))
                 writer.end_row()
+            if not writer.valid_pixels:  # the partial file is removed
+                raise NoValidDataError(f'{out_path} not written')
             writer.finish()
     finally:
         if bar is not None:

@@ -21,6 +21,7 @@ from typing import Any, Callable, List, Optional, Sequence, Type
 
 import numpy as np
 
+from mmcd_ext.utils.atomic import commit_file
 from .change_detector import ChangeResult
 from .tiling import StripBlender, TileGrid
 
@@ -87,7 +88,8 @@ class ChangeRasterWriter:
     The file is created at the first :meth:`add_tiles`, whose results tell
     a binary model from a semantic change model (or by :meth:`finish` when
     no tile was given: the scene is all no-data). It is written as
-    ``out_path + '.partial'`` and renamed by :meth:`finish`; :meth:`close`,
+    ``out_path + '.partial'`` and renamed (after ``fsync``) by
+    :meth:`finish`; :meth:`close`,
     which leaving the ``with`` block calls (also on an exception), closes
     it and removes the partial file, so an unfinished run never leaves a
     plausible-looking output.
@@ -216,7 +218,7 @@ class ChangeRasterWriter:
             self._write_rows(self._pending)
         self._pending = None
         self._dst.close()
-        os.replace(self.partial_path, self.out_path)
+        commit_file(self.partial_path, self.out_path)
 
     def close(self) -> None:
         """Close the file and remove it if :meth:`finish` did not complete.

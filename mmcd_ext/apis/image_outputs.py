@@ -3,9 +3,11 @@ import os
 import os.path as osp
 from typing import Dict, Optional, Sequence, Tuple
 
+import cv2
 import mmcv
 import numpy as np
 
+from mmcd_ext.utils.atomic import atomic_path
 from mmcd_ext.visualization.change_maps import colorize_semantic
 from .change_detector import ChangeResult
 
@@ -61,6 +63,68 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip((img - lo) * scale, 0, 255).astype(np.uint8)
 
 
+def write_image_atomic(img: np.ndarray, path: str) -> str:
+    """Encode an image by ``path``'s extension and write it atomically.
+
+    The bytes go to a temporary file in the same folder (created if
+    missing), which is renamed to ``path`` only when complete: an existing
+    file is replaced whole or left untouched.
+
+    Args:
+        img (np.ndarray): ``(H, W)`` or ``(H, W, 3)`` BGR image.
+        path (str): Destination, e.g. ``out/0001.png``.
+
+    Returns:
+        str: ``path``.
+
+    Raises:
+        OSError: If the image cannot be encoded in that format.
+    """
+    ok, buf = cv2.imencode(osp.splitext(path)[1] or '.png', img)
+    if not ok:
+        raise OSError(f'could not encode {path}')
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with atomic_path(path) as tmp:
+        with open(tmp, 'wb') as f:
+            f.write(buf.tobytes())
+    return path
+
+
+def pair_output_paths(out_dir: str,
+                      name: str,
+                      probs: bool = False,
+                      overlay: bool = False,
+                      semantic: bool = False,
+                      palette: bool = False) -> Dict[str, str]:
+    """The files :func:`write_pair_outputs` writes for one pair.
+
+    Args:
+        out_dir (str): Output folder.
+        name (str): File name without extension, relative to ``out_dir``.
+        probs (bool): The probability map is written. Defaults to False.
+        overlay (bool): The overlay is written. Defaults to False.
+        semantic (bool): The model predicts semantic change maps.
+            Defaults to False.
+        palette (bool): A class palette is known (coloured semantic maps
+            with ``overlay``). Defaults to False.
+
+    Returns:
+        dict[str, str]: Kind of output -> file, in writing order.
+    """
+    base = osp.join(out_dir, name)
+    paths = {'change': base + '.png'}
+    if probs:
+        paths['prob'] = base + '_prob.png'
+    if semantic:
+        for key in ('semantic_a', 'semantic_b'):
+            paths[key] = f'{base}_{key}.png'
+            if overlay and palette:
+                paths[f'{key}_color'] = f'{base}_{key}_color.png'
+    if overlay:
+        paths['overlay'] = base + '_overlay.png'
+    return paths
+
+
 def write_pair_outputs(
         result: ChangeResult,
         out_dir: str,
@@ -70,7 +134,7 @@ def write_pair_outputs(
         palette: Optional[Sequence[Sequence[int]]] = None) -> Dict[str, str]:
     """Write the PNG outputs of one pair.
 
-    Files (``name`` may contain sub-folders):
+    Files (``name`` may contain sub-folders; see :func:`pair_output_paths`):
 
     * ``<name>.png``: change map, 255 changed / 0 unchanged;
     * ``<name>_prob.png`` (``probs``): probability of change,
@@ -80,6 +144,11 @@ def write_pair_outputs(
     * ``<name>_overlay.png`` (``overlay``): date B with changed pixels
       tinted red; semantic models also get ``<name>_semantic_a_color.png`` /
       ``_b_color.png`` when a palette is known.
+
+    Each file is written atomically (:func:`write_image_atomic`). Existing
+    files are replaced: callers that must not overwrite check the paths
+    first (``tools/infer.py`` does, with
+    :class:`~mmcd_ext.apis.output_plan.OutputPlan`).
 
     Args:
         result (ChangeResult): The prediction; ``img_path2`` is needed for
@@ -99,39 +168,32 @@ def write_pair_outputs(
         ValueError: If probabilities are asked for but missing, or the
             overlay has no date-B image to draw on.
     """
-    base = osp.join(out_dir, name)
-    os.makedirs(osp.dirname(osp.abspath(base)), exist_ok=True)
-    written = {}
-
-    def save(kind: str, suffix: str, img: np.ndarray) -> None:
-        path = base + suffix
-        if not mmcv.imwrite(img, path):
-            raise OSError(f'could not write {path}')
-        written[kind] = path
-
-    save('change', '.png', result.change.astype(np.uint8) * 255)
+    if probs and result.change_prob is None:
+        raise ValueError('probabilities were not predicted: call '
+                         'predict(..., return_probs=True)')
+    if overlay and result.img_path2 is None:
+        raise ValueError('the overlay needs the date-B image file')
+    paths = pair_output_paths(out_dir, name, probs, overlay, result.semantic_a
+                              is not None, palette is not None)
+    images = {'change': result.change.astype(np.uint8) * 255}
     if probs:
-        if result.change_prob is None:
-            raise ValueError('probabilities were not predicted: call '
-                             'predict(..., return_probs=True)')
         prob = np.clip(np.rint(result.change_prob * 255), 0, 255)
-        save('prob', '_prob.png', prob.astype(np.uint8))
+        images['prob'] = prob.astype(np.uint8)
     for key in ('semantic_a', 'semantic_b'):
         sem = getattr(result, key)
-        if sem is None:
-            continue
-        save(key, f'_{key}.png', sem)
-        if overlay and palette is not None:
-            rgb = colorize_semantic(sem, palette)
-            save(f'{key}_color', f'_{key}_color.png', rgb[..., ::-1])
+        if sem is not None:
+            images[key] = sem
+            if f'{key}_color' in paths:
+                images[f'{key}_color'] = colorize_semantic(sem,
+                                                           palette)[..., ::-1]
     if overlay:
-        if result.img_path2 is None:
-            raise ValueError('the overlay needs the date-B image file')
         image = mmcv.imread(result.img_path2, flag='unchanged')
         if image is None:
             raise FileNotFoundError(f'cannot read {result.img_path2}')
         if image.ndim == 3 and image.shape[2] >= 3:
             image = image[..., [2, 1, 0]]  # BGR(A) -> RGB
         rgb = change_overlay(_to_uint8(image), result.change)
-        save('overlay', '_overlay.png', rgb[..., ::-1])
-    return written
+        images['overlay'] = rgb[..., ::-1]
+    for kind, path in paths.items():
+        write_image_atomic(images[kind], path)
+    return paths

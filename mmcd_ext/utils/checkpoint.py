@@ -89,6 +89,42 @@ class CheckpointError(ValueError):
     """A checkpoint file that cannot be used; the message names the file."""
 
 
+def check_checkpoint_file(path: str) -> None:
+    """Refuse a checkpoint file from its ``stat`` and first bytes only.
+
+    Cheap enough to run before a model is built: missing, not a regular
+    file (a FIFO would block), empty, a zip archive without its end (a
+    truncated save), or neither a zip archive nor a pickle.
+
+    Args:
+        path (str): The checkpoint file.
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        CheckpointError: If the file cannot be a torch checkpoint.
+    """
+    try:
+        info = os.stat(path)
+    except OSError as err:
+        raise FileNotFoundError(
+            f'checkpoint {path}: {err.strerror or err}') from err
+    if not stat.S_ISREG(info.st_mode):
+        raise CheckpointError(f'checkpoint {path} is not a regular file')
+    if info.st_size == 0:
+        raise CheckpointError(f'checkpoint {path} is empty (0 bytes)')
+    with open(path, 'rb') as f:
+        head = f.read(4)
+    if not zipfile.is_zipfile(path):
+        if head == b'PK\x03\x04':  # a zip whose end is missing
+            raise CheckpointError(
+                f'checkpoint {path} is a truncated zip archive (an '
+                'interrupted save or download?)')
+        if head[:1] != b'\x80':  # neither torch's zip nor a legacy pickle
+            raise CheckpointError(
+                f'checkpoint {path} is not a torch checkpoint (neither a '
+                'zip archive nor a pickle)')
+
+
 def read_checkpoint(path: str, map_location: str = 'cpu') -> dict:
     """Load a local checkpoint file with one-line errors naming it.
 
@@ -112,26 +148,7 @@ def read_checkpoint(path: str, map_location: str = 'cpu') -> dict:
         CheckpointError: For every other unusable file.
     """
     allow_mmengine_checkpoint_types()
-    try:
-        info = os.stat(path)
-    except OSError as err:
-        raise FileNotFoundError(
-            f'checkpoint {path}: {err.strerror or err}') from err
-    if not stat.S_ISREG(info.st_mode):
-        raise CheckpointError(f'checkpoint {path} is not a regular file')
-    if info.st_size == 0:
-        raise CheckpointError(f'checkpoint {path} is empty (0 bytes)')
-    with open(path, 'rb') as f:
-        head = f.read(4)
-    if not zipfile.is_zipfile(path):
-        if head == b'PK\x03\x04':  # a zip whose end is missing
-            raise CheckpointError(
-                f'checkpoint {path} is a truncated zip archive (an '
-                'interrupted save or download?)')
-        if head[:1] != b'\x80':  # neither torch's zip nor a legacy pickle
-            raise CheckpointError(
-                f'checkpoint {path} is not a torch checkpoint (neither a '
-                'zip archive nor a pickle)')
+    check_checkpoint_file(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError,

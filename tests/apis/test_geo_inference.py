@@ -3,7 +3,9 @@ without seams, no-data, tiled == whole, grid checks, vectors, SCD, progress,
 and the change GeoTIFF writer on its own."""
 import ast
 import glob
+import hashlib
 import json
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from rasterio.transform import from_origin
 
 from mmcd_ext.apis import ChangeDetector, ChangeResult, infer_geotiff
 from mmcd_ext.apis.geo_export import polygon_area
+from mmcd_ext.apis.geo_inference import NoValidDataError
 from mmcd_ext.apis.geo_writer import (OUT_NODATA, ChangeRasterWriter,
                                       require_rasterio)
 from mmcd_ext.apis.tiling import TileGrid, tile_starts
@@ -417,8 +420,92 @@ def test_a_failed_run_leaves_no_output(tmp_path, monkeypatch):
             progress=False)
     assert len(calls) == 3  # it failed in the middle of the scene
     assert not osp.exists(out) and not osp.exists(out + '.partial')
-    with pytest.raises(ValueError, match='overwrite an input'):
+    with pytest.raises(ValueError, match='would overwrite the input'):
         infer_geotiff(detector, pa, pb, pa, progress=False)
+
+
+def test_outputs_never_replace_an_input_or_each_other(tmp_path, diff_detector):
+    a = np.full((3, 40, 40), 9, np.uint8)
+    pa = write_raster(tmp_path / 'a.tif', a)
+    pb = write_raster(tmp_path / 'b.tif', a)
+    out = str(tmp_path / 'out.tif')
+    os.symlink(pb, tmp_path / 'link.tif')
+    digests = {p: sha256(p) for p in (pa, pb)}
+    for kwargs, message in (
+        (dict(out_path=str(tmp_path / 'link.tif')), 'overwrite the input'),
+        (dict(vector_path=pa), 'overwrite the input'),
+        (dict(quicklook_path=pb), 'overwrite the input'),
+        (dict(vector_path=out), 'vector and the change GeoTIFF'),
+    ):
+        args = dict(out_path=out, progress=False, tile=32, overlap=8)
+        args.update(kwargs)
+        with pytest.raises(ValueError, match=message):
+            infer_geotiff(diff_detector, pa, pb, **args)
+        assert {p: sha256(p) for p in (pa, pb)} == digests
+        assert not osp.exists(out)
+
+
+def sha256(path):
+    with open(path, 'rb') as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def test_nan_and_inf_pixels_are_no_data(tmp_path, diff_detector):
+    rng = np.random.default_rng(8)
+    a = rng.integers(1, 190, (3, 48, 64)).astype(np.float32)
+    b = a.copy()
+    b[:, 10:30, 20:40] += 60  # planted change, partly under the NaNs
+    a[1, 5:15, 5:25] = np.nan  # one band only is enough
+    b[:, 40:44, 50:60] = np.inf
+    b[0, 0:48, 62] = -np.inf
+    pa = write_raster(tmp_path / 'a.tif', a)  # float32, no nodata value
+    pb = write_raster(tmp_path / 'b.tif', b)
+    out = str(tmp_path / 'out.tif')
+    summary = infer_geotiff(
+        diff_detector,
+        pa,
+        pb,
+        out,
+        tile=32,
+        overlap=8,
+        probs=True,
+        progress=False)
+    invalid = ~(np.isfinite(a).all(axis=0) & np.isfinite(b).all(axis=0))
+    expected = np.zeros((48, 64), np.uint8)
+    expected[10:30, 20:40] = 1
+    expected[invalid] = OUT_NODATA
+    with rasterio.open(out) as ds:
+        np.testing.assert_array_equal(ds.read(1), expected)
+        assert (ds.read(2)[invalid] == OUT_NODATA).all()
+    assert summary.valid_pixels == int((~invalid).sum())
+    assert summary.changed_pixels == int((expected == 1).sum())
+
+
+def test_a_scene_without_valid_pixels_writes_nothing(tmp_path, diff_detector):
+    nan = np.full((3, 40, 50), np.nan, np.float32)
+    pa = write_raster(tmp_path / 'a.tif', nan)
+    pb = write_raster(tmp_path / 'b.tif', np.zeros_like(nan))
+    out = tmp_path / 'out' / 'c.tif'
+    with pytest.raises(NoValidDataError, match=r'no pixel is valid in both'):
+        infer_geotiff(
+            diff_detector,
+            pa,
+            pb,
+            str(out),
+            tile=32,
+            overlap=8,
+            vector_path=str(tmp_path / 'out' / 'c.geojson'),
+            quicklook_path=str(tmp_path / 'out' / 'c.png'),
+            progress=False)
+    assert os.listdir(tmp_path / 'out') == []  # partial file removed too
+    # date B entirely outside date A: refused before any tile is read
+    u8 = np.full((3, 40, 50), 9, np.uint8)
+    pa = write_raster(tmp_path / 'a8.tif', u8)
+    pb = write_raster(tmp_path / 'far.tif', u8, origin=(600000.0, ORIGIN[1]))
+    with pytest.raises(NoValidDataError, match=r'far\.tif.*does not overlap'):
+        infer_geotiff(
+            diff_detector, pa, pb, str(out), resample_b=True, progress=False)
+    assert os.listdir(tmp_path / 'out') == []
 
 
 def test_missing_rasterio_gives_the_install_hint(monkeypatch, tmp_path,
