@@ -23,6 +23,7 @@ from mmcd_ext.utils.launch import setup_launch
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
+        prog='tools/test.py',
         description='Test (and evaluate) a change detector')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')

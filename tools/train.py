@@ -19,7 +19,8 @@ from mmcd_ext.utils.launch import setup_launch
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Train a change detector')
+    parser = argparse.ArgumentParser(
+        prog='tools/train.py', description='Train a change detector')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(

@@ -14,8 +14,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmengine.logging import print_log
 from mmseg.datasets import BaseCDDataset
 
-from .file_pairing import (FolderPairs, pair_folders, pair_from_list,
-                           role_name, short_listing)
+from .file_pairing import (FolderPairs, not_regular_note, pair_folders,
+                           pair_from_list, role_name, short_listing)
 
 
 def warn_unused(found: FolderPairs) -> None:
@@ -57,21 +57,26 @@ def check_complete_pairs(found: FolderPairs,
         raise FileNotFoundError(
             f'{dataset_name}: no {role_name(primary)} ending with '
             f'"{suffix}" in {folder}')
-    missing = [
-        f'{path} has no {role_name(role)} {found.expected_path(role, name)}'
-        for name, path in found.unpaired[primary].items()
-        for role in found.missing_roles(name)
-    ]
+    missing = []
+    for name, path in found.unpaired[primary].items():
+        for role in found.missing_roles(name):
+            expected = found.expected_path(role, name)
+            missing.append(f'{path} has no {role_name(role)} {expected}'
+                           f'{not_regular_note(expected)}')
     if missing:
         raise FileNotFoundError(
             f'{dataset_name}: {len(missing)} missing partner file(s): '
             f'{short_listing(missing)}')
     # every primary file is complete, so what is left has no primary file
-    orphans = [
-        f'{role_name(role)} {path} has no {role_name(primary)} '
-        f'{found.expected_path(primary, name)}' for role in found.sources
-        if role != primary for name, path in found.unpaired[role].items()
-    ]
+    orphans = []
+    for role in found.sources:
+        if role == primary:
+            continue
+        for name, path in found.unpaired[role].items():
+            expected = found.expected_path(primary, name)
+            orphans.append(
+                f'{role_name(role)} {path} has no {role_name(primary)} '
+                f'{expected}{not_regular_note(expected)}')
     if orphans:
         raise ValueError(
             f'{dataset_name}: {len(orphans)} file(s) without a partner '

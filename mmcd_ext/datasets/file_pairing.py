@@ -10,7 +10,9 @@ and each caller decides what a leftover means: the folder datasets
 file, while ``tools/infer.py`` processes the pairs and lists the rest.
 :func:`pair_from_list` builds the samples from a text file of names instead.
 """
+import os
 import os.path as osp
+import stat
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -55,6 +57,33 @@ def short_listing(items: Sequence[str]) -> str:
     if len(items) > MAX_LISTED:
         shown += f'; ... and {len(items) - MAX_LISTED} more'
     return shown
+
+
+def not_regular_note(path: str) -> str:
+    """Why an expected local file was not found although its path exists.
+
+    Listing and ``isfile`` skip folders, FIFOs and devices, so such an
+    entry looks missing; the note tells the user what is really there.
+
+    Args:
+        path (str): The expected file.
+
+    Returns:
+        str: ``' (it exists but is a folder)'`` (or a FIFO, or not a regular
+        file) for a local path that exists and is not a regular file, else
+        an empty string.
+    """
+    if '://' in path:
+        return ''
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return ''
+    if stat.S_ISREG(mode):
+        return ''
+    kind = 'a folder' if stat.S_ISDIR(mode) else \
+        'a FIFO' if stat.S_ISFIFO(mode) else 'not a regular file'
+    return f' (it exists but is {kind})'
 
 
 @dataclass
@@ -238,7 +267,8 @@ def pair_from_list(ann_file: str,
             path = fileio.join_path(
                 folder, stem + suffix, backend_args=backend_args)
             if not fileio.isfile(path, backend_args=backend_args):
-                missing.append(f'{role_name(key)} {path}')
+                missing.append(
+                    f'{role_name(key)} {path}{not_regular_note(path)}')
             sample[key] = path
         samples.append(sample)
     if missing:

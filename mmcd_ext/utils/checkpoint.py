@@ -153,7 +153,8 @@ def read_checkpoint(path: str, map_location: str = 'cpu') -> dict:
         return torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError,
             zipfile.BadZipFile) as err:
-        damaged = _damaged_member(path)
+        # a legacy pickle is no zip: only an archive has members to check
+        damaged = _damaged_member(path) if zipfile.is_zipfile(path) else None
         if damaged:
             raise CheckpointError(
                 f'checkpoint {path} is damaged: member {damaged} fails its '

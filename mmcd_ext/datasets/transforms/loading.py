@@ -89,10 +89,14 @@ def read_image_file(path: str,
         data = fileio.get(path, backend_args=backend_args)
     except (OSError, ValueError) as err:
         raise FileNotFoundError(f'cannot read {what} {path}: {err}') from err
+    if not data:
+        raise ValueError(f'cannot decode {what} {path}: the file is empty '
+                         '(0 bytes)')
     try:
         img = mmcv.imfrombytes(data, flag=flag, backend=imdecode_backend)
     except Exception as err:  # decoders raise many unrelated types
-        raise ValueError(f'cannot decode {what} {path}: {err}') from err
+        reason = ' '.join(str(err).split())  # OpenCV's messages span lines
+        raise ValueError(f'cannot decode {what} {path}: {reason}') from err
     if img is None or img.size == 0:
         raise ValueError(f'cannot decode {what} {path}: not an image file '
                          'or the file is truncated')
