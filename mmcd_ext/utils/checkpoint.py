@@ -152,7 +152,7 @@ def read_checkpoint(path: str, map_location: str = 'cpu') -> dict:
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError,
-            zipfile.BadZipFile) as err:
+            ValueError, zipfile.BadZipFile) as err:
         # a legacy pickle is no zip: only an archive has members to check
         damaged = _damaged_member(path) if zipfile.is_zipfile(path) else None
         if damaged:
