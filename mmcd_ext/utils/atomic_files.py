@@ -91,3 +91,39 @@ def write_image(dst: str,
         raise ValueError(f'cannot write image {dst}: the file name has no '
                          'suffix to choose the format (add e.g. ".png")')
     write_bytes(dst, encode_image(img, ext, params, name=dst))
+
+
+def check_output_file(dst: str,
+                      inputs: Sequence[str],
+                      overwrite: bool,
+                      flag: str = '--overwrite') -> None:
+    """Refuse an output file that is an input or exists without ``flag``.
+
+    Run it before reading anything, so a refusal costs nothing.
+
+    Args:
+        dst (str): The output file.
+        inputs (Sequence[str]): Input files (URLs are skipped).
+        overwrite (bool): Whether an existing ``dst`` may be replaced.
+        flag (str): Option named in the error. Defaults to '--overwrite'.
+
+    Raises:
+        ValueError: If ``dst`` resolves (after symbolic links) to an input,
+            or is the same file as one (a hard link).
+        FileExistsError: If ``dst`` is a folder, or exists and not
+            ``overwrite``.
+    """
+    real = osp.realpath(dst)
+    for src in inputs:
+        if '://' in src:
+            continue
+        if osp.realpath(src) == real or (osp.exists(src) and osp.exists(dst)
+                                         and osp.samefile(src, dst)):
+            raise ValueError(f'the output {dst} is the input {src}; write '
+                             'the result to another file')
+    if osp.isdir(dst):
+        raise FileExistsError(f'the output {dst} is a folder; give a file '
+                              'name')
+    if osp.lexists(dst) and not overwrite:
+        raise FileExistsError(f'the output {dst} exists; pass {flag} to '
+                              'replace it')
