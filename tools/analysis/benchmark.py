@@ -53,6 +53,7 @@ from mmengine.structures import PixelData  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
 from torch import nn  # noqa: E402
 
+from mmcd_ext.utils.atomic_files import write_text  # noqa: E402
 from mmcd_ext.utils.config_utils import build_untrained_model  # noqa: E402
 from mmcd_ext.utils.config_utils import load_model_config  # noqa: E402
 
@@ -449,8 +450,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, object]:
     out = run_benchmark(args)
     print(format_result(out))
     if args.out_json:
-        with open(args.out_json, 'w', encoding='utf-8') as f:
-            json.dump(out, f, indent=2)
+        write_text(args.out_json, json.dumps(out, indent=2))
         print(f'Results written to {args.out_json}')
     return out
 

@@ -53,6 +53,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from mmcd_ext.utils.atomic_files import write_text
 from mmcd_ext.utils.tool_runs import ToolRunner
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -296,8 +297,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                 train_seconds=round(train_s, 1),
                 test_seconds=round(time.time() - start, 1),
                 **scores)
-            with open(score_file, 'w') as f:
-                json.dump(row, f, indent=2)
+            write_text(score_file, json.dumps(row, indent=2))
             print(
                 f'\n{variant} seed {seed}: ' + ', '.join(f'{k} {row[k]:.2f}'
                                                          for k in KEYS),
@@ -308,8 +308,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     out = osp.join(REPO_ROOT, args.out_json
                    or osp.join(args.work_dir, 'results.json'))
     os.makedirs(osp.dirname(out), exist_ok=True)
-    with open(out, 'w') as f:
-        json.dump(
+    write_text(
+        out,
+        json.dumps(
             dict(
                 seeds=args.seeds,
                 data_root=args.data_root,
@@ -319,8 +320,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                 cfg_options=args.cfg_options,
                 rows=rows,
                 summary=summary),
-            f,
-            indent=2)
+            indent=2))
     print(f'\nresults: {out}')
 
 

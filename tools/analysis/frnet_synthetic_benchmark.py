@@ -32,6 +32,7 @@ import platform
 import sys
 from typing import List, Optional
 
+from mmcd_ext.utils.atomic_files import write_text
 from mmcd_ext.utils.tool_runs import ToolRunner
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -112,8 +113,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     out = args.out_json or osp.join(args.work_dir, 'results.json')
     out = osp.join(REPO_ROOT, out)
     os.makedirs(osp.dirname(out), exist_ok=True)
-    with open(out, 'w') as f:
-        json.dump(
+    write_text(
+        out,
+        json.dumps(
             dict(
                 seed=args.seed,
                 data_root=args.data_root,
@@ -121,8 +123,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                 machine=platform.machine(),
                 cpu_count=os.cpu_count(),
                 rows=rows),
-            f,
-            indent=2)
+            indent=2))
     print(f'\nresults: {out}')
 
 

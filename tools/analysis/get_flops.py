@@ -30,6 +30,7 @@ from mmengine.config import Config, DictAction
 from mmseg.structures import SegDataSample
 from torch import nn
 
+from mmcd_ext.utils.atomic_files import write_text
 from mmcd_ext.utils.config_utils import (build_untrained_model,
                                          load_model_config)
 
@@ -266,8 +267,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, object]:
     if args.out_json:
         out = {k: v for k, v in result.items() if k != 'table'}
         out['config'] = args.config
-        with open(args.out_json, 'w', encoding='utf-8') as f:
-            json.dump(out, f, indent=2)
+        write_text(args.out_json, json.dumps(out, indent=2))
         print(f'Results written to {args.out_json}')
     return result
 

@@ -36,6 +36,7 @@ import platform
 import sys
 from typing import List, Optional
 
+from mmcd_ext.utils.atomic_files import write_text
 from mmcd_ext.utils.tool_runs import ToolRunner
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -138,8 +139,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     out = osp.join(REPO_ROOT, args.out_json
                    or osp.join(args.work_dir, 'results.json'))
     os.makedirs(osp.dirname(out), exist_ok=True)
-    with open(out, 'w') as f:
-        json.dump(
+    write_text(
+        out,
+        json.dumps(
             dict(
                 seed=args.seed,
                 data_root=args.data_root,
@@ -147,8 +149,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                 machine=platform.machine(),
                 cpu_count=os.cpu_count(),
                 rows=rows),
-            f,
-            indent=2)
+            indent=2))
     print(f'\nresults: {out}')
 
 
