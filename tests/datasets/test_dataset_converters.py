@@ -276,16 +276,26 @@ def test_levir_interrupted_then_rerun_equals_clean_run(tmp_path, rng,
     with pytest.raises(exc):
         convert_levir_cd(src, dst, 32, splits=['train', 'val'], progress=False)
     assert len(calls) == 30
-    # train is complete, val absent: nothing half-filled, no temporary file
-    assert sorted(os.listdir(dst)) == ['train']
-    assert _tree(osp.join(dst, 'train')) == _tree(osp.join(clean, 'train'))
+    # nothing half-filled, no partial folder, no temporary file
+    assert os.listdir(dst) == []
     monkeypatch.undo()
-    # the finished split is refused as such, the unfinished one is not there
-    with pytest.raises(FileExistsError, match='train is not empty'):
-        convert_levir_cd(src, dst, 32, splits=['train', 'val'])
-    convert_levir_cd(src, dst, 32, splits=['val'], progress=False)
+    # the same command again is not refused and completes
+    convert_levir_cd(src, dst, 32, splits=['train', 'val'], progress=False)
     assert _tree(dst) == _tree(clean)
     assert _tree(src) == before  # the input is never touched
+
+
+def test_levir_splits_converted_in_separate_runs(tmp_path, rng):
+    src = str(tmp_path / 'levir')
+    _fake_levir(src, rng, dict(train=2, val=1))
+    clean, dst = str(tmp_path / 'clean'), str(tmp_path / 'out')
+    convert_levir_cd(src, clean, 32, splits=['train', 'val'], progress=False)
+    convert_levir_cd(src, dst, 32, splits=['train'], progress=False)
+    with pytest.raises(FileExistsError, match='train is not empty'):
+        convert_levir_cd(src, dst, 32, splits=['train', 'val'])
+    assert sorted(os.listdir(dst)) == ['train']  # refused before writing
+    convert_levir_cd(src, dst, 32, splits=['val'], progress=False)
+    assert _tree(dst) == _tree(clean)
 
 
 def test_levir_killed_leaves_a_partial_folder_the_rerun_removes(

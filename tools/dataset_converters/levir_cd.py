@@ -10,9 +10,10 @@ This writes::
 
 with ``row``/``col`` the 0-based patch indices: 16 patches per tile at
 ``--patch-size 256``, 4 at 512. Each split is written into a hidden
-``DST/.<split>.partial`` folder that becomes ``DST/<split>`` only when
-complete, so an interrupted run leaves no half-filled split (the next run
-deletes the partial folder and starts that split again). An existing
+``DST/.<split>.partial`` folder; they become ``DST/<split>`` only when every
+split of the run is complete, so an interrupted run leaves no half-filled
+split and the same command simply runs again (deleting the partial
+folders). An existing
 ``DST/<split>`` holding files is refused unless ``--force``, which replaces
 it as a whole once the new split is complete; it is refused even then if it
 holds files the conversion does not write. The work is done by

@@ -13,10 +13,10 @@ Every tile must have its A, B and label files, of one size divisible by the
 patch size; anything else stops the conversion with the file named. Tiles
 in sub-folders keep their sub-folder in the output.
 
-Each split is built in a hidden ``DST/.<split>.partial`` folder and renamed
-to ``DST/<split>`` once all its patches are written (see
-:mod:`mmcd_ext.datasets.converters.paths`): ``DST/<split>`` is complete or
-absent, and a rerun after an interruption starts that split again.
+Each split is built in a hidden ``DST/.<split>.partial`` folder; once
+every split of the run is written they are renamed to ``DST/<split>`` (see
+:mod:`mmcd_ext.datasets.converters.paths`). ``DST/<split>`` is therefore
+complete or absent, and a run that stopped half-way is simply run again.
 """
 import os
 import os.path as osp
@@ -29,7 +29,7 @@ from mmengine.utils import ProgressBar
 
 from mmcd_ext.utils.atomic_files import write_image
 from ..file_pairing import pair_folders, short_listing
-from .paths import check_output, check_src_dst, staged_folder
+from .paths import check_output, check_src_dst, staged_folders
 
 #: The folders of one split; each is also the role name in messages.
 FOLDERS = ('A', 'B', 'label')
@@ -213,16 +213,17 @@ def convert_levir_cd(src: str,
     for split in splits:
         check_output(osp.join(dst, split), suffix, force, FOLDERS)
     counts = {}
-    for split in splits:
-        print(
-            f'[{split}] cutting the tiles of {osp.join(src, split)}',
-            flush=True)
-        with staged_folder(osp.join(dst, split)) as work:
+    with staged_folders([osp.join(dst, split) for split in splits]) as works:
+        for split, work in zip(splits, works):
+            print(
+                f'[{split}] cutting the tiles of {osp.join(src, split)}',
+                flush=True)
             patches = convert_split(tiles[split], work, patch_size, suffix,
                                     progress)
-        print(
-            f'[{split}] done: {len(tiles[split])} tiles -> {patches} patches '
-            f'of {patch_size}x{patch_size} in {osp.join(dst, split)}',
-            flush=True)
-        counts[split] = (len(tiles[split]), patches)
+            print(
+                f'[{split}] done: {len(tiles[split])} tiles -> {patches} '
+                f'patches of {patch_size}x{patch_size}',
+                flush=True)
+            counts[split] = (len(tiles[split]), patches)
+    print(f'done: {", ".join(splits)} in {dst}', flush=True)
     return counts

@@ -142,37 +142,70 @@ def remove_stale(dst: str) -> None:
                 os.remove(stale)
 
 
-@contextlib.contextmanager
-def staged_folder(dst: str) -> Iterator[str]:
-    """Yield a hidden folder to fill; on success it becomes ``dst``.
+def commit_folder(work: str, dst: str) -> None:
+    """Rename a finished ``work`` folder to ``dst``, replacing an old one.
 
-    Call :func:`check_output` first. A stale ``.partial`` folder is deleted
-    before starting; on an error (or Ctrl-C) the new one is deleted too.
-    On success an existing ``dst`` is moved aside to ``.{name}.old``, the
-    new folder renamed to ``dst`` and the old one deleted.
+    An existing ``dst`` is first moved aside to ``.{name}.old``, then
+    deleted once ``work`` has its name.
 
     Args:
-        dst (str): Output folder; its parent is created if needed.
-
-    Yields:
-        str: The ``.{name}.partial`` folder to write into.
+        work (str): The filled ``.partial`` folder.
+        dst (str): Output folder.
     """
-    parent = osp.dirname(osp.abspath(dst))
-    os.makedirs(parent, exist_ok=True)
-    remove_stale(dst)
-    work = side_folder(dst, 'partial')
-    os.makedirs(work)
-    try:
-        yield work
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     old = side_folder(dst, 'old')
     replaced = osp.lexists(dst)
     if replaced:
         os.rename(dst, old)
     os.rename(work, dst)
-    fsync_path(parent)
+    fsync_path(osp.dirname(osp.abspath(dst)))
     if replaced:
         shutil.rmtree(old)
         print(f'replaced the previous {dst}', flush=True)
+
+
+@contextlib.contextmanager
+def staged_folders(dsts: Sequence[str]) -> Iterator[List[str]]:
+    """Yield hidden folders to fill; on success they become ``dsts``.
+
+    Call :func:`check_output` on each first. Stale ``.partial`` / ``.old``
+    folders are deleted before starting; on an error (or Ctrl-C) the new
+    ``.partial`` folders are deleted too. Only when the block has finished
+    every folder is each renamed to its destination
+    (:func:`commit_folder`), so a run that stops anywhere before leaves no
+    output a rerun would refuse.
+
+    Args:
+        dsts (Sequence[str]): Output folders; their parents are created if
+            needed.
+
+    Yields:
+        list[str]: The ``.{name}.partial`` folder of each output.
+    """
+    works: List[str] = []
+    try:
+        for dst in dsts:
+            os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
+            remove_stale(dst)
+            works.append(side_folder(dst, 'partial'))
+            os.makedirs(works[-1])
+        yield works
+    except BaseException:
+        for work in works:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+    for work, dst in zip(works, dsts):
+        commit_folder(work, dst)
+
+
+@contextlib.contextmanager
+def staged_folder(dst: str) -> Iterator[str]:
+    """:func:`staged_folders` for one output folder.
+
+    Args:
+        dst (str): Output folder.
+
+    Yields:
+        str: The ``.{name}.partial`` folder to write into.
+    """
+    with staged_folders([dst]) as works:
+        yield works[0]
