@@ -413,3 +413,43 @@ def test_converter_scripts_print_one_line_errors(levir_cd, scd_labels,
     with pytest.raises(SystemExit):
         scd_labels.main([src, src, '--dataset', 'second'])
     assert 'different folders' in capsys.readouterr().err
+
+
+KILLED_RUN = '''
+import os, signal, sys
+from mmcd_ext.datasets.converters import levir_cd as module
+from mmcd_ext.utils.atomic import atomic_path
+real, calls = module.write_image, []
+
+
+def write_then_die(dst, img, params=None):
+    calls.append(dst)
+    if len(calls) > 10:  # killed while the 11th file is half-written
+        with atomic_path(dst) as tmp:
+            with open(tmp, 'wb') as f:
+                f.write(b'half')
+            os.kill(os.getpid(), signal.SIGKILL)
+    real(dst, img, params)
+
+
+module.write_image = write_then_die
+module.convert_levir_cd(sys.argv[1], sys.argv[2], 32, progress=False)
+'''
+
+
+@pytest.mark.slow  # a subprocess that imports the package (~8 s)
+def test_levir_killed_run_then_same_command_completes(tmp_path, rng, capsys):
+    src, dst = str(tmp_path / 'levir'), str(tmp_path / 'out')
+    _fake_levir(src, rng, dict(train=2, val=1, test=1))
+    clean = str(tmp_path / 'clean')
+    convert_levir_cd(src, clean, 32, progress=False)
+    proc = subprocess.run([sys.executable, '-c', KILLED_RUN, src, dst],
+                          capture_output=True)
+    assert proc.returncode == -9
+    left = _tree(dst)
+    assert left and all(k.startswith('.train.partial') for k in left)
+    assert any(k.endswith('.tmp') for k in left)  # the half-written file
+    capsys.readouterr()
+    convert_levir_cd(src, dst, 32, progress=False)
+    assert 'left by an interrupted run' in capsys.readouterr().out
+    assert _tree(dst) == _tree(clean)
