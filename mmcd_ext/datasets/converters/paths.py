@@ -2,15 +2,18 @@
 
 A converter never writes into its final output folder. It fills a hidden
 sibling, ``.{name}.partial``, and renames it to the final name only when
-every file is written: the output folder is therefore either complete or
+every file of the run is written (all output folders of one run together,
+:func:`staged_folders`): the output folder is therefore either complete or
 absent, and a dataset never loads half a conversion. A run that stops
 half-way (an error, Ctrl-C, a kill) leaves at most the hidden ``.partial``
 folder, which the next run deletes before starting again; an error or
 Ctrl-C removes it at once. An existing output is refused unless ``force``;
 then the new output replaces it as a whole once complete (the old one stays
 untouched until that moment), and only if it holds nothing but files the
-converter writes, so no file of the user's is deleted. Two conversions
-must not write into the same output at the same time.
+converter writes, so no file of the user's is deleted. The hidden names
+``.{name}.partial`` and ``.{name}.old`` next to an output belong to the
+converter. Two conversions must not write into the same output at the same
+time.
 """
 import contextlib
 import os
