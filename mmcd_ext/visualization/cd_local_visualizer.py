@@ -1,4 +1,6 @@
 """Local visualizer for binary and semantic change detection."""
+import os
+import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import mmcv
@@ -9,6 +11,7 @@ from mmseg.visualization import SegLocalVisualizer
 
 from mmcd_ext.evaluation.functional import as_label_map
 from mmcd_ext.registry import VISUALIZERS
+from mmcd_ext.utils.atomic_files import write_image
 from .change_maps import (binary_change_map, binary_change_overlay,
                           colorize_semantic)
 
@@ -272,7 +275,9 @@ class CDLocalVisualizer(SegLocalVisualizer):
                 Defaults to False.
             wait_time (float): Seconds to show the window. Defaults to 0.
             out_file (str, optional): Write the result to this file instead
-                of the vis backends. Defaults to None.
+                of the vis backends, atomically (format from its suffix; an
+                existing file is replaced once the new one is complete).
+                Defaults to None.
             step (int): Global step passed to the vis backends.
                 Defaults to 0.
 
@@ -302,7 +307,8 @@ class CDLocalVisualizer(SegLocalVisualizer):
         if show:
             self.show(drawn, win_name=name, wait_time=wait_time)
         if out_file is not None:
-            mmcv.imwrite(mmcv.rgb2bgr(drawn), out_file)
+            os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
+            write_image(out_file, mmcv.rgb2bgr(drawn))  # atomic
         else:
             self.add_image(name, drawn, step)
         return drawn

@@ -5,6 +5,7 @@ the scripts in tools/dataset_converters, which only parse arguments, are
 run once each through their ``main``.
 """
 import glob
+import hashlib
 import importlib.util
 import os
 import os.path as osp
@@ -17,7 +18,10 @@ import pytest
 
 from mmcd_ext.datasets.converters import (convert_label_folder,
                                           convert_levir_cd, cut_patches)
+from mmcd_ext.datasets.converters import levir_cd as levir_module
+from mmcd_ext.datasets.converters import scd_labels as scd_module
 from mmcd_ext.datasets.palettes import LANDSAT_SCD_PALETTE, SECOND_PALETTE
+from mmcd_ext.utils.atomic import atomic_path
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONVERTERS = osp.join(REPO, 'tools', 'dataset_converters')
@@ -221,3 +225,231 @@ def test_scd_labels_unknown_colour(tmp_path):
     with pytest.raises(ValueError, match=r'g.png has shape \(8, 8\)'):
         convert_label_folder(
             str(tmp_path / 'in2'), str(tmp_path / 'out2'), 'second')
+
+
+def _tree(root):
+    """Relative path -> sha256 of every file below ``root`` (hidden too)."""
+    out = {}
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            path = osp.join(dirpath, name)
+            with open(path, 'rb') as f:
+                out[osp.relpath(path,
+                                root)] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+class _Stop(Exception):
+    pass
+
+
+def _fail_after(monkeypatch, module, n, exc=_Stop):
+    """Let ``module.write_image`` write ``n`` files, then raise ``exc``
+    after writing part of the next one (under its temporary name)."""
+    real = module.write_image
+    calls = []
+
+    def flaky(dst, img, params=None):
+        calls.append(dst)
+        if len(calls) > n:
+            with atomic_path(dst) as tmp:
+                with open(tmp, 'wb') as f:
+                    f.write(b'\x89PNG half')
+                raise exc('stopped half-way')
+        real(dst, img, params)
+
+    monkeypatch.setattr(module, 'write_image', flaky)
+    return calls
+
+
+@pytest.mark.parametrize('exc', [_Stop, KeyboardInterrupt])
+def test_levir_interrupted_then_rerun_equals_clean_run(tmp_path, rng,
+                                                       monkeypatch, exc):
+    src = str(tmp_path / 'levir')
+    _fake_levir(src, rng, dict(train=2, val=1))
+    clean = str(tmp_path / 'clean')
+    convert_levir_cd(src, clean, 32, splits=['train', 'val'], progress=False)
+    before = _tree(src)
+    dst = str(tmp_path / 'out')
+    # train is written, val stops after 5 of its 12 patches
+    calls = _fail_after(monkeypatch, levir_module, 24 + 5, exc)
+    with pytest.raises(exc):
+        convert_levir_cd(src, dst, 32, splits=['train', 'val'], progress=False)
+    assert len(calls) == 30
+    # nothing half-filled, no partial folder, no temporary file
+    assert os.listdir(dst) == []
+    monkeypatch.undo()
+    # the same command again is not refused and completes
+    convert_levir_cd(src, dst, 32, splits=['train', 'val'], progress=False)
+    assert _tree(dst) == _tree(clean)
+    assert _tree(src) == before  # the input is never touched
+
+
+def test_levir_splits_converted_in_separate_runs(tmp_path, rng):
+    src = str(tmp_path / 'levir')
+    _fake_levir(src, rng, dict(train=2, val=1))
+    clean, dst = str(tmp_path / 'clean'), str(tmp_path / 'out')
+    convert_levir_cd(src, clean, 32, splits=['train', 'val'], progress=False)
+    convert_levir_cd(src, dst, 32, splits=['train'], progress=False)
+    with pytest.raises(FileExistsError, match='train is not empty'):
+        convert_levir_cd(src, dst, 32, splits=['train', 'val'])
+    assert sorted(os.listdir(dst)) == ['train']  # refused before writing
+    convert_levir_cd(src, dst, 32, splits=['val'], progress=False)
+    assert _tree(dst) == _tree(clean)
+
+
+def test_levir_killed_leaves_a_partial_folder_the_rerun_removes(
+        tmp_path, rng, capsys):
+    src, dst = str(tmp_path / 'levir'), str(tmp_path / 'out')
+    _fake_levir(src, rng, dict(train=1))
+    # what a kill leaves: a hidden partial folder with some patches
+    stale = osp.join(dst, '.train.partial', 'A')
+    _write(osp.join(stale, 'train_1_0_0.png'), np.zeros((4, 4), np.uint8))
+    convert_levir_cd(src, dst, 32, splits=['train'], progress=False)
+    assert 'left by an interrupted run' in capsys.readouterr().out
+    assert sorted(os.listdir(dst)) == ['train']
+    assert len(os.listdir(osp.join(dst, 'train', 'A'))) == 4
+
+
+def test_levir_force_keeps_old_output_until_new_is_complete(
+        tmp_path, rng, monkeypatch):
+    src, dst = str(tmp_path / 'levir'), str(tmp_path / 'out')
+    _fake_levir(src, rng, dict(train=1))
+    convert_levir_cd(src, dst, 32, splits=['train'], progress=False)
+    old = _tree(dst)
+    _fail_after(monkeypatch, levir_module, 7)
+    with pytest.raises(_Stop):
+        convert_levir_cd(
+            src, dst, 16, splits=['train'], force=True, progress=False)
+    assert _tree(dst) == old  # unchanged, no partial folder left
+    monkeypatch.undo()
+    # --force never deletes files the converter does not write
+    _write(
+        osp.join(dst, 'train', 'notes', 'mine.png'), np.zeros((2, 2),
+                                                              np.uint8))
+    with open(osp.join(dst, 'train', 'A', 'readme.txt'), 'w') as f:
+        f.write('mine')
+    with pytest.raises(FileExistsError, match='2 file.*notes/mine.png'):
+        convert_levir_cd(src, dst, 16, splits=['train'], force=True)
+    assert len(_tree(dst)) == len(old) + 2
+
+
+def test_converters_refuse_overlapping_folders(tmp_path, rng):
+    src = str(tmp_path / 'levir')
+    _fake_levir(src, rng, dict(train=1))
+    with pytest.raises(ValueError, match='inside SRC'):
+        convert_levir_cd(src, osp.join(src, 'patches'), 32)
+    with pytest.raises(ValueError, match='SRC .* is inside DST'):
+        convert_levir_cd(src, str(tmp_path), 32)
+    os.symlink(src, str(tmp_path / 'link'))
+    with pytest.raises(ValueError, match='different folders'):
+        convert_label_folder(
+            osp.join(src, 'train', 'label'),
+            str(tmp_path / 'link' / 'train' / 'label'), 'second')
+    assert not osp.exists(osp.join(src, 'patches'))
+
+
+def _colour_labels(root, rng, names):
+    pal = np.asarray(LANDSAT_SCD_PALETTE, np.uint8)
+    for name in names:
+        idx = rng.integers(0, 5, (8, 8)).astype(np.uint8)
+        _write(osp.join(root, name), np.ascontiguousarray(pal[idx][..., ::-1]))
+
+
+@pytest.mark.parametrize('exc', [_Stop, KeyboardInterrupt])
+def test_scd_labels_interrupted_then_rerun_equals_clean_run(
+        tmp_path, rng, monkeypatch, exc):
+    src = str(tmp_path / 'label1')
+    _colour_labels(src, rng, ['a.png', 'b.png', 'sub/c.png'])
+    before = _tree(src)
+    clean, dst = str(tmp_path / 'clean'), str(tmp_path / 'idx')
+    convert_label_folder(src, clean, 'landsat', progress=False)
+    _fail_after(monkeypatch, scd_module, 1, exc)
+    with pytest.raises(exc):
+        convert_label_folder(src, dst, 'landsat', progress=False)
+    assert sorted(os.listdir(tmp_path)) == ['clean', 'label1']
+    monkeypatch.undo()
+    convert_label_folder(src, dst, 'landsat', progress=False)
+    assert _tree(dst) == _tree(clean)
+    assert _tree(src) == before
+
+
+def test_scd_labels_force_replaces_only_its_own_files(tmp_path, rng,
+                                                      monkeypatch):
+    src, dst = str(tmp_path / 'label1'), str(tmp_path / 'idx')
+    _colour_labels(src, rng, ['a.png', 'b.png'])
+    _write(osp.join(dst, 'stale.png'), np.zeros((2, 2), np.uint8))
+    # an interrupted --force leaves the old output as it was
+    old = _tree(dst)
+    _fail_after(monkeypatch, scd_module, 1)
+    with pytest.raises(_Stop):
+        convert_label_folder(src, dst, 'landsat', force=True, progress=False)
+    assert _tree(dst) == old
+    monkeypatch.undo()
+    convert_label_folder(src, dst, 'landsat', force=True, progress=False)
+    assert sorted(_tree(dst)) == ['a.png', 'b.png']  # stale.png replaced
+    with open(osp.join(dst, 'notes.txt'), 'w') as f:
+        f.write('mine')
+    with pytest.raises(FileExistsError, match='does not write.*notes.txt'):
+        convert_label_folder(src, dst, 'landsat', force=True)
+    assert 'notes.txt' in _tree(dst)
+
+
+def test_converter_scripts_print_one_line_errors(levir_cd, scd_labels,
+                                                 tmp_path, rng, capsys):
+    src, dst = str(tmp_path / 'levir'), str(tmp_path / 'out')
+    _fake_levir(src, rng, dict(train=1))
+    assert levir_cd.main(
+        [src, dst, '--splits', 'train', '--patch-size', '32', '--quiet']) == 0
+    with pytest.raises(SystemExit) as err:
+        levir_cd.main([src, dst, '--splits', 'train'])
+    assert err.value.code == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        'tools/dataset_converters/levir_cd.py: error: FileExistsError: '
+        f'output folder {osp.join(dst, "train")} is not empty')
+    with pytest.raises(FileExistsError):
+        levir_cd.main([src, dst, '--splits', 'train', '--debug'])
+    with pytest.raises(SystemExit):
+        scd_labels.main([src, src, '--dataset', 'second'])
+    assert 'different folders' in capsys.readouterr().err
+
+
+KILLED_RUN = '''
+import os, signal, sys
+from mmcd_ext.datasets.converters import levir_cd as module
+from mmcd_ext.utils.atomic import atomic_path
+real, calls = module.write_image, []
+
+
+def write_then_die(dst, img, params=None):
+    calls.append(dst)
+    if len(calls) > 10:  # killed while the 11th file is half-written
+        with atomic_path(dst) as tmp:
+            with open(tmp, 'wb') as f:
+                f.write(b'half')
+            os.kill(os.getpid(), signal.SIGKILL)
+    real(dst, img, params)
+
+
+module.write_image = write_then_die
+module.convert_levir_cd(sys.argv[1], sys.argv[2], 32, progress=False)
+'''
+
+
+@pytest.mark.slow  # a subprocess that imports the package (~8 s)
+def test_levir_killed_run_then_same_command_completes(tmp_path, rng, capsys):
+    src, dst = str(tmp_path / 'levir'), str(tmp_path / 'out')
+    _fake_levir(src, rng, dict(train=2, val=1, test=1))
+    clean = str(tmp_path / 'clean')
+    convert_levir_cd(src, clean, 32, progress=False)
+    proc = subprocess.run([sys.executable, '-c', KILLED_RUN, src, dst],
+                          capture_output=True)
+    assert proc.returncode == -9
+    left = _tree(dst)
+    assert left and all(k.startswith('.train.partial') for k in left)
+    assert any(k.endswith('.tmp') for k in left)  # the half-written file
+    capsys.readouterr()
+    convert_levir_cd(src, dst, 32, progress=False)
+    assert 'left by an interrupted run' in capsys.readouterr().out
+    assert _tree(dst) == _tree(clean)

@@ -2,6 +2,7 @@
 layouts) and of tools/misc/make_synthetic_data.py."""
 import dataclasses
 import filecmp
+import hashlib
 import importlib.util
 import json
 import os
@@ -12,12 +13,14 @@ import numpy as np
 import pytest
 
 from mmcd_ext.datasets.synthetic import (LevirSceneParams, PseudoChangeParams,
-                                         SecondSceneParams,
-                                         generate_levir_like,
+                                         SecondSceneParams)
+from mmcd_ext.datasets.synthetic import common as synthetic_common
+from mmcd_ext.datasets.synthetic import (generate_levir_like,
                                          generate_second_like,
                                          make_levir_like_sample,
                                          make_second_like_sample, sample_seed)
 from mmcd_ext.datasets.synthetic.second_like import CHANGE_EVENTS
+from mmcd_ext.utils.atomic import atomic_path
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SIZE = 64
@@ -473,3 +476,70 @@ def test_cli_second_layout_no_pseudo(tmp_path):
         meta = json.load(f)
     assert meta['layout'] == 'second'
     assert meta['pseudo'] == PseudoChangeParams.disabled().to_dict()
+
+
+def _hashes(root):
+    out = {}
+    for name in all_files(root):
+        with open(osp.join(root, name), 'rb') as f:
+            out[name] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def _stop_after(monkeypatch, n, exc):
+    """``write_png`` writes ``n`` files, then part of the next one."""
+    calls = []
+    real = synthetic_common.write_bytes
+
+    def flaky(path, data):
+        calls.append(path)
+        if len(calls) > n:
+            with atomic_path(path) as tmp:
+                with open(tmp, 'wb') as f:
+                    f.write(data[:len(data) // 2])
+                raise exc('stopped half-way')
+        real(path, data)
+
+    monkeypatch.setattr(synthetic_common, 'write_bytes', flaky)
+    return calls
+
+
+@pytest.mark.parametrize('exc', [RuntimeError, KeyboardInterrupt])
+def test_interrupted_run_leaves_whole_files_and_rerun_completes(
+        tmp_path, monkeypatch, exc):
+    kwargs = dict(num_train=2, num_val=1, num_test=0, size=SIZE, seed=3)
+    clean = str(tmp_path / 'clean')
+    generate_levir_like(clean, **kwargs)
+    out = str(tmp_path / 'out')
+    os.makedirs(out)
+    with open(osp.join(out, 'mine.txt'), 'w') as f:
+        f.write('not ours')  # a user's file, kept by --force
+    calls = _stop_after(monkeypatch, 6, exc)
+    with pytest.raises(exc):
+        generate_levir_like(out, overwrite=True, **kwargs)
+    assert len(calls) == 7
+    monkeypatch.undo()
+    written = _hashes(out)
+    reference = _hashes(clean)
+    assert 'meta.json' not in written and '.unfinished' in written
+    pngs = {k: v for k, v in written.items() if k.endswith('.png')}
+    assert len(pngs) == 6  # whole files only, no temporary left
+    assert all(reference[k] == v for k, v in pngs.items())
+    assert sorted(written) == sorted([*pngs, '.unfinished', 'mine.txt'])
+    # the unfinished folder is written again without overwrite
+    generate_levir_like(out, **kwargs)
+    assert _hashes(out) == dict(reference, **{'mine.txt': written['mine.txt']})
+    # a finished data set is refused again
+    with pytest.raises(FileExistsError, match='not empty'):
+        generate_levir_like(out, **kwargs)
+
+
+def test_rerun_refuses_a_folder_without_the_marker(tmp_path):
+    out = tmp_path / 'real_data'
+    (out / 'train' / 'A').mkdir(parents=True)
+    (out / 'train' / 'A' / 'train_0000.png').write_bytes(b'user data')
+    with pytest.raises(FileExistsError, match='not empty'):
+        generate_levir_like(
+            str(out), num_train=1, num_val=0, num_test=0, size=SIZE)
+    assert (out / 'train' / 'A' / 'train_0000.png').read_bytes() == \
+        b'user data'

@@ -378,6 +378,23 @@ def test_print_config_resolves_bases_and_overrides(tmp_path, capsys):
         print_config.main([str(tmp_path / 'absent.py')])
 
 
+def test_print_config_dump_never_overwrites_silently(tmp_path):
+    leaf = _write(tmp_path, RESNET_CFG, 'cfg.py')
+    with open(leaf, 'rb') as f:
+        original = f.read()
+    with pytest.raises(ValueError, match='is the input'):
+        print_config.main([leaf, '--dump', leaf, '--overwrite'])
+    dumped = tmp_path / 'resolved.json'
+    dumped.write_text('mine')
+    with pytest.raises(FileExistsError, match='--overwrite'):
+        print_config.main([leaf, '--dump', str(dumped)])
+    assert dumped.read_text() == 'mine'
+    print_config.main([leaf, '--dump', str(dumped), '--overwrite'])
+    assert json.loads(dumped.read_text())['model']['backbone']['depth'] == 18
+    with open(leaf, 'rb') as f:
+        assert f.read() == original
+
+
 # --------------------------------------------------------------------------
 # Launch scripts, run from a copy of tools/ next to fake train.py/test.py
 # --------------------------------------------------------------------------

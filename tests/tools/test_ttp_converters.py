@@ -1,8 +1,11 @@
 """tools/model_converters/sam2mmcd.py and merge_lora.py (in-process)."""
 import functools
+import hashlib
 import importlib.util
+import os
 import os.path as osp
 
+import pytest
 import torch
 from segment_anything.modeling.image_encoder import ImageEncoderViT
 
@@ -119,16 +122,104 @@ def test_merge_lora_tool(tmp_path):
         torch.testing.assert_close(
             plain(x)[0], model(x)[0], atol=1e-5, rtol=1e-5)
     # a checkpoint without adapters is an error, not a silent copy
-    assert tool.main([dst, str(tmp_path / 'again.pth')]) == 1
+    with pytest.raises(SystemExit) as err:
+        tool.main([dst, str(tmp_path / 'again.pth')])
+    assert err.value.code == 1
+    assert not osp.exists(tmp_path / 'again.pth')
 
 
 def test_sam2mmcd_refuses_missing_or_unrecognised_files(tmp_path, capsys):
     tool = load_tool('sam2mmcd')
     dst = str(tmp_path / 'out.pth')
-    assert tool.main([str(tmp_path / 'absent.pth'), dst]) == 1
+    with pytest.raises(SystemExit) as err:
+        tool.main([str(tmp_path / 'absent.pth'), dst])
+    assert err.value.code == 1
     assert 'sam_vit_b_01ec64.pth' in capsys.readouterr().err
     odd = str(tmp_path / 'odd.pth')
     torch.save({'encoder.weight': torch.zeros(1)}, odd)
-    assert tool.main([odd, dst]) == 1
-    assert 'unrecognised SAM checkpoint layout' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        tool.main([odd, dst])
+    line = capsys.readouterr().err
+    assert line.startswith('tools/model_converters/sam2mmcd.py: error: ')
+    assert 'unrecognised SAM checkpoint layout' in line
+    assert len(line.strip().splitlines()) == 1
     assert not osp.exists(dst)
+    with pytest.raises(ValueError, match='unrecognised'):
+        tool.main([odd, dst, '--debug'])
+
+
+def _sha(path):
+    with open(path, 'rb') as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def _sam_file(tmp_path):
+    src = str(tmp_path / 'sam.pth')
+    torch.save(
+        {
+            'image_encoder.' + k: v
+            for k, v in random_sam(32).state_dict().items()
+        }, src)
+    return src
+
+
+def _lora_file(tmp_path):
+    model = SAMLoRAViT(
+        arch=TINY, img_size=64, window_size=2, out_channels=16, gate_cfg=None)
+    src = str(tmp_path / 'trained.pth')
+    torch.save({'state_dict': model.state_dict()}, src)
+    return src
+
+
+@pytest.mark.parametrize('name, make', [('sam2mmcd', _sam_file),
+                                        ('merge_lora', _lora_file)])
+def test_converters_refuse_input_and_existing_outputs(name, make, tmp_path,
+                                                      capsys):
+    tool = load_tool(name)
+    src = make(tmp_path)
+    before = _sha(src)
+    link = str(tmp_path / 'link.pth')
+    os.symlink(src, link)
+    for dst in (src, link):  # the output is the input, even with --overwrite
+        with pytest.raises(SystemExit):
+            tool.main([src, dst, '--overwrite'])
+        assert 'is the input' in capsys.readouterr().err
+    dst = str(tmp_path / 'out.pth')
+    with open(dst, 'wb') as f:
+        f.write(b'mine')
+    with pytest.raises(SystemExit):
+        tool.main([src, dst])
+    assert 'exists; pass --overwrite' in capsys.readouterr().err
+    assert open(dst, 'rb').read() == b'mine'
+    assert tool.main([src, dst, '--overwrite']) == 0
+    assert 'state_dict' in torch.load(dst, weights_only=True)
+    assert _sha(src) == before
+    # a truncated input is a one-line error from read_checkpoint
+    bad = str(tmp_path / 'bad.pth')
+    with open(src, 'rb') as f, open(bad, 'wb') as g:
+        g.write(f.read()[:200])
+    with pytest.raises(SystemExit):
+        tool.main([bad, str(tmp_path / 'x.pth')])
+    assert 'truncated' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('name, make', [('sam2mmcd', _sam_file),
+                                        ('merge_lora', _lora_file)])
+def test_converters_interrupted_save_changes_nothing(name, make, tmp_path,
+                                                     monkeypatch):
+    tool = load_tool(name)
+    src = make(tmp_path)
+    dst = str(tmp_path / 'out.pth')
+    with open(dst, 'wb') as f:
+        f.write(b'previous result')
+    before = {p: _sha(tmp_path / p) for p in os.listdir(tmp_path)}
+
+    def half_save(obj, path):  # writes part of the file, then stops
+        with open(path, 'wb') as f:
+            f.write(b'PK\x03\x04 half')
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tool.torch, 'save', half_save)
+    with pytest.raises(KeyboardInterrupt):
+        tool.main([src, dst, '--overwrite'])
+    assert {p: _sha(tmp_path / p) for p in os.listdir(tmp_path)} == before

@@ -1,4 +1,5 @@
 """Tests of CDLocalVisualizer."""
+import os
 from pathlib import Path
 from typing import Dict, Tuple
 
@@ -191,3 +192,36 @@ def test_non_uint8_and_multiband_dates_are_displayable(
     expected = np.round(
         (date_a - date_a.min()) * 255 / (date_a.max() - date_a.min()))
     np.testing.assert_array_equal(drawn[:, :W], expected.astype(np.uint8))
+
+
+def test_out_file_is_written_atomically(visualizer: CDLocalVisualizer,
+                                        tmp_path: Path, monkeypatch) -> None:
+    img_a, img_b = dates()
+    pred = np.zeros((H, W), np.uint8)
+    out_file = tmp_path / 'sub' / 'vis.png'
+    drawn = visualizer.add_datasample(
+        'v', (img_a, img_b), binary_sample(pred, pred),
+        out_file=str(out_file))  # the folder is created
+    before = out_file.read_bytes()
+
+    def crash(fd: int) -> None:  # the bytes are written, the rename not yet
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, 'fsync', crash)
+    pred[0, 0] = 1
+    with pytest.raises(KeyboardInterrupt):
+        visualizer.add_datasample(
+            'v', (img_a, img_b),
+            binary_sample(pred, pred),
+            out_file=str(out_file))
+    monkeypatch.undo()
+    # the earlier image is untouched and no temporary file is left
+    assert out_file.read_bytes() == before
+    assert [p.name for p in out_file.parent.iterdir()] == ['vis.png']
+    np.testing.assert_array_equal(read_rgb(out_file), drawn)
+    # the format follows the suffix, as with cv2.imwrite
+    visualizer.add_datasample(
+        'v', (img_a, img_b),
+        binary_sample(pred, pred),
+        out_file=str(tmp_path / 'vis.jpg'))
+    assert (tmp_path / 'vis.jpg').read_bytes()[:2] == b'\xff\xd8'

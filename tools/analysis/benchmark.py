@@ -47,6 +47,7 @@ from torch import nn
 
 from mmcd_ext.apis import init_model
 from mmcd_ext.utils.analysis import parse_shape
+from mmcd_ext.utils.atomic_files import write_text
 
 MODES = ('infer', 'train')
 
@@ -436,8 +437,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, object]:
     out = run_benchmark(args)
     print(format_result(out))
     if args.out_json:
-        with open(args.out_json, 'w', encoding='utf-8') as f:
-            json.dump(out, f, indent=2)
+        write_text(args.out_json, json.dumps(out, indent=2))
         print(f'Results written to {args.out_json}')
     return out
 

@@ -32,6 +32,7 @@ from torch import nn
 
 from mmcd_ext.apis import init_model
 from mmcd_ext.utils.analysis import count_parameters, human, parse_shape
+from mmcd_ext.utils.atomic_files import write_text
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -219,8 +220,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, object]:
     if args.out_json:
         out = {k: v for k, v in result.items() if k != 'table'}
         out['config'] = args.config
-        with open(args.out_json, 'w', encoding='utf-8') as f:
-            json.dump(out, f, indent=2)
+        write_text(args.out_json, json.dumps(out, indent=2))
         print(f'Results written to {args.out_json}')
     return result
 

@@ -38,6 +38,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from mmcd_ext.utils.atomic_files import write_text
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 #: The small model the benchmark runs (random weights).
@@ -321,8 +323,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                   f'peak RSS (+{hi["peak_rss_mib"] - lo["peak_rss_mib"]:.0f}'
                   ' MiB)')
     if args.out_json:
-        with open(args.out_json, 'w') as f:
-            json.dump(dict(args=vars(args), runs=rows), f, indent=2)
+        write_text(args.out_json,
+                   json.dumps(dict(args=vars(args), runs=rows), indent=2))
     return 0
 
 

@@ -62,6 +62,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from mmengine.config import DictAction
 
+from mmcd_ext.utils.atomic_files import write_text
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 LEVIR_DATA = ('--layout', 'levir', '--seed', '0')
@@ -617,8 +619,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
                 print(f'\nreusing {score_file}', flush=True)
                 continue
             row = run_variant(suite, variant, seed, args)
-            with open(score_file, 'w') as f:
-                json.dump(row, f, indent=2)
+            write_text(score_file, json.dumps(row, indent=2))
             print(
                 f'\n{variant} seed {seed}: ' +
                 ', '.join(f'{k} {row[k]:.2f}' for k in suite.metrics),
@@ -639,8 +640,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         cfg_options=args.cfg_options,
         rows=rows,
         summary=summary)
-    with open(out, 'w') as f:
-        json.dump(result, f, indent=2)
+    write_text(out, json.dumps(result, indent=2))
     print(f'\nresults: {out}')
     return result
 

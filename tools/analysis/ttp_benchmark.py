@@ -43,6 +43,8 @@ import tempfile
 import time
 from typing import Dict, List, Optional
 
+from mmcd_ext.utils.atomic_files import write_text
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 VARIANTS = {
@@ -252,8 +254,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         results=table,
         fused_vs_eager=diff)
     if args.out_json:
-        with open(args.out_json, 'w') as f:
-            json.dump(result, f, indent=2)
+        write_text(args.out_json, json.dumps(result, indent=2))
     return 0
 
 

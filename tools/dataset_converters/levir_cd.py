@@ -9,9 +9,14 @@ This writes::
     DST/{train,val,test}/{A,B,label}/<stem>_<row>_<col>.png
 
 with ``row``/``col`` the 0-based patch indices: 16 patches per tile at
-``--patch-size 256``, 4 at 512. An output folder that already holds files is
-refused unless ``--force``, which first deletes the files with the output
-suffix in the output folders. The work is done by
+``--patch-size 256``, 4 at 512. Each split is written into a hidden
+``DST/.<split>.partial`` folder; they become ``DST/<split>`` only when every
+split of the run is complete, so an interrupted run leaves no half-filled
+split and the same command simply runs again (deleting the partial
+folders). An existing
+``DST/<split>`` holding files is refused unless ``--force``, which replaces
+it as a whole once the new split is complete; it is refused even then if it
+holds files the conversion does not write. The work is done by
 :func:`mmcd_ext.datasets.converters.convert_levir_cd`.
 
 Example::
@@ -25,6 +30,7 @@ from typing import Optional, Sequence
 
 from mmcd_ext.datasets.converters import convert_levir_cd
 from mmcd_ext.datasets.converters.levir_cd import SPLITS
+from mmcd_ext.utils.cli import tool_errors
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -59,9 +65,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--force',
         action='store_true',
-        help='convert even if the output folders hold files: delete the '
-        'files with --suffix in DST/<split>/{A,B,label} first')
+        help='replace an existing DST/<split> once the new one is complete '
+        '(it may hold only {A,B,label}/**/*SUFFIX files)')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show the full traceback of an error instead of one line')
     args = parser.parse_args(argv)
     if args.patch_size <= 0:
         parser.error(f'--patch-size must be positive, got {args.patch_size}')
@@ -76,17 +86,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             Defaults to None.
 
     Returns:
-        int: Exit code (0 on success).
+        int: Exit code 0; an error exits with code 1 and one line on stderr.
     """
     args = parse_args(argv)
-    convert_levir_cd(
-        args.src,
-        args.dst,
-        patch_size=args.patch_size,
-        splits=args.splits,
-        suffix=args.suffix,
-        force=args.force,
-        progress=not args.quiet)
+    with tool_errors('tools/dataset_converters/levir_cd.py', args.debug):
+        convert_levir_cd(
+            args.src,
+            args.dst,
+            patch_size=args.patch_size,
+            splits=args.splits,
+            suffix=args.suffix,
+            force=args.force,
+            progress=not args.quiet)
     return 0
 
 

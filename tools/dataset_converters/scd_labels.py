@@ -3,7 +3,10 @@
 Each RGB label in SRC (searched recursively) is decoded with the dataset's
 palette and written as a single-channel PNG of class indices (0 = no
 change) under the same relative path in DST; an unknown colour stops the
-conversion with the file named. The work is done by
+conversion with the file named. DST is built in a hidden sibling
+``.<DST>.partial`` and renamed to DST only when complete; an existing
+non-empty DST is refused unless ``--force``, which replaces it as a whole
+(only if it holds nothing but ``*SUFFIX`` files). The work is done by
 :func:`mmcd_ext.datasets.converters.convert_label_folder`.
 
 Run it once per label folder, e.g. for SECOND::
@@ -23,6 +26,7 @@ from typing import Optional, Sequence
 
 from mmcd_ext.datasets.converters import convert_label_folder
 from mmcd_ext.datasets.palettes import SCD_PALETTES
+from mmcd_ext.utils.cli import tool_errors
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -50,9 +54,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--force',
         action='store_true',
-        help='write into a non-empty DST (existing files with the same name '
-        'are overwritten)')
+        help='replace a non-empty DST once the new one is complete (it may '
+        'hold only *SUFFIX files)')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show the full traceback of an error instead of one line')
     return parser.parse_args(argv)
 
 
@@ -64,16 +72,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             Defaults to None.
 
     Returns:
-        int: Exit code (0 on success).
+        int: Exit code 0; an error exits with code 1 and one line on stderr.
     """
     args = parse_args(argv)
-    convert_label_folder(
-        args.src,
-        args.dst,
-        args.dataset,
-        suffix=args.suffix,
-        force=args.force,
-        progress=not args.quiet)
+    with tool_errors('tools/dataset_converters/scd_labels.py', args.debug):
+        convert_label_folder(
+            args.src,
+            args.dst,
+            args.dataset,
+            suffix=args.suffix,
+            force=args.force,
+            progress=not args.quiet)
     return 0
 
 

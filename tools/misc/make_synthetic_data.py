@@ -9,8 +9,10 @@ Usage::
 
 The same arguments always give byte-identical files. An existing non-empty
 output directory is refused unless ``--force`` is given (then the PNGs and
-meta.json of a previous run there are replaced). ``meta.json`` is written
-last, so its presence means the data set is complete. See
+meta.json of a previous run there are replaced) or it is a run of this
+script that stopped half-way (it holds the hidden ``.unfinished`` marker and
+no meta.json; it is written again). Every file is written atomically and
+``meta.json`` last, so its presence means the data set is complete. See
 ``docs/synthetic_data.md``.
 """
 import argparse

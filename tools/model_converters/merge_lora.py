@@ -2,7 +2,7 @@
 
 Usage::
 
-    python tools/model_converters/merge_lora.py SRC DST
+    python tools/model_converters/merge_lora.py SRC DST [--overwrite] [--debug]
 
 Every ``QKVLoRALinear`` adapter in ``SRC`` (keys ``*.qkv.lora_down.weight``,
 ``*.qkv.lora_up``, ``*.qkv.lora_scaling``) is merged into its ``*.qkv.weight``
@@ -12,8 +12,14 @@ Every ``QKVLoRALinear`` adapter in ``SRC`` (keys ``*.qkv.lora_down.weight``,
 ``--cfg-options model.backbone.lora_cfg=None``. No config is needed: the
 adapter scale is stored in the checkpoint. In Python,
 ``SAMLoRAViT.merge_lora()`` does the same on a built model.
+
+``DST`` is written atomically (a temporary file in its folder, renamed when
+complete); it may not be ``SRC`` (symbolic links resolved), and an existing
+``DST`` is replaced only with ``--overwrite``. Errors are one line (exit 1);
+``--debug`` shows the traceback.
 """
 import argparse
+import os
 import os.path as osp
 import sys
 from typing import Optional, Sequence
@@ -22,6 +28,10 @@ import torch
 
 import mmcd_ext  # noqa: F401  (allow-lists Runner checkpoint types)
 from mmcd_ext.models.layers.qkv_lora import merge_lora_state_dict
+from mmcd_ext.utils.atomic import atomic_path
+from mmcd_ext.utils.atomic_files import check_output_file
+from mmcd_ext.utils.checkpoint import read_checkpoint, weights_of
+from mmcd_ext.utils.cli import tool_errors
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -41,31 +51,59 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='trained checkpoint (Runner format or a '
         'plain state dict)')
     parser.add_argument('dst', help='output checkpoint')
+    parser.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='replace DST if it exists (never SRC itself)')
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show the full traceback of an error instead of one line')
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Merge; returns the exit code."""
-    args = parse_args(argv)
-    if not osp.isfile(args.src):
-        print(f'error: {args.src} not found', file=sys.stderr)
-        return 1
-    ckpt = torch.load(args.src, map_location='cpu', weights_only=True)
+def merge(args: argparse.Namespace) -> None:
+    """Read, merge and (atomically) save; see the module docstring.
+
+    Args:
+        args (argparse.Namespace): The parsed command line.
+
+    Raises:
+        ValueError: If DST is SRC, or SRC is unusable or has no adapter.
+        FileExistsError: If DST exists and ``--overwrite`` is not given.
+        FileNotFoundError: If SRC does not exist.
+    """
+    check_output_file(args.dst, [args.src], args.overwrite)
+    ckpt = read_checkpoint(args.src)
     wrapped = isinstance(ckpt, dict) and isinstance(
         ckpt.get('state_dict'), dict)
-    state = ckpt['state_dict'] if wrapped else ckpt
-    merged = merge_lora_state_dict(state)
+    state = weights_of(ckpt, args.src)
     count = sum(k.endswith('.lora_up') for k in state)
     if count == 0:
-        print(
-            f'error: no LoRA adapters (*.lora_up keys) in {args.src}',
-            file=sys.stderr)
-        return 1
+        raise ValueError(f'no LoRA adapters (*.lora_up keys) in {args.src}')
+    merged = merge_lora_state_dict(state)
     out = {'state_dict': merged}
     if wrapped and 'meta' in ckpt:
         out['meta'] = ckpt['meta']
-    torch.save(out, args.dst)
+    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
+    with atomic_path(args.dst) as tmp:
+        torch.save(out, tmp)
     print(f'merged {count} LoRA adapters: {args.src} -> {args.dst}')
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Merge.
+
+    Args:
+        argv (Sequence[str], optional): Arguments; ``sys.argv[1:]`` when
+            None. Defaults to None.
+
+    Returns:
+        int: Exit code 0; an error exits with code 1 and one line on stderr.
+    """
+    args = parse_args(argv)
+    with tool_errors('tools/model_converters/merge_lora.py', args.debug):
+        merge(args)
     return 0
 
 

@@ -3,7 +3,7 @@
 Usage::
 
     python tools/model_converters/sam2mmcd.py SRC DST [--img-size S]
-        [--window-size W] [--prefix P]
+        [--window-size W] [--prefix P] [--overwrite] [--debug]
 
 ``SRC`` is Meta's official SAM checkpoint (``sam_vit_b_01ec64.pth``,
 ``sam_vit_l_0b3195.pth``, ``sam_vit_h_4b8939.pth``: keys
@@ -21,8 +21,15 @@ blocks (those whose tables do not match ``--window-size``) linearly to
 ``SAM_KEY_RULES``, ``SAM_PREFIXES`` and ``resize_sam_position``), so the
 result equals what the backbone loads from the original file; converting
 is optional, ``init_cfg`` reads every layout directly.
+
+``DST`` is written atomically (a temporary file in its folder, renamed when
+complete); it may not be ``SRC`` (symbolic links resolved), and an existing
+``DST`` is replaced only with ``--overwrite``. Errors are one line (exit 1);
+``--debug`` shows the traceback.
 """
 import argparse
+import os
+import os.path as osp
 import sys
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -36,6 +43,9 @@ from mmcd_ext.models.backbones.sam_lora_vit import (SAM_KEY_RULES,
                                                     SAM_PREFIXES,
                                                     SAM_WEIGHTS_HINT,
                                                     resize_sam_position)
+from mmcd_ext.utils.atomic import atomic_path
+from mmcd_ext.utils.atomic_files import check_output_file
+from mmcd_ext.utils.cli import tool_errors
 
 OWNER = 'sam2mmcd'
 
@@ -101,37 +111,67 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--prefix',
         default='backbone.',
         help="key prefix in DST. Default: 'backbone.'")
+    parser.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='replace DST if it exists (never SRC itself)')
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show the full traceback of an error instead of one line')
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the conversion; returns the exit code."""
-    args = parse_args(argv)
-    try:
-        raw = read_pretrained(args.src, OWNER, 'SRC', SAM_WEIGHTS_HINT)
-        state, prefix = convert_state_dict(
-            raw, SAM_KEY_RULES, SAM_PREFIXES, owner=OWNER, source=args.src)
-        if not any(k.startswith('layers.') for k in state):
-            raise ValueError(f'{OWNER}: unrecognised SAM checkpoint layout '
-                             f'in {args.src!r}: expected keys starting with '
-                             f"{', '.join(SAM_PREFIXES)} 'blocks.' or "
-                             f"'layers.', got e.g. {list(raw)[:5]}")
-        if args.img_size is not None:
-            state, _, _ = fit_state_dict(
-                state,
-                position_shapes(state, args.img_size, args.window_size),
-                resize_sam_position,
-                owner=OWNER,
-                source=args.src)
-    except (ValueError, TypeError, KeyError, FileNotFoundError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
-    torch.save({'state_dict': {
-        args.prefix + k: v
-        for k, v in state.items()
-    }}, args.dst)
+def convert(args: argparse.Namespace) -> None:
+    """Read, convert and (atomically) save; see the module docstring.
+
+    Args:
+        args (argparse.Namespace): The parsed command line.
+
+    Raises:
+        ValueError: If DST is SRC, or SRC is unusable or not a SAM encoder.
+        FileExistsError: If DST exists and ``--overwrite`` is not given.
+    """
+    check_output_file(args.dst, [args.src], args.overwrite)
+    raw = read_pretrained(args.src, OWNER, 'SRC', SAM_WEIGHTS_HINT)
+    state, prefix = convert_state_dict(
+        raw, SAM_KEY_RULES, SAM_PREFIXES, owner=OWNER, source=args.src)
+    if not any(k.startswith('layers.') for k in state):
+        raise ValueError(f'{OWNER}: unrecognised SAM checkpoint layout '
+                         f'in {args.src!r}: expected keys starting with '
+                         f"{', '.join(SAM_PREFIXES)} 'blocks.' or "
+                         f"'layers.', got e.g. {list(raw)[:5]}")
+    if args.img_size is not None:
+        state, _, _ = fit_state_dict(
+            state,
+            position_shapes(state, args.img_size, args.window_size),
+            resize_sam_position,
+            owner=OWNER,
+            source=args.src)
+    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
+    with atomic_path(args.dst) as tmp:
+        torch.save(
+            {'state_dict': {
+                args.prefix + k: v
+                for k, v in state.items()
+            }}, tmp)
     stripped = f'prefix {prefix!r} stripped' if prefix else 'no prefix'
     print(f'{args.src} ({stripped}): {len(state)} tensors -> {args.dst}')
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the conversion.
+
+    Args:
+        argv (Sequence[str], optional): Arguments; ``sys.argv[1:]`` when
+            None. Defaults to None.
+
+    Returns:
+        int: Exit code 0; an error exits with code 1 and one line on stderr.
+    """
+    args = parse_args(argv)
+    with tool_errors('tools/model_converters/sam2mmcd.py', args.debug):
+        convert(args)
     return 0
 
 

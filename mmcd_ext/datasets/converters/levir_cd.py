@@ -12,19 +12,24 @@ patches of a tile reassemble into the tile.
 Every tile must have its A, B and label files, of one size divisible by the
 patch size; anything else stops the conversion with the file named. Tiles
 in sub-folders keep their sub-folder in the output.
+
+Each split is built in a hidden ``DST/.<split>.partial`` folder; once
+every split of the run is written they are renamed to ``DST/<split>`` (see
+:mod:`mmcd_ext.datasets.converters.paths`). ``DST/<split>`` is therefore
+complete or absent, and a run that stopped half-way is simply run again.
 """
-import glob
 import os
 import os.path as osp
 import sys
-from typing import Dict, Iterator, List, Sequence, Tuple
+from typing import Dict, Iterator, Sequence, Tuple
 
 import cv2
 import numpy as np
 from mmengine.utils import ProgressBar
 
+from mmcd_ext.utils.atomic_files import write_image
 from ..file_pairing import pair_folders, short_listing
-from .paths import check_src_dst
+from .paths import check_output, check_src_dst, staged_folders
 
 #: The folders of one split; each is also the role name in messages.
 FOLDERS = ('A', 'B', 'label')
@@ -119,32 +124,6 @@ def cut_patches(
             yield row, col, img[y:y + patch_size, x:x + patch_size]
 
 
-def prepare_output(dirs: List[str], suffix: str, force: bool) -> None:
-    """Create the output folders, refusing (or clearing) non-empty ones.
-
-    Args:
-        dirs (list[str]): Output folders.
-        suffix (str): Suffix of the files ``force`` deletes (sub-folders
-            included).
-        force (bool): Whether to clear non-empty folders.
-
-    Raises:
-        FileExistsError: If a folder holds files and ``force`` is False.
-    """
-    busy = [d for d in dirs if osp.isdir(d) and os.listdir(d)]
-    if busy and not force:
-        raise FileExistsError(
-            f'output folder(s) not empty: {", ".join(busy)}; pass --force '
-            f'to delete their "*{suffix}" files and convert again')
-    for d in busy:
-        old = glob.glob(osp.join(d, '**', '*' + suffix), recursive=True)
-        for f in old:
-            os.remove(f)
-        print(f'--force: deleted {len(old)} file(s) from {d}', flush=True)
-    for d in dirs:
-        os.makedirs(d, exist_ok=True)
-
-
 def convert_split(tiles: Dict[str, Dict[str, str]],
                   dst_split: str,
                   patch_size: int,
@@ -154,7 +133,7 @@ def convert_split(tiles: Dict[str, Dict[str, str]],
 
     Args:
         tiles (dict): Result of :func:`list_tiles` for ``SRC/<split>``.
-        dst_split (str): ``DST/<split>`` (folders already prepared).
+        dst_split (str): Folder to write ``{A,B,label}/`` into.
         patch_size (int): Patch side.
         suffix (str): File suffix.
         progress (bool): Show a progress bar. Defaults to True.
@@ -180,8 +159,7 @@ def convert_split(tiles: Dict[str, Dict[str, str]],
                 out = osp.join(dst_split, folder,
                                f'{stem}_{row}_{col}{suffix}')
                 os.makedirs(osp.dirname(out), exist_ok=True)
-                if not cv2.imwrite(out, np.ascontiguousarray(patch)):
-                    raise ValueError(f'cannot write {out}')
+                write_image(out, patch)
                 count += 1
         n_patches += count
         if bar is not None:
@@ -210,18 +188,20 @@ def convert_levir_cd(src: str,
         splits (Sequence[str]): Splits to convert. Defaults to
             ``('train', 'val', 'test')``.
         suffix (str): File suffix. Defaults to '.png'.
-        force (bool): Convert into non-empty output folders after deleting
-            their ``*<suffix>`` files. Defaults to False.
+        force (bool): Replace an existing ``DST/<split>`` (once the new one
+            is complete); it may hold only ``{A,B,label}/**/*<suffix>``
+            files. Defaults to False.
         progress (bool): Show a progress bar per split. Defaults to True.
 
     Returns:
         dict: Split -> ``(tiles, patches per folder)``.
 
     Raises:
-        ValueError: If ``patch_size`` is not positive, ``src`` is ``dst``,
-            or a tile is unusable (the file is named).
+        ValueError: If ``patch_size`` is not positive, ``src`` and ``dst``
+            overlap, or a tile is unusable (the file is named).
         FileNotFoundError: If a folder is missing or a tile lacks a partner.
-        FileExistsError: If an output folder holds files and not ``force``.
+        FileExistsError: If ``DST/<split>`` holds files and not ``force``,
+            or holds files the conversion does not write.
     """
     if patch_size <= 0:
         raise ValueError(f'the patch size must be positive, got {patch_size}')
@@ -230,19 +210,20 @@ def convert_levir_cd(src: str,
         split: list_tiles(osp.join(src, split), suffix)
         for split in splits
     }
-    prepare_output([
-        osp.join(dst, split, folder) for split in splits for folder in FOLDERS
-    ], suffix, force)
-    counts = {}
     for split in splits:
-        print(
-            f'[{split}] cutting the tiles of {osp.join(src, split)}',
-            flush=True)
-        patches = convert_split(tiles[split], osp.join(dst, split), patch_size,
-                                suffix, progress)
-        print(
-            f'[{split}] done: {len(tiles[split])} tiles -> {patches} patches '
-            f'of {patch_size}x{patch_size} in {osp.join(dst, split)}',
-            flush=True)
-        counts[split] = (len(tiles[split]), patches)
+        check_output(osp.join(dst, split), suffix, force, FOLDERS)
+    counts = {}
+    with staged_folders([osp.join(dst, split) for split in splits]) as works:
+        for split, work in zip(splits, works):
+            print(
+                f'[{split}] cutting the tiles of {osp.join(src, split)}',
+                flush=True)
+            patches = convert_split(tiles[split], work, patch_size, suffix,
+                                    progress)
+            print(
+                f'[{split}] done: {len(tiles[split])} tiles -> {patches} '
+                f'patches of {patch_size}x{patch_size}',
+                flush=True)
+            counts[split] = (len(tiles[split]), patches)
+    print(f'done: {", ".join(splits)} in {dst}', flush=True)
     return counts

@@ -5,7 +5,9 @@ dataset's palette (:mod:`mmcd_ext.datasets.palettes`) and written as a
 single-channel PNG of class indices (0 = no change) under the same relative
 path in the output folder. A pixel whose colour is not in the palette stops
 the conversion with the file name, the colour and its pixel count; nothing
-is guessed.
+is guessed. The output is built in a hidden sibling ``.<DST>.partial`` and
+renamed to ``DST`` when complete (see
+:mod:`mmcd_ext.datasets.converters.paths`).
 """
 import glob
 import os
@@ -17,8 +19,9 @@ import cv2
 import numpy as np
 from mmengine.utils import ProgressBar
 
+from mmcd_ext.utils.atomic_files import write_image
 from ..palettes import SCD_PALETTES, colour_to_index
-from .paths import check_src_dst
+from .paths import check_output, check_src_dst, staged_folder
 
 
 def convert_label(src: str, dst: str, palette: List[List[int]]) -> None:
@@ -26,7 +29,7 @@ def convert_label(src: str, dst: str, palette: List[List[int]]) -> None:
 
     Args:
         src (str): Colour label (RGB, read as BGR by OpenCV).
-        dst (str): Output index PNG.
+        dst (str): Output index PNG (written atomically).
         palette (list): RGB colour of each class.
 
     Raises:
@@ -42,8 +45,7 @@ def convert_label(src: str, dst: str, palette: List[List[int]]) -> None:
     index = colour_to_index(
         np.ascontiguousarray(img[..., ::-1]), palette, filename=src)
     os.makedirs(osp.dirname(dst) or '.', exist_ok=True)
-    if not cv2.imwrite(dst, index):
-        raise ValueError(f'cannot write {dst}')
+    write_image(dst, index)
 
 
 def convert_label_folder(src: str,
@@ -60,8 +62,9 @@ def convert_label_folder(src: str,
         dataset (str): Palette: a key of ``SCD_PALETTES`` ('second',
             'landsat').
         suffix (str): Label file suffix. Defaults to '.png'.
-        force (bool): Write into a non-empty ``dst`` (files of the same name
-            are overwritten). Defaults to False.
+        force (bool): Replace an existing ``dst`` (once the new one is
+            complete); it may hold only ``*<suffix>`` files.
+            Defaults to False.
         progress (bool): Show a progress bar. Defaults to True.
 
     Returns:
@@ -70,8 +73,10 @@ def convert_label_folder(src: str,
     Raises:
         KeyError: If ``dataset`` has no palette.
         FileNotFoundError: If ``src`` is missing or holds no label.
-        FileExistsError: If ``dst`` holds files and not ``force``.
-        ValueError: If ``src`` is ``dst`` or a label cannot be converted.
+        FileExistsError: If ``dst`` holds files and not ``force``, or holds
+            files the conversion does not write.
+        ValueError: If ``src`` and ``dst`` overlap or a label cannot be
+            converted.
     """
     if dataset not in SCD_PALETTES:
         raise KeyError(f'no palette for dataset "{dataset}"; choose one of '
@@ -83,17 +88,16 @@ def convert_label_folder(src: str,
         glob.glob(osp.join(src, '**', '*' + suffix), recursive=True))
     if not files:
         raise FileNotFoundError(f'no "*{suffix}" files in {src}')
-    if osp.isdir(dst) and os.listdir(dst) and not force:
-        raise FileExistsError(f'output folder {dst} is not empty; pass '
-                              '--force to write into it')
-    os.makedirs(dst, exist_ok=True)
+    check_output(dst, suffix, force)
     _, palette = SCD_PALETTES[dataset]
     bar = ProgressBar(len(files), file=sys.stdout) if progress else None
-    for path in files:
-        convert_label(path, osp.join(dst, osp.relpath(path, src)), palette)
+    with staged_folder(dst) as work:
+        for path in files:
+            convert_label(path, osp.join(work, osp.relpath(path, src)),
+                          palette)
+            if bar is not None:
+                bar.update()
         if bar is not None:
-            bar.update()
-    if bar is not None:
-        print(flush=True)  # the bar does not end its line
+            print(flush=True)  # the bar does not end its line
     print(f'done: {len(files)} index labels in {dst}', flush=True)
     return len(files)

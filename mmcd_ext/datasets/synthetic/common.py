@@ -2,7 +2,8 @@
 
 Everything here is plain numpy + OpenCV so that the generators stay fast and
 importable without torch. Images are float32 RGB arrays in ``[0, 255]``
-while they are being composed and ``uint8`` RGB once finished.
+while they are being composed and ``uint8`` RGB once finished. Files are
+written atomically through :mod:`mmcd_ext.utils.atomic_files`.
 """
 import json
 import os
@@ -12,6 +13,8 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
+
+from mmcd_ext.utils.atomic_files import encode_image, write_bytes, write_text
 
 SPLITS: Tuple[str, ...] = ('train', 'val', 'test')
 #: First element of every per-image seed's spawn key, one per layout.
@@ -317,7 +320,7 @@ def bezier(p0: np.ndarray,
 
 
 def write_png(path: str, img: np.ndarray) -> None:
-    """Write an RGB or single-channel uint8 image as PNG.
+    """Write an RGB or single-channel uint8 image as PNG, atomically.
 
     Args:
         path (str): Output file.
@@ -328,8 +331,9 @@ def write_png(path: str, img: np.ndarray) -> None:
     if img.ndim == 3:
         img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
     # Fixed (fast) compression level: identical arrays give identical bytes.
-    if not cv2.imwrite(path, img, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
-        raise OSError(f'{path}: OpenCV could not write the PNG')
+    write_bytes(
+        path, encode_image(img, '.png', [cv2.IMWRITE_PNG_COMPRESSION, 1],
+                           path))
 
 
 def prepare_out_dir(out_dir: str, overwrite: bool) -> None:
@@ -353,13 +357,13 @@ def prepare_out_dir(out_dir: str, overwrite: bool) -> None:
 def write_meta(path: str, meta: dict) -> None:
     """Write ``meta.json`` deterministically (sorted keys, no timestamps).
 
+    The file is written atomically: it is complete or absent.
+
     Args:
         path (str): Output file.
         meta (dict): JSON-serialisable content.
     """
-    with open(path, 'w', encoding='utf-8') as f:
-        json.dump(meta, f, indent=2, sort_keys=True)
-        f.write('\n')
+    write_text(path, json.dumps(meta, indent=2, sort_keys=True) + '\n')
 
 
 def check_counts(counts: Dict[str, int]) -> None:

@@ -331,7 +331,8 @@ def generate_levir_like(
 
     Args:
         out_dir (str): Data-set root; must be empty or absent unless
-            ``overwrite``.
+            ``overwrite`` (or left unfinished by a stopped run, which is
+            written again).
         num_train (int): Training images. Defaults to 200.
         num_val (int): Validation images. Defaults to 40.
         num_test (int): Test images. Defaults to 40.

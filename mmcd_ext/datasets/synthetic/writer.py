@@ -1,4 +1,11 @@
-"""Writing a generated data set to disk (shared by both layouts)."""
+"""Writing a generated data set to disk (shared by both layouts).
+
+Every file is written atomically. ``meta.json`` is written last and marks a
+complete data set; while a run is under way the hidden file
+``.unfinished`` marks the folder as its own, so a run that stopped half-way
+(an error, Ctrl-C, a kill) is written again by the next run without
+``overwrite``, while any other non-empty folder is still refused.
+"""
 import copy
 import os
 import os.path as osp
@@ -7,10 +14,14 @@ from typing import Callable, Dict, List, Optional, Tuple, Type
 
 import numpy as np
 
+from mmcd_ext.utils.atomic_files import write_text
 from .common import (SPLITS, JsonParamsMixin, as_seed_sequence, check_counts,
                      check_size, prepare_out_dir, sample_name, sample_seed,
                      split_items, write_meta, write_png)
 from .pseudo_changes import PseudoChangeParams
+
+#: Hidden marker of a run under way, deleted once ``meta.json`` is written.
+UNFINISHED = '.unfinished'
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,9 @@ class Layout:
 def _clear_layout(out_dir: str, folders: Tuple[str, ...]) -> None:
     """Delete a previous run's PNGs and meta.json (only files we write).
 
+    The temporary files of PNG writes a kill interrupted
+    (``.<name>.png.<random>.tmp``) go too.
+
     Args:
         out_dir (str): Data-set root.
         folders (tuple[str, ...]): Sub-folders of each split.
@@ -60,7 +74,9 @@ def _clear_layout(out_dir: str, folders: Tuple[str, ...]) -> None:
             if not osp.isdir(d):
                 continue
             for name in os.listdir(d):
-                if name.endswith('.png'):
+                if name.endswith('.png') or (name.startswith('.')
+                                             and name.endswith('.tmp')
+                                             and '.png.' in name):
                     os.remove(osp.join(d, name))
 
 
@@ -71,7 +87,8 @@ def write_dataset(layout: Layout, out_dir: str, counts: Dict[str, int],
     """Shared writer of both layouts.
 
     ``meta.json`` is written last, so its presence means the data set is
-    complete.
+    complete. A folder a stopped run left (``.unfinished`` without
+    ``meta.json``) is written again without ``overwrite``.
 
     Args:
         layout (Layout): The layout.
@@ -107,8 +124,19 @@ def write_dataset(layout: Layout, out_dir: str, counts: Dict[str, int],
     check_counts(counts)
     check_size(size)
     as_seed_sequence(seed)  # validate before touching the disk
+    marker = osp.join(out_dir, UNFINISHED)
+    if not overwrite and osp.isfile(marker) and not osp.exists(
+            osp.join(out_dir, 'meta.json')):
+        print(
+            f'{out_dir}: an earlier run stopped before meta.json; writing '
+            'the data set again',
+            flush=True)
+        overwrite = True
     prepare_out_dir(out_dir, overwrite)
-    _clear_layout(out_dir, layout.folders)
+    _clear_layout(out_dir, layout.folders)  # meta.json first
+    write_text(
+        marker, 'a run of mmcd_ext.datasets.synthetic is writing this '
+        'folder; deleted once meta.json is written\n')
     for split in SPLITS:
         for folder in layout.folders:
             os.makedirs(osp.join(out_dir, split, folder), exist_ok=True)
@@ -125,4 +153,5 @@ def write_dataset(layout: Layout, out_dir: str, counts: Dict[str, int],
             progress(done, len(items))
     meta['samples'] = samples
     write_meta(osp.join(out_dir, 'meta.json'), meta)
+    os.remove(marker)
     return meta

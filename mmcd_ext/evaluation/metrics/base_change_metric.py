@@ -15,6 +15,8 @@ from mmengine.logging import MMLogger
 from mmengine.utils import mkdir_or_exist
 from PIL import Image
 
+from mmcd_ext.utils.atomic import atomic_path
+
 
 def sample_name(data_sample: dict, index: int) -> str:
     """A readable name for error messages: the image path if known.
@@ -63,6 +65,10 @@ def write_label_png(array: np.ndarray,
                     suffix: str = '') -> str:
     """Save a ``(H, W) uint8`` map as ``{stem of img_path}{suffix}.png``.
 
+    The file is written atomically (a temporary file in ``output_dir``,
+    renamed when complete), so an interrupted test leaves no half-written
+    prediction.
+
     Args:
         array (np.ndarray): ``(H, W)`` map with values in ``[0, 255]``.
         output_dir (str): Folder of the file.
@@ -80,7 +86,8 @@ def write_label_png(array: np.ndarray,
                        '"img_path" to name the prediction file after')
     stem = osp.splitext(osp.basename(img_path))[0]
     out_file = osp.abspath(osp.join(output_dir, f'{stem}{suffix}.png'))
-    Image.fromarray(array.astype(np.uint8)).save(out_file)
+    with atomic_path(out_file) as tmp:  # complete under its name or absent
+        Image.fromarray(array.astype(np.uint8)).save(tmp, format='PNG')
     return out_file
 
 

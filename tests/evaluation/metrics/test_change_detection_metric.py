@@ -266,3 +266,28 @@ def test_built_from_config_through_mmengine_evaluator() -> None:
     metrics = evaluator.evaluate(1)
     assert metrics['F1'] == pytest.approx(100 * 2 / 3)
     assert metrics['aAcc'] == pytest.approx(80.0)  # IoUMetric's OA
+
+
+def test_output_dir_writes_are_atomic(tmp_path: Path, monkeypatch) -> None:
+    out = tmp_path / 'preds'
+    out.mkdir()
+    (out / 'test_7.png').write_bytes(b'previous prediction')
+    real_save = Image.Image.save
+
+    def half_save(self, fp, *args, **kwargs):  # part of the file, then stop
+        with open(fp, 'wb') as f:
+            f.write(b'\x89PNG')
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Image.Image, 'save', half_save)
+    metric = ChangeDetectionMetric(output_dir=str(out), format_only=True)
+    for name in ('test_7', 'test_9'):
+        with pytest.raises(KeyboardInterrupt):
+            metric.process({}, [make_sample(PRED, None, f'/A/{name}.png')])
+    # the earlier file is untouched, no partial file under any name
+    assert sorted(p.name for p in out.iterdir()) == ['test_7.png']
+    assert (out / 'test_7.png').read_bytes() == b'previous prediction'
+    monkeypatch.setattr(Image.Image, 'save', real_save)
+    metric.process({}, [make_sample(PRED, None, '/A/test_7.png')])
+    np.testing.assert_array_equal(
+        np.array(Image.open(out / 'test_7.png')), PRED * 255)
