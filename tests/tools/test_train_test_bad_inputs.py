@@ -19,10 +19,10 @@ from typing import Dict, List, Tuple
 
 import pytest
 import torch
+from cd_testing import shrink_config
 from mmengine.config import Config
 
 from mmcd_ext.datasets.synthetic import generate_levir_like
-from mmcd_ext.testing import shrink_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs/baseline/baseline_r18_synthetic-256.py')
