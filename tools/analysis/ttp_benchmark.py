@@ -6,7 +6,7 @@ Usage::
     python tools/analysis/ttp_benchmark.py [--config CONFIG] [--shape 512]
         [--batch-size 2] [--rounds 3] [--iters 2] [--warmup 1]
         [--threads 2] [--variants fused eager checkpoint]
-        [--skip-diff] [--out-json FILE]
+        [--modes infer train] [--skip-diff] [--out-json FILE]
 
 Variants (``--cfg-options`` on ``configs/ttp/ttp_sam-b_levir.py``):
 
