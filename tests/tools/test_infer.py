@@ -17,13 +17,11 @@ import numpy as np
 import pytest
 import rasterio
 import torch
+from cd_stub_models import save_checkpoint, stub_config
 from rasterio.transform import from_origin
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-STUBS = osp.join(ROOT, 'tests', 'apis')
-sys.path.insert(0, STUBS)
-
-from cd_stub_models import save_checkpoint, stub_config  # noqa: E402
+STUBS = osp.join(ROOT, 'tests', 'apis')  # on pytest's pythonpath too
 
 
 def load_tool():
