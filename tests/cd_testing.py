@@ -8,9 +8,11 @@ pretrained weights, small crops, batch 2, a couple of iterations, data read
 from a fixture directory.
 """
 import copy
+import hashlib
 import os
+import stat
 import subprocess
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 
@@ -175,3 +177,31 @@ def binary_cd_batch(model: Any, size: int, n: int = 2) -> dict:
     ]
     return model.data_preprocessor(
         dict(inputs=inputs, data_samples=samples), training=True)
+
+
+def snapshot(*roots: str) -> Dict[str, Tuple]:
+    """Kind and content hash of every entry below ``roots``, by path.
+
+    Bad-input tests take one before and one after a run to show that no
+    input or earlier output changed. FIFOs and other special files are
+    recorded by their kind and never opened (reading one could block).
+
+    Args:
+        *roots (str): Folders to walk.
+
+    Returns:
+        dict[str, tuple]: ``path -> ('file', sha256)`` or ``(kind, )``.
+    """
+    entries: Dict[str, Tuple] = {}
+    for root in roots:
+        for folder, dirs, files in os.walk(root):
+            for name in dirs + files:
+                path = os.path.join(folder, name)
+                mode = os.lstat(path).st_mode
+                if stat.S_ISREG(mode):
+                    with open(path, 'rb') as f:
+                        digest = hashlib.sha256(f.read()).digest()
+                    entries[path] = ('file', digest)
+                else:
+                    entries[path] = (stat.S_IFMT(mode), )
+    return entries

@@ -6,36 +6,19 @@ the pair and date, or the argument), that no file under ``tmp_path``
 changed and that no input array was modified. A FIFO must not block: every
 call runs under an alarm. Checkpoint loading is not covered here.
 """
-import hashlib
 import os
 import signal
-import stat
-from typing import Dict, Tuple
 
 import cv2
 import numpy as np
 import pytest
 from cd_stub_models import stub_config
+from cd_testing import snapshot
 
 from mmcd_ext.apis import ChangeDetector
 
 #: Seconds a case may take before it counts as hung.
 TIMEOUT = 20
-
-
-def snapshot(root: str) -> Dict[str, Tuple]:
-    """Kind and content hash of every entry under ``root`` (FIFOs unread)."""
-    entries = {}
-    for folder, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = os.path.join(folder, name)
-            mode = os.lstat(path).st_mode
-            if stat.S_ISREG(mode):
-                with open(path, 'rb') as f:
-                    entries[path] = ('file', hashlib.sha256(f.read()).digest())
-            else:
-                entries[path] = (stat.S_IFMT(mode), )
-    return entries
 
 
 def _alarm(signum, frame):

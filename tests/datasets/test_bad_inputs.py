@@ -6,15 +6,14 @@ loading every sample fails with the expected exception, a one-line message
 naming the culprit file (or argument), and that no file of the tree changed.
 A FIFO among the inputs must not block: every case runs under an alarm.
 """
-import hashlib
 import os
 import signal
-import stat
-from typing import Callable, Dict, Tuple
+from typing import Callable
 
 import cv2
 import numpy as np
 import pytest
+from cd_testing import snapshot
 
 from mmcd_ext.datasets.palettes import SECOND_PALETTE
 from mmcd_ext.datasets.transforms import (LoadBitemporalImages,
@@ -33,22 +32,6 @@ SCD_PIPELINE = [
 ]
 #: Seconds a case may take before it counts as hung.
 TIMEOUT = 20
-
-
-def snapshot(root: str) -> Dict[str, Tuple]:
-    """Kind and content hash of every entry under ``root`` (FIFOs unread)."""
-    entries = {}
-    for folder, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = os.path.join(folder, name)
-            mode = os.lstat(path).st_mode
-            rel = os.path.relpath(path, root)
-            if stat.S_ISREG(mode):
-                with open(path, 'rb') as f:
-                    entries[rel] = ('file', hashlib.sha256(f.read()).digest())
-            else:
-                entries[rel] = (stat.S_IFMT(mode), )
-    return entries
 
 
 def message_of(err: BaseException) -> str:

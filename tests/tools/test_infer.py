@@ -3,12 +3,10 @@
 Most tests call the tool's ``main()`` in-process (fast); one runs the script
 as a subprocess. The models are the stubs of ``tests/apis/cd_stub_models``.
 """
-import hashlib
 import importlib.util
 import json
 import os
 import os.path as osp
-import stat
 import subprocess
 import sys
 
@@ -18,6 +16,7 @@ import pytest
 import rasterio
 import torch
 from cd_stub_models import save_checkpoint, stub_config
+from cd_testing import snapshot
 from rasterio.transform import from_origin
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -241,19 +240,6 @@ def test_argument_errors(tmp_path, capsys):
     assert not osp.exists(tmp_path / 'out')
 
 
-def sha256_tree(root):
-    """sha256 of every file below ``root``, by relative path."""
-    digests = {}
-    for folder, _, files in os.walk(root):
-        for name in files:
-            path = osp.join(folder, name)
-            if stat.S_ISREG(os.stat(path).st_mode):
-                with open(path, 'rb') as f:
-                    digests[osp.relpath(path, root)] = hashlib.sha256(
-                        f.read()).hexdigest()
-    return digests
-
-
 def assert_one_line(err, *culprits):
     """stderr holds one error line naming every culprit, no traceback."""
     lines = [line for line in err.splitlines() if line.strip()]
@@ -266,12 +252,17 @@ def assert_one_line(err, *culprits):
 
 
 def refused(args, root, capsys, code, *culprits):
-    """Run the tool, expect ``code`` and no file below ``root`` changed."""
-    before = sha256_tree(root)
+    """Run the tool, expect ``code`` and no file below ``root`` changed
+    (an output folder it created may stay, empty)."""
+
+    def files():
+        return {k: v for k, v in snapshot(root).items() if v[0] == 'file'}
+
+    before = files()
     capsys.readouterr()
     assert INFER.main([str(a) for a in args]) == code
     assert_one_line(capsys.readouterr().err, *culprits)
-    assert sha256_tree(root) == before
+    assert files() == before
     return before
 
 
@@ -349,9 +340,9 @@ def test_existing_outputs_need_overwrite(tmp_path, capsys):
     ]
     refused(args, tmp_path, capsys, 2, out / 'a_prob.png', '--overwrite')
     assert not osp.exists(out / 'a.png')  # nothing written at all
-    before = sha256_tree(tmp_path / 'in')
+    before = snapshot(tmp_path / 'in')
     assert INFER.main([str(x) for x in args] + ['--overwrite']) == 0
-    assert sha256_tree(tmp_path / 'in') == before  # inputs untouched
+    assert snapshot(tmp_path / 'in') == before  # inputs untouched
     assert mmcv.imread(str(out / 'a_prob.png')).shape[:2] == mask.shape
     np.testing.assert_array_equal(
         mmcv.imread(str(out / 'a.png'), flag='unchanged'), mask * 255)

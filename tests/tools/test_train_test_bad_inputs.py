@@ -8,18 +8,16 @@ written. The synthetic data set and the tiny config are shared by the
 module; the cases only add their own bad file.
 """
 import argparse
-import hashlib
 import os
 import os.path as osp
 import pickle
-import stat
 import subprocess
 import sys
-from typing import Dict, List, Tuple
+from typing import List
 
 import pytest
 import torch
-from cd_testing import shrink_config
+from cd_testing import shrink_config, snapshot
 from mmengine.config import Config
 
 from mmcd_ext.datasets.synthetic import generate_levir_like
@@ -28,23 +26,6 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs/baseline/baseline_r18_synthetic-256.py')
 #: Seconds after which a tool counts as hung.
 TIMEOUT = 300
-
-
-def snapshot(*roots: str) -> Dict[str, Tuple]:
-    """Kind and content hash of every entry under ``roots`` (FIFOs unread)."""
-    entries = {}
-    for root in roots:
-        for folder, dirs, files in os.walk(root):
-            for name in dirs + files:
-                path = osp.join(folder, name)
-                mode = os.lstat(path).st_mode
-                if stat.S_ISREG(mode):
-                    with open(path, 'rb') as f:
-                        digest = hashlib.sha256(f.read()).digest()
-                    entries[path] = ('file', digest)
-                else:
-                    entries[path] = (stat.S_IFMT(mode), )
-    return entries
 
 
 def files_ending(root: str, suffix: str) -> List[str]:
