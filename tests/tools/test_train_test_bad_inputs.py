@@ -122,6 +122,12 @@ def c_train_unknown_option(shared, inp):
     return [f'{shared}/tiny.py', '--lr', '0.1'], ['--lr']
 
 
+def c_config_syntax_error(shared, inp):
+    with open(f'{inp}/broken.py', 'w') as f:
+        f.write('model = dict(\n')
+    return [f'{inp}/broken.py'], ['broken.py', 'not valid Python']
+
+
 def _test_with(make, name, *also):
 
     def case(shared, inp):
@@ -146,6 +152,7 @@ CASES = [
     ('train', c_missing_data_root, 1),
     ('train', c_resume_other_model, 1),
     ('train', c_train_unknown_option, 2),
+    ('train', c_config_syntax_error, 1),
     ('test', _test_with(empty_file, 'empty.pth', 'empty'), 1),
     ('test', _test_with(truncated_checkpoint, 'cut.pth', 'truncated'), 1),
     ('test', _test_with(text_checkpoint, 'notes.pth', 'not a torch'), 1),
