@@ -207,3 +207,27 @@ def test_tool_refuses(shared, tmp_path, tool, make, code):
     assert os.listdir(out) == ['earlier.png']
     after = snapshot(str(shared), str(inp), str(work), str(out))
     assert {k: v for k, v in after.items() if k in before} == before
+
+
+@pytest.mark.parametrize('tool', [
+    'tools/misc/print_config.py', 'tools/analysis/get_flops.py',
+    'tools/analysis/benchmark.py'
+])
+def test_config_tools_refuse_broken_config(tmp_path, tool):
+    """The config-reading helper tools also end in one line, no traceback."""
+    (tmp_path / 'broken.py').write_text('model = dict(\n')
+    before = snapshot(str(tmp_path))
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
+    proc = subprocess.run([sys.executable, tool,
+                           str(tmp_path / 'broken.py')],
+                          cwd=ROOT,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=TIMEOUT)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert 'Traceback' not in proc.stderr, proc.stderr[-3000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f'{tool}: error: '), last
+    assert 'broken.py' in last and 'not valid Python' in last, last
+    assert snapshot(str(tmp_path)) == before
