@@ -128,6 +128,13 @@ def c_config_syntax_error(shared, inp):
     return [f'{inp}/broken.py'], ['broken.py', 'not valid Python']
 
 
+def c_test_out_is_file(shared, inp):
+    with open(f'{inp}/maps', 'w') as f:
+        f.write('a file of the user, not a folder\n')
+    return [f'{shared}/tiny.py', f'{inp}/iter_9.pth', '--out',
+            f'{inp}/maps'], ['--out', 'maps', 'is a file']
+
+
 def _test_with(make, name, *also):
 
     def case(shared, inp):
@@ -164,6 +171,7 @@ CASES = [
     ('test', _test_with(fifo, 'fifo.pth', 'FIFO'), 1),
     ('test', c_checkpoint_missing, 1),
     ('test', c_test_checkpoint_argument_missing, 2),
+    ('test', c_test_out_is_file, 2),
 ]
 
 
@@ -183,7 +191,7 @@ def test_tool_refuses(shared, tmp_path, tool, make, code):
     out.mkdir()
     (out / 'earlier.png').write_bytes(b'earlier prediction')
     args += ['--work-dir', str(work)]
-    if tool == 'test':
+    if tool == 'test' and '--out' not in args:
         args += ['--out', str(out)]
     before = snapshot(str(shared), str(inp), str(work), str(out))
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
