@@ -135,6 +135,13 @@ def c_test_out_is_file(shared, inp):
             f'{inp}/maps'], ['--out', 'maps', 'is a file']
 
 
+def c_train_work_dir_is_file(shared, inp):
+    with open(f'{inp}/runs', 'w') as f:
+        f.write('a file of the user, not a folder\n')
+    return [f'{shared}/tiny.py', '--work-dir',
+            f'{inp}/runs'], ['--work-dir', 'runs', 'is a file']
+
+
 def _test_with(make, name, *also):
 
     def case(shared, inp):
@@ -160,6 +167,7 @@ CASES = [
     ('train', c_resume_other_model, 1),
     ('train', c_train_unknown_option, 2),
     ('train', c_config_syntax_error, 1),
+    ('train', c_train_work_dir_is_file, 2),
     ('test', _test_with(empty_file, 'empty.pth', 'empty'), 1),
     ('test', _test_with(truncated_checkpoint, 'cut.pth', 'truncated'), 1),
     ('test', _test_with(text_checkpoint, 'notes.pth', 'not a torch'), 1),
@@ -190,7 +198,8 @@ def test_tool_refuses(shared, tmp_path, tool, make, code):
     (work / 'iter_2.pth').write_bytes(b'earlier checkpoint')
     out.mkdir()
     (out / 'earlier.png').write_bytes(b'earlier prediction')
-    args += ['--work-dir', str(work)]
+    if '--work-dir' not in args:
+        args += ['--work-dir', str(work)]
     if tool == 'test' and '--out' not in args:
         args += ['--out', str(out)]
     before = snapshot(str(shared), str(inp), str(work), str(out))
