@@ -62,6 +62,9 @@ def parse_args() -> argparse.Namespace:
         '(the traceback is always in the log file)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
+    for flag, path in (('--out', args.out), ('--work-dir', args.work_dir)):
+        if path is not None and osp.exists(path) and not osp.isdir(path):
+            parser.error(f'{flag} {path} is a file; give a folder')
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args

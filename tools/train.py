@@ -6,6 +6,7 @@ also works on CPU (gloo), see ``mmcd_ext/utils/launch.py``.
 import argparse
 import logging
 import os
+import os.path as osp
 
 from mmengine.config import DictAction
 from mmengine.logging import print_log
@@ -50,6 +51,10 @@ def parse_args() -> argparse.Namespace:
         '(the traceback is always in the log file)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
+    work_dir = args.work_dir
+    if work_dir is not None and osp.exists(
+            work_dir) and not osp.isdir(work_dir):
+        parser.error(f'--work-dir {work_dir} is a file; give a folder')
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args

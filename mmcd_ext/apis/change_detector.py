@@ -258,6 +258,12 @@ class ChangeDetector:
                 'as the config\'s loader reads files), not a mask')
         if not np.issubdtype(img.dtype, np.number):
             raise ValueError(f'{where} has dtype {img.dtype}, not numbers')
+        if np.issubdtype(img.dtype, np.integer) and img.size and (int(
+                img.min()) < 0 or int(img.max()) > 255):
+            raise ValueError(
+                f'{where} ({img.dtype}) has values {int(img.min())}..'
+                f'{int(img.max())} outside 0..255; the model reads 8-bit '
+                'images: rescale to uint8 first')
         if np.issubdtype(img.dtype, np.floating):
             finite = np.isfinite(img)
             if not finite.all():

@@ -79,10 +79,17 @@ def read_config(path: str, cfg_options: Optional[dict] = None) -> Config:
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
+        SyntaxError: If ``path`` (or a base it inherits) is no valid
+            Python; the message names the file, which mmengine's does not.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file {path} does not exist')
-    cfg = Config.fromfile(path)
+    try:
+        cfg = Config.fromfile(path)
+    except SyntaxError as err:
+        raise SyntaxError(f'config file {path} (or a _base_ file it '
+                          f'inherits) is not valid Python: {err.msg} '
+                          f'(line {err.lineno})') from err
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg

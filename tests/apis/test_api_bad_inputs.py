@@ -65,6 +65,16 @@ def a_nan_pixels(tmp, rng):
     return img(rng).astype(np.float32), b, {}, ['date-B array', 'NaN']
 
 
+def a_16bit_array(tmp, rng):
+    a, b = img(rng, dtype=np.uint16), img(rng, dtype=np.uint16)
+    return a, b, {}, ['date-A array', 'uint16', 'outside 0..255']
+
+
+def a_negative_int8(tmp, rng):
+    a = img(rng).astype(np.int8)
+    return a, a.copy(), {}, ['date-A array', 'int8', 'outside 0..255']
+
+
 def a_string_array(tmp, rng):
     a = np.full((24, 28, 3), 'x')
     return a, img(rng), {}, ['date-A array', 'dtype']
@@ -170,6 +180,8 @@ CASES = [
     (a_boolean_mask, ValueError),
     (a_float_unit_range, ValueError),
     (a_nan_pixels, ValueError),
+    (a_16bit_array, ValueError),
+    (a_negative_int8, ValueError),
     (a_string_array, ValueError),
     (a_four_dims, ValueError),
     (a_rgb_order_with_four_bands, ValueError),

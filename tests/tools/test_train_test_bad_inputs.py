@@ -122,6 +122,26 @@ def c_train_unknown_option(shared, inp):
     return [f'{shared}/tiny.py', '--lr', '0.1'], ['--lr']
 
 
+def c_config_syntax_error(shared, inp):
+    with open(f'{inp}/broken.py', 'w') as f:
+        f.write('model = dict(\n')
+    return [f'{inp}/broken.py'], ['broken.py', 'not valid Python']
+
+
+def c_test_out_is_file(shared, inp):
+    with open(f'{inp}/maps', 'w') as f:
+        f.write('a file of the user, not a folder\n')
+    return [f'{shared}/tiny.py', f'{inp}/iter_9.pth', '--out',
+            f'{inp}/maps'], ['--out', 'maps', 'is a file']
+
+
+def c_train_work_dir_is_file(shared, inp):
+    with open(f'{inp}/runs', 'w') as f:
+        f.write('a file of the user, not a folder\n')
+    return [f'{shared}/tiny.py', '--work-dir',
+            f'{inp}/runs'], ['--work-dir', 'runs', 'is a file']
+
+
 def _test_with(make, name, *also):
 
     def case(shared, inp):
@@ -146,6 +166,8 @@ CASES = [
     ('train', c_missing_data_root, 1),
     ('train', c_resume_other_model, 1),
     ('train', c_train_unknown_option, 2),
+    ('train', c_config_syntax_error, 1),
+    ('train', c_train_work_dir_is_file, 2),
     ('test', _test_with(empty_file, 'empty.pth', 'empty'), 1),
     ('test', _test_with(truncated_checkpoint, 'cut.pth', 'truncated'), 1),
     ('test', _test_with(text_checkpoint, 'notes.pth', 'not a torch'), 1),
@@ -157,6 +179,7 @@ CASES = [
     ('test', _test_with(fifo, 'fifo.pth', 'FIFO'), 1),
     ('test', c_checkpoint_missing, 1),
     ('test', c_test_checkpoint_argument_missing, 2),
+    ('test', c_test_out_is_file, 2),
 ]
 
 
@@ -175,8 +198,9 @@ def test_tool_refuses(shared, tmp_path, tool, make, code):
     (work / 'iter_2.pth').write_bytes(b'earlier checkpoint')
     out.mkdir()
     (out / 'earlier.png').write_bytes(b'earlier prediction')
-    args += ['--work-dir', str(work)]
-    if tool == 'test':
+    if '--work-dir' not in args:
+        args += ['--work-dir', str(work)]
+    if tool == 'test' and '--out' not in args:
         args += ['--out', str(out)]
     before = snapshot(str(shared), str(inp), str(work), str(out))
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
@@ -200,3 +224,27 @@ def test_tool_refuses(shared, tmp_path, tool, make, code):
     assert os.listdir(out) == ['earlier.png']
     after = snapshot(str(shared), str(inp), str(work), str(out))
     assert {k: v for k, v in after.items() if k in before} == before
+
+
+@pytest.mark.parametrize('tool', [
+    'tools/misc/print_config.py', 'tools/analysis/get_flops.py',
+    'tools/analysis/benchmark.py'
+])
+def test_config_tools_refuse_broken_config(tmp_path, tool):
+    """The config-reading helper tools also end in one line, no traceback."""
+    (tmp_path / 'broken.py').write_text('model = dict(\n')
+    before = snapshot(str(tmp_path))
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
+    proc = subprocess.run([sys.executable, tool,
+                           str(tmp_path / 'broken.py')],
+                          cwd=ROOT,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=TIMEOUT)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert 'Traceback' not in proc.stderr, proc.stderr[-3000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f'{tool}: error: '), last
+    assert 'broken.py' in last and 'not valid Python' in last, last
+    assert snapshot(str(tmp_path)) == before

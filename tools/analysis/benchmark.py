@@ -35,6 +35,7 @@ import argparse
 import json
 import platform
 import resource
+import sys
 import time
 from typing import Callable, Dict, List, Optional
 
@@ -48,6 +49,7 @@ from torch import nn
 from mmcd_ext.apis import init_model
 from mmcd_ext.utils.analysis import parse_shape
 from mmcd_ext.utils.atomic_files import write_text
+from mmcd_ext.utils.cli import tool_errors
 
 MODES = ('infer', 'train')
 
@@ -129,6 +131,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='override settings of the config, as key=value pairs')
     parser.add_argument(
         '--out-json', default=None, help='also write the results as JSON')
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show the traceback of an error instead of one line')
     args = parser.parse_args(argv)
     for name in ('batch_size', 'iters', 'in_channels'):
         if getattr(args, name) < 1:
@@ -443,4 +449,5 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, object]:
 
 
 if __name__ == '__main__':
-    main()
+    with tool_errors('tools/analysis/benchmark.py', '--debug' in sys.argv[1:]):
+        main()

@@ -22,6 +22,7 @@ weights are downloaded.
 """
 import argparse
 import json
+import sys
 from typing import Dict, List, Optional, Tuple, Union
 
 import torch
@@ -33,6 +34,7 @@ from torch import nn
 from mmcd_ext.apis import init_model
 from mmcd_ext.utils.analysis import count_parameters, human, parse_shape
 from mmcd_ext.utils.atomic_files import write_text
+from mmcd_ext.utils.cli import tool_errors
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -72,6 +74,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help="also print mmengine's per-module FLOPs/params table")
     parser.add_argument(
         '--out-json', default=None, help='also write the results as JSON')
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show the traceback of an error instead of one line')
     return parser.parse_args(argv)
 
 
@@ -226,4 +232,5 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, object]:
 
 
 if __name__ == '__main__':
-    main()
+    with tool_errors('tools/analysis/get_flops.py', '--debug' in sys.argv[1:]):
+        main()

@@ -12,12 +12,14 @@ file only with ``--overwrite``.
 """
 import argparse
 import os.path as osp
+import sys
 from typing import List, Optional
 
 from mmengine.config import Config, DictAction
 from mmengine.fileio import dump
 
 from mmcd_ext.utils.atomic_files import check_output_file, write_text
+from mmcd_ext.utils.cli import tool_errors
 from mmcd_ext.utils.config_utils import read_config
 
 
@@ -50,6 +52,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--overwrite',
         action='store_true',
         help='let --dump replace an existing file (never CONFIG itself)')
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show the traceback of an error instead of one line')
     return parser.parse_args(argv)
 
 
@@ -87,4 +93,5 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    with tool_errors('tools/misc/print_config.py', '--debug' in sys.argv[1:]):
+        main()
