@@ -1,12 +1,15 @@
 """The base dataset configs load real folders: every split, every sample."""
 import os
 import os.path as osp
+import subprocess
+import sys
 
 import cv2
 import numpy as np
 import pytest
 from mmengine.config import Config
 
+from mmcd_ext.datasets.converters import convert_whu_cd
 from mmcd_ext.datasets.synthetic import (generate_levir_like,
                                          generate_second_like)
 from mmcd_ext.registry import DATASETS
@@ -156,3 +159,95 @@ def test_binary_base_configs_read_the_released_layout(tmp_path, cfg_file):
         assert tuple(sample['inputs'].shape) == (6, 32, 32)
         gt = sample['data_samples'].gt_sem_seg.data.numpy()
         assert set(np.unique(gt)) == {0, 1}, loader
+
+
+def test_whu_cd_converter_output_loads_with_its_base(tmp_path):
+    # the released layout: one scene pair and its label, 0/255 TIFs
+    rng = np.random.default_rng(5)
+    h, w = 40, 100  # 2 x 6 tiles of 16 px, border strips dropped
+    src = tmp_path / 'whu'
+    src.mkdir()
+    for name in ('before', 'after'):
+        cv2.imwrite(
+            str(src / f'{name}.tif'),
+            rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+    label = np.zeros((h, w), np.uint8)
+    label[:, ::7] = 255
+    cv2.imwrite(str(src / 'change_label.tif'), label)
+    dst = str(tmp_path / 'whu-cd-16')
+    counts = convert_whu_cd(
+        str(src / 'before.tif'),
+        str(src / 'after.tif'),
+        str(src / 'change_label.tif'),
+        dst,
+        patch_size=16,
+        val_ratio=0.2,
+        test_ratio=0.3,
+        progress=False)
+    # 6 columns: 2 test (rightmost), 1 val, 3 train; 2 rows each
+    assert counts == dict(train=6, val=2, test=4)
+    assert sorted(os.listdir(dst)) == ['test', 'train', 'val']
+    tile = cv2.imread(osp.join(dst, 'test/label/whu_1_5.png'), -1)
+    np.testing.assert_array_equal(tile, label[16:32, 80:96])
+    tile = cv2.imread(osp.join(dst, 'val/A/whu_0_3.png'))
+    before = cv2.imread(str(src / 'before.tif'))
+    np.testing.assert_array_equal(tile, before[:16, 48:64])
+    for loader, count in (('train_dataloader', 6), ('val_dataloader', 2),
+                          ('test_dataloader', 4)):
+        dataset = build('whu_cd-256.py', loader, dst)
+        assert len(dataset) == count, loader
+        gt = dataset[0]['data_samples'].gt_sem_seg.data.numpy()
+        assert set(np.unique(gt)) == {0, 1}, loader
+
+
+def test_whu_cd_converter_maps_0_1_labels_and_refuses_others(tmp_path):
+    rng = np.random.default_rng(6)
+    img = rng.integers(0, 256, (16, 32, 3), dtype=np.uint8)
+    for name in ('a', 'b'):
+        cv2.imwrite(str(tmp_path / f'{name}.png'), img)
+    label = np.zeros((16, 32), np.uint8)
+    label[4:8, 4:8] = 1
+    cv2.imwrite(str(tmp_path / 'l.png'), label)
+    args = [str(tmp_path / n) for n in ('a.png', 'b.png', 'l.png')]
+    convert_whu_cd(
+        *args,
+        str(tmp_path / 'out'),
+        patch_size=16,
+        val_ratio=0,
+        test_ratio=0.5,
+        progress=False)
+    out = cv2.imread(str(tmp_path / 'out/train/label/whu_0_0.png'), -1)
+    np.testing.assert_array_equal(out, label[:, :16] * 255)
+    label[0, 0] = 7
+    cv2.imwrite(str(tmp_path / 'l.png'), label)
+    with pytest.raises(ValueError, match=r'l\.png has values \[0, 1, 7\]'):
+        convert_whu_cd(
+            *args, str(tmp_path / 'out2'), patch_size=16, progress=False)
+    assert not (tmp_path / 'out2').exists()
+
+
+def test_whu_cd_script_refuses_existing_output_in_one_line(tmp_path):
+    img = np.zeros((16, 16, 3), np.uint8)
+    for name in ('a.png', 'b.png', 'l.png'):
+        cv2.imwrite(
+            str(tmp_path / name), img[..., 0] if name == 'l.png' else img)
+    (tmp_path / 'out/train/A').mkdir(parents=True)
+    (tmp_path / 'out/train/A/x.png').write_bytes(b'')
+    cmd = [
+        sys.executable,
+        osp.join(ROOT, 'tools/dataset_converters/whu_cd.py'),
+        *(str(tmp_path / n) for n in ('a.png', 'b.png', 'l.png')),
+        str(tmp_path / 'out'), '--patch-size', '16', '--test-ratio', '0',
+        '--val-ratio', '0', '--quiet'
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith('tools/dataset_converters/whu_cd.py: error: '
+                               'FileExistsError:')
+    assert 'out/train' in lines[0]
+    proc = subprocess.run(cmd + ['--force'], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / 'out/train/label/whu_0_0.png').is_file()
+    assert not (tmp_path / 'out/train/A/x.png').exists()
