@@ -5,8 +5,9 @@ rather than beside the scripts: the scripts in ``tools/dataset_converters``
 only parse arguments and call :func:`convert_levir_cd`,
 :func:`convert_whu_cd` or :func:`convert_label_folder`, so the shared code
 is imported like any other module (no ``sys.path`` edits), the tests call
-it directly, and the folder checks reuse :func:`mmcd_ext.datasets.file_pairing.pair_folders`, the same
-pairing the datasets apply when they load the result.
+it directly, and the folder checks reuse
+:func:`mmcd_ext.datasets.file_pairing.pair_folders`, the same pairing the
+datasets apply when they load the result.
 """
 from .levir_cd import convert_levir_cd, cut_patches, list_tiles
 from .paths import check_src_dst
