@@ -1,10 +1,15 @@
 """The base dataset configs load real folders: every split, every sample."""
+import os
 import os.path as osp
+import subprocess
+import sys
 
+import cv2
 import numpy as np
 import pytest
 from mmengine.config import Config
 
+from mmcd_ext.datasets.converters import convert_whu_cd
 from mmcd_ext.datasets.synthetic import (generate_levir_like,
                                          generate_second_like)
 from mmcd_ext.registry import DATASETS
@@ -84,3 +89,165 @@ def test_landsat_base_config_uses_its_own_palette(second_root):
     # SECOND's colours are not Landsat-SCD's: decoding must refuse them
     with pytest.raises(ValueError, match='label1.*not in the palette'):
         dataset[0]
+
+
+def write_binary_layout(root: str, folders: tuple, splits: dict,
+                        suffixes: dict, size: int, seed: int) -> None:
+    """Write a tiny binary change-detection set in a released layout.
+
+    Args:
+        root (str): Data-set root.
+        folders (tuple): Names of the date-A, date-B and label folders.
+        splits (dict): Split name to number of pairs.
+        suffixes (dict): Split name to ``(image suffix, label suffix)``.
+        size (int): Image side in pixels.
+        seed (int): Seed of the image content.
+    """
+    rng = np.random.default_rng(seed)
+    for split, count in splits.items():
+        img_suffix, label_suffix = suffixes[split]
+        for folder in folders:
+            os.makedirs(osp.join(root, split, folder), exist_ok=True)
+        for i in range(count):
+            name = f'{split}_{i}'
+            for folder in folders[:2]:
+                img = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+                cv2.imwrite(
+                    osp.join(root, split, folder, name + img_suffix), img)
+            label = np.zeros((size, size), np.uint8)
+            y, x = rng.integers(0, size // 2, 2)
+            label[y:y + size // 4, x:x + size // 4] = 255
+            cv2.imwrite(
+                osp.join(root, split, folders[2], name + label_suffix), label)
+
+
+PNG = ('.png', '.png')
+RELEASED_LAYOUTS = {
+    'sysu_cd.py': (('time1', 'time2', 'label'), dict(train=2, val=1, test=1),
+                   dict(train=PNG, val=PNG, test=PNG)),
+    'levir_cd_plus.py':
+    (('A', 'B', 'label'), dict(train=2, test=1), dict(train=PNG, test=PNG)),
+    's2looking.py': (('Image1', 'Image2', 'label'),
+                     dict(train=2, val=1,
+                          test=1), dict(train=PNG, val=PNG, test=PNG)),
+    'dsifn_cd.py':
+    (('t1', 't2', 'mask'), dict(train=2, val=1, test=1),
+     dict(train=('.jpg', '.png'), val=('.jpg', '.png'),
+          test=('.jpg', '.tif'))),
+}
+
+
+@pytest.mark.parametrize('cfg_file', sorted(RELEASED_LAYOUTS))
+def test_binary_base_configs_read_the_released_layout(tmp_path, cfg_file):
+    folders, splits, suffixes = RELEASED_LAYOUTS[cfg_file]
+    write_binary_layout(
+        str(tmp_path), folders, splits, suffixes, size=32, seed=3)
+    val_split = 'val' if 'val' in splits else 'test'
+    counts = dict(
+        train_dataloader=splits['train'],
+        val_dataloader=splits[val_split],
+        test_dataloader=splits['test'])
+    for loader, count in counts.items():
+        dataset = build(cfg_file, loader, str(tmp_path))
+        assert len(dataset) == count, loader
+        for idx in range(count):
+            sample = dataset.get_data_info(idx)
+            split = osp.basename(osp.dirname(osp.dirname(sample['img_path'])))
+            assert split == (val_split if loader == 'val_dataloader' else
+                             loader.split('_')[0]), loader
+        sample = dataset[0]
+        assert tuple(sample['inputs'].shape) == (6, 32, 32)
+        gt = sample['data_samples'].gt_sem_seg.data.numpy()
+        assert set(np.unique(gt)) == {0, 1}, loader
+
+
+def test_whu_cd_converter_output_loads_with_its_base(tmp_path):
+    # the released layout: one scene pair and its label, 0/255 TIFs
+    rng = np.random.default_rng(5)
+    h, w = 40, 100  # 2 x 6 tiles of 16 px, border strips dropped
+    src = tmp_path / 'whu'
+    src.mkdir()
+    for name in ('before', 'after'):
+        cv2.imwrite(
+            str(src / f'{name}.tif'),
+            rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+    label = np.zeros((h, w), np.uint8)
+    label[:, ::7] = 255
+    cv2.imwrite(str(src / 'change_label.tif'), label)
+    dst = str(tmp_path / 'whu-cd-16')
+    counts = convert_whu_cd(
+        str(src / 'before.tif'),
+        str(src / 'after.tif'),
+        str(src / 'change_label.tif'),
+        dst,
+        patch_size=16,
+        val_ratio=0.2,
+        test_ratio=0.3,
+        progress=False)
+    # 6 columns: 2 test (rightmost), 1 val, 3 train; 2 rows each
+    assert counts == dict(train=6, val=2, test=4)
+    assert sorted(os.listdir(dst)) == ['test', 'train', 'val']
+    tile = cv2.imread(osp.join(dst, 'test/label/whu_1_5.png'), -1)
+    np.testing.assert_array_equal(tile, label[16:32, 80:96])
+    tile = cv2.imread(osp.join(dst, 'val/A/whu_0_3.png'))
+    before = cv2.imread(str(src / 'before.tif'))
+    np.testing.assert_array_equal(tile, before[:16, 48:64])
+    for loader, count in (('train_dataloader', 6), ('val_dataloader', 2),
+                          ('test_dataloader', 4)):
+        dataset = build('whu_cd-256.py', loader, dst)
+        assert len(dataset) == count, loader
+        gt = dataset[0]['data_samples'].gt_sem_seg.data.numpy()
+        assert set(np.unique(gt)) == {0, 1}, loader
+
+
+def test_whu_cd_converter_maps_0_1_labels_and_refuses_others(tmp_path):
+    rng = np.random.default_rng(6)
+    img = rng.integers(0, 256, (16, 32, 3), dtype=np.uint8)
+    for name in ('a', 'b'):
+        cv2.imwrite(str(tmp_path / f'{name}.png'), img)
+    label = np.zeros((16, 32), np.uint8)
+    label[4:8, 4:8] = 1
+    cv2.imwrite(str(tmp_path / 'l.png'), label)
+    args = [str(tmp_path / n) for n in ('a.png', 'b.png', 'l.png')]
+    convert_whu_cd(
+        *args,
+        str(tmp_path / 'out'),
+        patch_size=16,
+        val_ratio=0,
+        test_ratio=0.5,
+        progress=False)
+    out = cv2.imread(str(tmp_path / 'out/train/label/whu_0_0.png'), -1)
+    np.testing.assert_array_equal(out, label[:, :16] * 255)
+    label[0, 0] = 7
+    cv2.imwrite(str(tmp_path / 'l.png'), label)
+    with pytest.raises(ValueError, match=r'l\.png has values \[0, 1, 7\]'):
+        convert_whu_cd(
+            *args, str(tmp_path / 'out2'), patch_size=16, progress=False)
+    assert not (tmp_path / 'out2').exists()
+
+
+def test_whu_cd_script_refuses_existing_output_in_one_line(tmp_path):
+    img = np.zeros((16, 16, 3), np.uint8)
+    for name in ('a.png', 'b.png', 'l.png'):
+        cv2.imwrite(
+            str(tmp_path / name), img[..., 0] if name == 'l.png' else img)
+    (tmp_path / 'out/train/A').mkdir(parents=True)
+    (tmp_path / 'out/train/A/x.png').write_bytes(b'')
+    cmd = [
+        sys.executable,
+        osp.join(ROOT, 'tools/dataset_converters/whu_cd.py'),
+        *(str(tmp_path / n) for n in ('a.png', 'b.png', 'l.png')),
+        str(tmp_path / 'out'), '--patch-size', '16', '--test-ratio', '0',
+        '--val-ratio', '0', '--quiet'
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith('tools/dataset_converters/whu_cd.py: error: '
+                               'FileExistsError:')
+    assert 'out/train' in lines[0]
+    proc = subprocess.run(cmd + ['--force'], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / 'out/train/label/whu_0_0.png').is_file()
+    assert not (tmp_path / 'out/train/A/x.png').exists()
