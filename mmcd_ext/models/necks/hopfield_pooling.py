@@ -18,7 +18,7 @@ class HopfieldPooling(BaseModule):
     """Bitemporal Hopfield pooling with a learned query shared by both dates.
 
     The reading of eq. 2-4 used here is the only dimensionally consistent
-    one (``/work/shared/METHODS.md`` section 2): a deep feature
+    one (the project notes on FrNet, section 2): a deep feature
     ``F_i (B, c, h, w)`` is flattened to ``(B, c, h*w)``, so each of the
     ``c`` channels is a *stored pattern* of length ``h*w``. A learned query
     ``W_Q (c_Q, h*w)``, shared by both directions, gives
