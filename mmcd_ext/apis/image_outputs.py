@@ -3,11 +3,10 @@ import os
 import os.path as osp
 from typing import Dict, Optional, Sequence, Tuple
 
-import cv2
 import mmcv
 import numpy as np
 
-from mmcd_ext.utils.atomic import atomic_path
+from mmcd_ext.utils.atomic_files import encode_image, write_bytes
 from mmcd_ext.visualization.change_maps import colorize_semantic
 from .change_detector import ChangeResult
 
@@ -78,15 +77,11 @@ def write_image_atomic(img: np.ndarray, path: str) -> str:
         str: ``path``.
 
     Raises:
-        OSError: If the image cannot be encoded in that format.
+        ValueError: If the image cannot be encoded in that format.
     """
-    ok, buf = cv2.imencode(osp.splitext(path)[1] or '.png', img)
-    if not ok:
-        raise OSError(f'could not encode {path}')
+    data = encode_image(img, osp.splitext(path)[1] or '.png', name=path)
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    with atomic_path(path) as tmp:
-        with open(tmp, 'wb') as f:
-            f.write(buf.tobytes())
+    write_bytes(path, data)
     return path
 
 

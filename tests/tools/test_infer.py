@@ -424,13 +424,15 @@ def test_semantic_outputs_are_checked_before_writing(tmp_path, capsys):
 
 def test_a_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
     from mmcd_ext.apis import image_outputs
+    from mmcd_ext.utils import atomic_files
     out = tmp_path / 'x.png'
     out.write_bytes(b'previous')
 
     def failing_open(*args, **kwargs):
         raise OSError('disk full')
 
-    monkeypatch.setattr(image_outputs, 'open', failing_open, raising=False)
+    # the bytes are written by the shared atomic writer
+    monkeypatch.setattr(atomic_files, 'open', failing_open, raising=False)
     with pytest.raises(OSError, match='disk full'):
         image_outputs.write_image_atomic(np.zeros((4, 4), np.uint8), str(out))
     assert out.read_bytes() == b'previous'
