@@ -365,6 +365,10 @@ def run_benchmark(args: argparse.Namespace) -> Dict[str, object]:
     torch.manual_seed(args.seed)
     model = init_model(args.config, args.checkpoint, args.device,
                        args.cfg_options)
+    # one process: SyncBN (kept by init_model on CUDA) would need a process
+    # group in a train step
+    from mmengine.model import revert_sync_batchnorm
+    model = revert_sync_batchnorm(model)
     cfg = model.cfg
     generator = torch.Generator().manual_seed(args.seed)
     modes = MODES if args.mode == 'both' else (args.mode, )
