@@ -7,7 +7,8 @@ Usage::
         [--ttp-batch-size 2] [--ttp-iters 3] [--work-dir work_dirs/gpu_check]
         [--out-json FILE]
 
-What it does, in about 5-8 minutes on one recent GPU:
+What it does (sized to finish within 8 minutes on one recent GPU; not
+timed on a GPU yet):
 
 1. ``mmcv.ops.nms`` on CUDA tensors, compared with the CPU op (an mmcv
    built without its CUDA ops fails here);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-command GPU check (tools/analysis/gpu_check.py): every synthetic config
 # trained and evaluated for a few dozen iterations in fp32 and bf16 AMP, the
-# TTP SAM-B 512 train step, an mmcv CUDA op. About 5-8 minutes on one GPU.
+# TTP SAM-B 512 train step, an mmcv CUDA op; sized for <= 8 minutes on one GPU.
 #
 #   tools/analysis/gpu_check.sh [--iters 40] [--out-json FILE] ...   (--help)
 #
