@@ -177,17 +177,16 @@ class SCDTripleBranchHead(BaseDecodeHead):
         if not 0.0 < change_threshold < 1.0:
             raise ValueError(f'{name}: change_threshold must be in (0, 1), '
                              f'got {change_threshold}')
-        for key, value, allowed in (
-            ('cd_entry', cd_entry, CD_ENTRIES),
-            ('semantic_input', semantic_input, SEMANTIC_INPUTS),
-            ('semantic_classifier', semantic_classifier,
-             SEMANTIC_CLASSIFIERS)):
+        for key, value, allowed in (('cd_entry', cd_entry, CD_ENTRIES),
+                                    ('semantic_input', semantic_input,
+                                     SEMANTIC_INPUTS), ('semantic_classifier',
+                                                        semantic_classifier,
+                                                        SEMANTIC_CLASSIFIERS)):
             if value not in allowed:
                 raise ValueError(f'{name}: {key} must be one of {allowed}, '
                                  f'got {value!r}')
-        if classifier_channels is not None and (
-                not isinstance(classifier_channels, int)
-                or classifier_channels < 1):
+        if classifier_channels is not None and (not isinstance(
+                classifier_channels, int) or classifier_channels < 1):
             raise ValueError(f'{name}: classifier_channels must be None or a '
                              f'positive int, got {classifier_channels!r}')
         if semantic_classifier == 'per_date' and classifier_channels is None:
@@ -309,8 +308,8 @@ class SCDTripleBranchHead(BaseDecodeHead):
                     module.weight, mode='fan_in', nonlinearity='relu')
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
-            elif isinstance(module, (nn.modules.batchnorm._BatchNorm,
-                                     nn.GroupNorm)):
+            elif isinstance(module,
+                            (nn.modules.batchnorm._BatchNorm, nn.GroupNorm)):
                 if module.weight is not None:
                     nn.init.ones_(module.weight)
                     nn.init.zeros_(module.bias)

@@ -388,10 +388,9 @@ class LSAFConvBlock(BaseModule):
             Tensor: (B, out_channels, H, W) (``(h, w)`` without ``low``).
         """
         if (low is None) != (self.low_channels == 0):
-            raise ValueError(
-                f'LSAFConvBlock: built for low_channels='
-                f'{self.low_channels}, called with '
-                f'{"no" if low is None else "a"} second input')
+            raise ValueError(f'LSAFConvBlock: built for low_channels='
+                             f'{self.low_channels}, called with '
+                             f'{"no" if low is None else "a"} second input')
         low_c = 0 if low is None else low.shape[1]
         if high.shape[1] != self.high_channels or low_c != self.low_channels:
             raise ValueError(

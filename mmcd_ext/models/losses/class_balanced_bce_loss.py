@@ -51,10 +51,9 @@ def class_balanced_bce(logits: Tensor,
                          f'{torch.unique(label[bad]).tolist()}')
     pos = (label == 1).to(logits.dtype)
     neg = ((label == 0) & valid).to(logits.dtype)
-    loss = F.binary_cross_entropy_with_logits(
-        logits, pos, reduction='none')
-    return (weight_pos * (loss * pos).sum() / (pos.sum() + eps) +
-            weight_neg * (loss * neg).sum() / (neg.sum() + eps))
+    loss = F.binary_cross_entropy_with_logits(logits, pos, reduction='none')
+    return (weight_pos * (loss * pos).sum() / (pos.sum() + eps) + weight_neg *
+            (loss * neg).sum() / (neg.sum() + eps))
 
 
 @MODELS.register_module()
