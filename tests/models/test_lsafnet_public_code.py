@@ -5,11 +5,13 @@ The public code is STORMTROOPERRR/RSISCD (``models/SCD.py``,
 directly and compares it with the switch.
 """
 import math
+import os.path as osp
 
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.config import Config
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
@@ -367,3 +369,43 @@ def test_prediction_with_the_no_change_logit():
     torch.testing.assert_close(
         out.pred_sem_seg_b.data,
         logits[0, K:2 * K].argmax(0, keepdim=True) * change)
+
+
+# ---------------------------------------------------------------------------
+# the public-code configs
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize('dataset,classes,lr,mean,std', [
+    ('second', 7, 0.07, [113.40, 114.08, 116.45, 111.07, 114.04, 118.18
+                         ], [48.30, 46.27, 48.14, 49.41, 47.01, 47.94]),
+    ('landsat', 5, 0.1, [141.53, 139.20, 137.73, 137.36, 136.50, 135.144
+                         ], [81.99, 83.31, 83.89, 85.97, 86.01, 86.81]),
+])
+def test_public_code_configs_set_every_switch(dataset, classes, lr, mean, std):
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    cfg = Config.fromfile(
+        osp.join(root, 'configs', 'lsafnet',
+                 f'lsafnet_r34_{dataset}_public-code.py'))
+    head = cfg.model.decode_head
+    for key, value in PUBLIC.items():
+        if key not in ('channels', 'cd_channels', 'classifier_channels',
+                       'loss_change'):
+            assert head[key] == value, key
+    assert (head.channels, head.cd_channels,
+            head.classifier_channels) == (128, 128, 64)
+    assert head.num_classes == classes and head.dropout_ratio == 0
+    assert dict(head.loss_change) == dict(
+        type='ClassBalancedBCELoss',
+        weight_pos=0.25,
+        weight_neg=0.75,
+        loss_weight=1.0,
+        loss_name='loss_bcd')
+    assert head.loss_semantic.loss_weight == 0.5
+    assert head.loss_consistency.type == 'SemanticConsistencyLoss'
+    assert cfg.model.per_date_backbone is True
+    pre = cfg.model.data_preprocessor
+    assert pre.mean == mean and pre.std == std and pre.bgr_to_rgb
+    assert cfg.model.backbone.init_cfg.type == 'Pretrained'
+    assert cfg.model.backbone.strides == (1, 2, 1, 1)
+    assert cfg.optim_wrapper.optimizer == dict(
+        type='SGD', lr=lr, momentum=0.9, weight_decay=5e-4, nesterov=True)
+    assert cfg.param_scheduler[0].power == 1.5
