@@ -256,27 +256,22 @@ def test_per_date_bn_normalises_each_date_on_its_own():
     per_date.load_state_dict(stacked.state_dict())
     feats = backbone_feats()
     feats[0][2:] += 3.0  # date B differs in distribution
+    head = per_date.train()
     with torch.no_grad():
-        out = per_date.train()(feats)
+        x1, x2, xc = head(feats)
         # the public code: SFM and SS decoder called once per date
-        alone = [
-            per_date.semantic_branch([f[:2] for f in feats]),
-            per_date.semantic_branch([f[2:] for f in feats])
-        ]
+        a, b = (
+            head.semantic_branch([f[s] for f in feats])
+            for s in (slice(0, 2), slice(2, 4)))
+        h = head.cd_block_h(head.cd_sk(a['FH_dec'], b['FH_dec']))
+        h = head.cd_block_m(h, (a['FM_dec'] - b['FM_dec']).abs())
+        f_c = head.cd_block_l(h, (a['FL_dec'] - b['FL_dec']).abs())
+        torch.testing.assert_close(xc,
+                                   head.conv_change(head.cd_cls_hidden(f_c)))
+        torch.testing.assert_close(x1, head.sem_cls[0](a['FL_dec'], f_c))
+        torch.testing.assert_close(x2, head.sem_cls[1](b['FL_dec'], f_c))
         mixed = stacked.train()(feats)
-    fl_a = alone[0]['FL_dec']
-    assert not torch.allclose(out[0], mixed[0])
-    f_c = None  # the change feature from the per-date decoders
-
-    def grab(module, args, output):
-        nonlocal f_c
-        f_c = output
-
-    handle = per_date.cd_block_l.register_forward_hook(grab)
-    with torch.no_grad():
-        out = per_date(feats)
-        handle.remove()
-        torch.testing.assert_close(out[0], per_date.sem_cls[0](fl_a, f_c))
+    assert not torch.allclose(x1, mixed[0])
     # eval: the same running statistics, the two modes agree
     per_date.load_state_dict(stacked.state_dict())
     with torch.no_grad():
