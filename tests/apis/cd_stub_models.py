@@ -94,6 +94,8 @@ class CDStubDifferenceHead(BaseDecodeHead):
 class CDStubSCDSegmentor(SiamEncoderDecoder):
     """Adds ``pred_sem_seg_a`` / ``pred_sem_seg_b`` from the input means."""
 
+    semantic_change = True
+
     def predict(self, inputs: Tensor, data_samples=None):
         samples = super().predict(inputs, data_samples)
         half = inputs.shape[1] // 2
