@@ -139,12 +139,15 @@ def iter_change_polygons(path: str,
             band = rasterio.band(codes, 1)
         else:
             band = rasterio.band(ds, 1)
+        # the change band is the mask (0 unchanged excluded); no-data
+        # regions (255) come out as value 0 (semantic) or 255 and are skipped
+        mask = rasterio.band(ds, 1)
         index = 0
         for geom, value in shapes(
-                band, mask=band, connectivity=connectivity,
+                band, mask=mask, connectivity=connectivity,
                 transform=ds.transform):
             value = int(value)
-            if not semantic and value != 1:
+            if value != 1 and not (semantic and value > 0):
                 continue  # no-data regions
             area = polygon_area(geom['coordinates'])
             index += 1

@@ -167,6 +167,26 @@ class TransitionSummary:
             pixel_area_m2=self.pixel_area_m2,
             changed_pixels=self.changed_pixels)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> 'TransitionSummary':
+        """Rebuild a summary from :meth:`to_dict`.
+
+        Raises:
+            ValueError: If the matrix is not square or does not fit the
+                class names.
+        """
+        matrix = np.asarray(data.get('matrix', []), dtype=np.int64)
+        names = list(data.get('class_names') or [])
+        if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or (
+                names and len(names) != matrix.shape[0]):
+            raise ValueError('a transition summary needs a square matrix '
+                             'with one class name per row, got shape '
+                             f'{matrix.shape} and {len(names)} names')
+        summary = cls(names or None, data.get('pixel_area_m2'))
+        summary._grow(matrix.shape[0])
+        summary.matrix[:, :] = matrix
+        return summary
+
     # ------------------------------------------------------------------
     @classmethod
     def merge(cls,
