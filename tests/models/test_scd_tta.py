@@ -111,3 +111,19 @@ def test_lsafnet_configs_use_the_scd_tta_model_and_a_flip_pipeline():
         flips = [t for t in aug.transforms[0] if t.type == 'RandomFlip']
         assert sorted(t.prob for t in flips) == [0.0, 1.0]
         assert [t.type for t in aug.transforms[1]] == ['LoadSCDAnnotations']
+
+
+def test_test_tool_refuses_seg_tta_model_for_scd_models():
+    import importlib.util
+
+    import pytest
+    spec = importlib.util.spec_from_file_location(
+        'test_tool_scd', osp.join(ROOT, 'tools', 'test.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs', 'lsafnet', 'lsafnet_r34_second.py'))
+    tool.check_tta_model(cfg)  # SCDTTAModel: fine
+    cfg.tta_model = dict(type='SegTTAModel')
+    with pytest.raises(ValueError, match='SCDTTAModel'):
+        tool.check_tta_model(cfg)
