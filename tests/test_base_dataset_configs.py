@@ -304,3 +304,39 @@ def test_levir_1024_base_crops_the_tiles(levir_root):
     assert tuple(dataset[0]['inputs'].shape) == (6, 64, 64)
     assert build('levir_cd-1024.py', 'test_dataloader',
                  levir_root).data_root == levir_root
+
+
+def test_documented_new_dataset_base_loads(tmp_path):
+    # the example of docs/configs.md, "A new data set", as written there
+    with open(osp.join(ROOT, 'docs/configs.md')) as f:
+        doc = f.read()
+    start = doc.index('# configs/_base_/datasets/mycd.py')
+    block = doc[start:doc.index('```', start)]
+    base = osp.join(ROOT, 'configs/_base_/datasets/levir_cd-256.py')
+    assert "_base_ = './levir_cd-256.py'" in block
+    cfg_file = tmp_path / 'mycd.py'
+    cfg_file.write_text(block.replace("'./levir_cd-256.py'", repr(base)))
+    root = tmp_path / 'mycd'
+    rng = np.random.default_rng(7)
+    for split, n in (('train', 2), ('val', 1), ('test', 1)):
+        for folder in ('before', 'after', 'change'):
+            (root / split / folder).mkdir(parents=True)
+        for i in range(n):
+            for folder in ('before', 'after'):
+                cv2.imwrite(
+                    str(root / split / folder / f'{i}.tif'),
+                    rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
+            label = np.zeros((16, 16), np.uint8)
+            label[i:i + 5, 2:9] = 255
+            cv2.imwrite(str(root / split / 'change' / f'{i}.png'), label)
+    cfg = Config.fromfile(str(cfg_file))
+    for loader, n in (('train_dataloader', 2), ('val_dataloader', 1),
+                      ('test_dataloader', 1)):
+        dataset_cfg = cfg[loader].dataset
+        assert dataset_cfg.data_root == 'data/mycd'
+        dataset_cfg.data_root = str(root)
+        dataset = DATASETS.build(dataset_cfg)
+        assert len(dataset) == n, loader
+        gt = dataset[0]['data_samples'].gt_sem_seg.data.numpy()[0]
+        np.testing.assert_array_equal(gt[0:5, 2:9], 1)
+        assert gt.sum() == 35, loader
