@@ -320,3 +320,34 @@ def test_existing_output_needs_overwrite(tmp_path, capsys):
     assert tool.main([src, str(dst), '--overwrite']) == 0
     with pytest.raises(SystemExit):
         tool.main([src, src, '--overwrite'])
+
+
+@pytest.mark.slow
+def test_converted_checkpoint_evaluates_with_tools_test(
+        tmp_path, tiny_levir_root):
+    import glob
+    import json
+    import sys
+
+    from cd_testing import run_tool, shrink_config
+    from mmengine.config import Config
+
+    cfg = shrink_config(
+        Config.fromfile(tiny_public_config(tmp_path)),
+        data_root=tiny_levir_root,
+        crop=(64, 64))
+    config = str(tmp_path / 'tiny_public_test.py')
+    cfg.dump(config)
+    src = save(tmp_path, opencd_state_dict())
+    dst = str(tmp_path / 'converted.pth')
+    assert load_tool().main([src, dst, '--config', config]) == 0
+    run_tool([
+        sys.executable, 'tools/test.py', config, dst, '--work-dir',
+        str(tmp_path / 'test')
+    ], REPO_ROOT)
+    files = glob.glob(str(tmp_path / 'test' / '*' / '*.json'))
+    assert len(files) == 1
+    with open(files[0]) as f:
+        metrics = json.load(f)
+    for key in ('Precision', 'Recall', 'F1', 'IoU', 'OA'):
+        assert 0.0 <= metrics[key] <= 100.0
