@@ -213,7 +213,8 @@ class SAMLoRAViT(ViTSAM):
       batch ``(2B, ...)``: date A first, date B second. ``gate_cfg=None``
       for none (the "w/o ttg" ablation);
     * all SAM weights frozen (patch embedding, positions, blocks, neck);
-      trainable are the LoRA adapters and the trainable gates only. The set
+      trainable are the LoRA adapters and the trainable gates only (plus
+      the q/k/v biases with ``train_qkv_bias``, the public code). The set
       is logged as a table at build time and returned by
       :meth:`trainable_parameter_names`;
     * optional activation checkpointing of the blocks (``with_cp``);
