@@ -239,6 +239,12 @@ class ChangeDetector:
         result.change        # (H, W) uint8 0/1
         result.change_prob   # (H, W) float32
 
+    A semantic change model (:attr:`is_semantic`) also returns both dates'
+    class maps (and, with ``return_class_probs=True``, per-class
+    probabilities); :attr:`class_names` and :attr:`class_palette` name and
+    colour their indices. ``dataset_meta`` comes from the checkpoint, else
+    from the config's dataset (:func:`config_dataset_meta`).
+
     Args:
         config (str | os.PathLike | Config): The model's config.
         checkpoint (str | os.PathLike, optional): Local checkpoint file
