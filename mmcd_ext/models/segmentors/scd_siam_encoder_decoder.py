@@ -57,6 +57,10 @@ class SCDSiamEncoderDecoder(SiamEncoderDecoder):
             mode. Defaults to False.
     """
 
+    #: Tells the inference API (``ChangeDetector.is_semantic``) and the
+    #: TTA model that the samples carry ``pred_sem_seg_a/b``.
+    semantic_change = True
+
     def __init__(self,
                  backbone: ConfigType,
                  decode_head: ConfigType,
