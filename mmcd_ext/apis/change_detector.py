@@ -322,13 +322,15 @@ class ChangeDetector:
     def num_classes(self) -> Optional[int]:
         """Class indices of the semantic maps (index 0 "no change").
 
-        From the head (``num_semantic + 1``), else from the dataset meta;
-        None for binary models or when unknown.
+        From the head (``num_semantic + 1``, or ``num_semantic`` when the
+        head has a "no change" logit), else from the dataset meta; None for
+        binary models or when unknown.
         """
         if not self.is_semantic:
             return None
         if self.scd_head is not None:
-            return int(self.scd_head.num_semantic) + 1
+            return int(self.scd_head.num_semantic) + int(
+                getattr(self.scd_head, 'semantic_label_offset', 1))
         classes = (self.dataset_meta or {}).get('classes')
         return len(classes) if classes else None
 
@@ -536,7 +538,10 @@ class ChangeDetector:
         Returns:
             tuple[np.ndarray, np.ndarray]: ``(K, H, W)`` float32 per date:
             channel 0 ``1 - sigmoid(X_C)``, channel ``k`` ``sigmoid(X_C) *
-            softmax(X_t)[k - 1]``.
+            softmax(X_t)[k - 1]``. A head with a "no change" logit
+            (``semantic_label_offset`` 0, ``X_t`` has K channels): channel
+            ``k`` ``sigmoid(X_C) * softmax(X_t)[k]`` plus ``1 -
+            sigmoid(X_C)`` on channel 0.
 
         Raises:
             ValueError: If the model's head gives no stacked logits.
@@ -549,9 +554,14 @@ class ChangeDetector:
                 f'this model gives {seg_logits.shape[0]}-channel seg_logits')
         x_a, x_b, x_c = (p.float() for p in parts)
         p_change = x_c.sigmoid()
+        offset = getattr(self.scd_head, 'semantic_label_offset', 1)
         out = []
         for x in (x_a, x_b):
-            probs = torch.cat([1 - p_change, p_change * x.softmax(dim=0)])
+            if offset == 0:
+                probs = p_change * x.softmax(dim=0)
+                probs[:1] += 1 - p_change
+            else:
+                probs = torch.cat([1 - p_change, p_change * x.softmax(dim=0)])
             out.append(probs.cpu().numpy().astype(np.float32))
         return out[0], out[1]
 

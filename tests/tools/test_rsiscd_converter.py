@@ -16,7 +16,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.config import Config
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
 
+from mmcd_ext.apis import ChangeDetector
 from mmcd_ext.registry import MODELS
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -315,3 +318,35 @@ def test_cli_checks_the_config(tmp_path, capsys):
     with pytest.raises(SystemExit):
         tool.main([str(src), str(tmp_path / 'y.pth'), '--config', str(wide)])
     assert 'conv_out.weight' in capsys.readouterr().err
+
+
+def test_tta_and_change_detector_read_the_no_change_logit(tmp_path):
+    """Inference paths outside the segmentor use the label offset too."""
+    model = our_model().eval()
+    tta = MODELS.build(dict(type='SCDTTAModel', module=model))
+    gen = torch.Generator().manual_seed(0)
+    samples = []
+    for _ in range(2):
+        s = SegDataSample()
+        s.seg_logits = PixelData(
+            data=torch.randn(2 * K + 1, 6, 6, generator=gen))
+        samples.append(s)
+    logits = [s.seg_logits.data.clone() for s in samples]
+    merged = tta.merge_preds([samples])[0]
+    prob_a = sum(x[:K].softmax(0) for x in logits) / 2
+    p_c = sum(x[2 * K:].sigmoid() for x in logits) / 2
+    expected = prob_a.argmax(0, keepdim=True) * (p_c > 0.5).long()
+    torch.testing.assert_close(merged.pred_sem_seg_a.data, expected)
+
+    cfg = Config.fromfile(tiny_config_file(tmp_path))
+    detector = ChangeDetector(cfg)
+    assert detector.num_classes == K
+    x = torch.randn(2 * K + 1, 5, 5, generator=gen)
+    probs_a, _ = detector.class_probabilities(x)
+    p = x[2 * K:].sigmoid()
+    want = p * x[:K].softmax(0)
+    want[0] += 1 - p[0]
+    np_want = want.numpy()
+    assert probs_a.shape == (K, 5, 5)
+    assert abs(probs_a - np_want).max() < 1e-6
+    assert abs(probs_a.sum(0) - 1).max() < 1e-5

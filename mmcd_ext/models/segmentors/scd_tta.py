@@ -29,7 +29,8 @@ class SCDTTAModel(BaseTTAModel):
     * change: ``p_C = mean_n sigmoid(X_C^n)``, changed where ``p_C >
       change_threshold`` (the head's);
     * date ``t``: ``p_t = mean_n softmax(X_t^n)``, class ``argmax(p_t) + 1``
-      where changed, 0 ("no change") elsewhere.
+      where changed, 0 ("no change") elsewhere (``+ 0`` when the head has
+      a "no change" logit, its ``semantic_label_offset``).
 
     The merged sample carries ``pred_sem_seg``, ``pred_sem_seg_a/b`` and
     ``seg_logits = cat([log p_A, log p_B, logit p_C])``, which the same
@@ -69,6 +70,7 @@ class SCDTTAModel(BaseTTAModel):
             n = len(samples)
             prob_a, prob_b, prob_c = prob_a / n, prob_b / n, prob_c / n
             change = (prob_c > head.change_threshold).long()
+            offset = getattr(head, 'semantic_label_offset', 1)
             out = samples[0]
             p_c = prob_c.clamp(_EPS, 1 - _EPS)
             out.set_data({
@@ -83,10 +85,12 @@ class SCDTTAModel(BaseTTAModel):
                 PixelData(data=change),
                 'pred_sem_seg_a':
                 PixelData(
-                    data=(prob_a.argmax(dim=0, keepdim=True) + 1) * change),
+                    data=(prob_a.argmax(dim=0, keepdim=True) + offset) *
+                    change),
                 'pred_sem_seg_b':
                 PixelData(
-                    data=(prob_b.argmax(dim=0, keepdim=True) + 1) * change),
+                    data=(prob_b.argmax(dim=0, keepdim=True) + offset) *
+                    change),
             })
             merged.append(out)
         return merged
