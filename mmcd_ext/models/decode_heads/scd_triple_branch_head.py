@@ -50,7 +50,12 @@ class SCDTripleBranchHead(BaseDecodeHead):
     the synthetic comparison, see ``configs/lsafnet/README.md``).
 
     ``forward`` returns ``(X_1, X_2, X_C)`` at 1/2 of the input size:
-    ``(B, K-1, H/2, W/2)`` twice and ``(B, 1, H/2, W/2)``. For inference
+    ``(B, K-1, H/2, W/2)`` twice (``K`` with ``no_change_logit``) and
+    ``(B, 1, H/2, W/2)``. The public-code switches (``cd_entry``,
+    ``semantic_input``, ``semantic_classifier``, ``no_change_logit``,
+    ``classifier_channels``, ``block_depthwise``, ``sfm_reduced_first``,
+    ``per_date_bn``) build the authors' released model instead; see
+    ``configs/lsafnet/README.md``. For inference
     :meth:`predict_by_feat` stacks them into ONE tensor
     ``cat([X_1, X_2, X_C], dim=1)`` of ``out_channels = 2 (K - 1) + 1``
     channels, so mmseg's whole and slide inference work unchanged; the
