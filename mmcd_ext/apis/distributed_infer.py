@@ -431,6 +431,7 @@ class SceneRun:
         self.skipped: List[str] = []
         self.recorded = 0
         self._bar: Optional[RunProgress] = None
+        self._local: Dict[str, Dict[str, Any]] = {}
 
     def select(self,
                scenes: Sequence[Any],
@@ -508,7 +509,8 @@ class SceneRun:
                 out.
             report (dict): What the tool reported for it (JSON).
         """
-        if not self.records:
+        if not self.records:  # kept for the merge only
+            self._local[scene.name] = dict(name=scene.name, report=report)
             return
         _stop_hook(self.ctx.rank, self.recorded)
         write_record(self.out_dir, scene.name, self.scene_key(scene),
@@ -538,21 +540,27 @@ class SceneRun:
             merge (callable, optional): Called on rank 0 after the barrier
                 with every scene's record (all scenes of the run, in name
                 order, skipped ones included; None for a scene without a
-                record). Defaults to None.
+                record; without records, ``{name, report}`` of the scenes
+                done by this run). Defaults to None.
 
         Returns:
             dict[str, int]: The counters summed over ranks.
         """
-        gathered = self.ctx.gather(counts)  # also the barrier
+        gathered = self.ctx.gather((counts, self._local))  # and a barrier
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
             self._bar = None
         if self.ctx.is_main and merge is not None:
-            merge([read_record(self.out_dir, n) for n in sorted(self.names)])
+            if self.records:
+                merge(
+                    [read_record(self.out_dir, n) for n in sorted(self.names)])
+            else:  # the reports of this run, sent with the counts
+                local = {k: v for _, part in gathered for k, v in part.items()}
+                merge([local.get(n) for n in sorted(self.names)])
         self.ctx.barrier()  # no rank exits before the merged files exist
         self.ctx.close()
         total: Dict[str, int] = {}
-        for part in gathered:
+        for part, _ in gathered:
             for k, v in part.items():
                 total[k] = total.get(k, 0) + v
         return total
