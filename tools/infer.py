@@ -533,7 +533,7 @@ def run(args: argparse.Namespace) -> int:
         jobs,
         [os.stat(j.path_a).st_size + os.stat(j.path_b).st_size
          for j in jobs], [list(j.outputs.values()) for j in jobs])
-    detector = build_detector(args)
+    detector = build_detector(args) if jobs else None  # all done already
     empty = 0
     checked_semantic = False
     for job in jobs:

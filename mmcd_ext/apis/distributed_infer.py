@@ -518,7 +518,13 @@ class SceneRun:
         self.recorded += 1
 
     def skipped_reports(self) -> List[Dict[str, Any]]:
-        """The recorded reports of the scenes skipped by ``resume``."""
+        """The recorded reports of the scenes skipped by ``resume``.
+
+        On rank 0 only (an empty list elsewhere), so counts taken from them
+        and summed by :meth:`finish` count each scene once.
+        """
+        if not self.ctx.is_main:
+            return []
         reports = []
         for name in self.skipped:
             record = read_record(self.out_dir, name) or {}

@@ -126,6 +126,9 @@ def test_resume_skips_complete_scenes_and_redoes_the_rest(tmp_path):
     assert [s.name for s in todo] == ['2.png', '3.png']
     assert run.skipped == ['0.png', '1.png']
     assert run.skipped_reports() == [dict(tiles=2)] * 2
+    other_rank = di.SceneRun(out, di.DistContext(1, 2), 'key', resume=True)
+    other_rank.skipped = run.skipped
+    assert other_rank.skipped_reports() == []  # counted once, on rank 0
     assert process(run, todo, out) == ['2.png', '3.png']
     merged = []
     assert run.finish(dict(empty=1), merged.extend) == dict(empty=1)
