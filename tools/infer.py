@@ -511,8 +511,9 @@ def run(args: argparse.Namespace) -> int:
         _error(str(err) if isinstance(err, ArgumentError) else one_line(err))
         return EXIT_ARGS
     ctx = init_distributed(args.launcher)
-    if found is not None and ctx.is_main:
-        _list_unmatched(args, found)
+    if found is not None:
+        if ctx.is_main:
+            _list_unmatched(args, found)
         if not found.pairs:
             raise FileNotFoundError(
                 f'no image of {args.a_dir} has a partner of the same name in '
