@@ -347,6 +347,7 @@ class RunProgress:
         self.tiles = 0
         self.done = 0
         self._stop = threading.Event()
+        self._lock = threading.Lock()
         self._progress = Progress(
             TextColumn('scenes'),
             BarColumn(bar_width=20),
@@ -373,15 +374,31 @@ class RunProgress:
 
     def update(self) -> None:
         """Count the scenes recorded since the last poll."""
-        still = []
-        for name in self.pending:
-            record = read_record(self.out_dir, name)
-            if record is None:
-                still.append(name)
-                continue
-            self.done += 1
-            self.tiles += int(record.get('report', {}).get('tiles', 1) or 0)
-        self.pending = still
+        with self._lock:
+            still = []
+            for name in self.pending:
+                record = read_record(self.out_dir, name)
+                if record is None:
+                    still.append(name)
+                    continue
+                self._count(record.get('report', {}))
+            self.pending = still
+            self._show()
+
+    def mark(self, name: str, report: Dict[str, Any]) -> None:
+        """Count a scene finished by this process (a run without records).
+        """
+        with self._lock:
+            if name in self.pending:
+                self.pending.remove(name)
+                self._count(report)
+                self._show()
+
+    def _count(self, report: Dict[str, Any]) -> None:
+        self.done += 1
+        self.tiles += int(report.get('tiles', 1) or 0)
+
+    def _show(self) -> None:
         self._progress.update(
             self._task, completed=self.done, tiles=self.tiles)
 
@@ -509,8 +526,10 @@ class SceneRun:
                 out.
             report (dict): What the tool reported for it (JSON).
         """
-        if not self.records:  # kept for the merge only
+        if not self.records:  # kept for the merge and the bar only
             self._local[scene.name] = dict(name=scene.name, report=report)
+            if self._bar is not None:
+                self._bar.mark(scene.name, report)
             return
         _stop_hook(self.ctx.rank, self.recorded)
         write_record(self.out_dir, scene.name, self.scene_key(scene),

@@ -170,6 +170,12 @@ def test_progress_counts_records_of_every_rank(tmp_path):
     di.write_record(out, 'a.png', 'k', [], dict(changed_pixels=3))
     bar.update()
     assert (bar.done, bar.tiles) == (2, 13)  # an image pair is one tile
+    # a run without records counts its own scenes
+    bar = di.RunProgress(out, ['c.png', 'd.tif'])
+    bar.mark('d.tif', dict(tiles=4))
+    bar.mark('d.tif', dict(tiles=4))  # once only
+    bar.update()
+    assert (bar.done, bar.tiles, bar.pending) == (1, 4, ['c.png'])
 
 
 def feature_collection(path, crs_epsg, coords, area=4.0):
