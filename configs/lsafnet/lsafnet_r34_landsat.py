@@ -6,6 +6,9 @@ _base_ = [
     '../_base_/default_runtime.py',
     '../_base_/schedules/lsafnet_sgd_50e.py',
 ]
+
+# tools/test.py --tta: each branch of the stacked logits merged on its own
+tta_model = dict(type='SCDTTAModel')
 # torchvision's ImageNet ResNet-34 (resnet34-b627a593.pth, a local path) or
 # None for the paper's Kaiming initialisation; see configs/lsafnet/README.md.
 pretrained = None

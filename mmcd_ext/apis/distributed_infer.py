@@ -21,7 +21,8 @@ with their recorded sizes; every other scene is done again.
 
 After a barrier, rank 0 merges what needs every scene
 (:func:`merge_scene_outputs`): the change polygons of all scenes into one
-GeoJSON.
+GeoJSON, and the transition summaries of a semantic change model into the
+run's total.
 """
 import glob
 import hashlib
@@ -32,7 +33,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
 
 from mmcd_ext.utils.atomic import atomic_path
 from mmcd_ext.utils.atomic_files import write_text
@@ -665,8 +666,12 @@ def _reprojector(collection: Dict[str, Any],
     return lambda geom: transform_geom(crs, 'EPSG:4326', geom)
 
 
-def merge_scene_outputs(records: Sequence[Optional[Dict[str, Any]]],
-                        vector_path: Optional[str] = None) -> Dict[str, Any]:
+def merge_scene_outputs(
+        records: Sequence[Optional[Dict[str, Any]]],
+        vector_path: Optional[str] = None,
+        transitions_csv: Optional[str] = None,
+        class_names: Optional[Sequence[str]] = None,
+        table_stream: Optional[TextIO] = None) -> Dict[str, Any]:
     """What rank 0 writes from every scene once all ranks are done.
 
     Args:
@@ -674,10 +679,19 @@ def merge_scene_outputs(records: Sequence[Optional[Dict[str, Any]]],
             (:meth:`SceneRun.finish` passes them).
         vector_path (str, optional): Write the merged change polygons
             (each scene's ``report['vector_path']``) here. Defaults to None.
+        transitions_csv (str, optional): Write the sum of the scenes'
+            transition summaries (``report['transitions']`` of semantic
+            change models) here. Defaults to None.
+        class_names (Sequence[str], optional): Names of the class indices
+            of the summaries. Defaults to None.
+        table_stream (TextIO, optional): Print the summed transition table
+            here. Defaults to None.
 
     Returns:
-        dict: What was merged (``{'vector': path, 'polygons': n}``).
+        dict: What was merged (``vector``, ``polygons``, ``transitions``,
+        each when written).
     """
+    from .scd_outputs import TransitionTotals
     merged: Dict[str, Any] = {}
     done = [r for r in records if r]
     if vector_path is not None:
@@ -685,7 +699,10 @@ def merge_scene_outputs(records: Sequence[Optional[Dict[str, Any]]],
                    if r.get('report', {}).get('vector_path')]
         merged['vector'] = vector_path
         merged['polygons'] = merge_vectors(sources, vector_path)
-    # Hook (issue 14, semantic change): per-scene transition summaries are
-    # merged here, from each record's report (e.g. the path of the scene's
-    # transition CSV), into one run-level summary written by rank 0.
+    totals = TransitionTotals(class_names)
+    for record in done:
+        totals.add(record.get('report', {}).get('transitions'))
+    if totals.finish(transitions_csv, table_stream) is not None \
+            and transitions_csv:
+        merged['transitions'] = transitions_csv
     return merged
