@@ -196,3 +196,55 @@ def test_interrupted_run_resumes_without_redoing_finished_scenes(
 def tree_file(path):
     with open(path, 'rb') as f:
         return f.read()
+
+
+@pytest.mark.slow
+def test_semantic_model_transition_total_merged_by_rank0(tmp_path):
+    """SCD stub: per-scene class maps and transition CSVs, and rank 0's
+    transitions.csv summed from the records, equal one process's files."""
+    cfg = stub_config('scd')
+    files = dict(
+        cfg=str(tmp_path / 'scd.py'),
+        ckpt=str(tmp_path / 'scd.pth'),
+        a_dir=str(tmp_path / 'A'),
+        b_dir=str(tmp_path / 'B'))
+    cfg.dump(files['cfg'])
+    save_checkpoint(cfg, files['ckpt'])
+    for i in range(3):
+        rng = np.random.default_rng(20 + i)
+        a = rng.integers(0, 250, (32, 40, 3), dtype=np.uint8)
+        b = a.copy()
+        b[2 + i:12 + i, 5:25] = 255 - b[2 + i:12 + i, 5:25]
+        mmcv.imwrite(a, str(tmp_path / 'A' / f'q{i}.png'))
+        mmcv.imwrite(b, str(tmp_path / 'B' / f'q{i}.png'))
+    args = [
+        files['cfg'], files['ckpt'], '--a-dir', files['a_dir'], '--b-dir',
+        files['b_dir'], '--no-progress'
+    ]
+    ref = str(tmp_path / 'single')
+    assert load_tool().main(args + ['--out', ref]) == 0
+    expected = tree(ref)
+    assert 'transitions.csv' in expected and 'q2_semantic_a.png' in expected
+    out = str(tmp_path / 'dist')
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([ROOT, STUBS]),
+        PYTHON=sys.executable,
+        PORT=free_port(),
+        OMP_NUM_THREADS='1')
+    proc = subprocess.run([
+        'bash',
+        osp.join(ROOT, 'tools', 'dist_infer.sh'), files['cfg'], files['ckpt'],
+        '2', *args[2:], '--out', out
+    ],
+                          cwd=ROOT,
+                          env=env,
+                          stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE,
+                          text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = tree(out)
+    assert sorted(got) == sorted(expected)
+    for name in expected:
+        assert got[name] == expected[name], name
