@@ -11,6 +11,9 @@ Usage::
     python tools/infer.py CONFIG CKPT --a a.tif --b b.tif --out out \\
         --tile 512 --overlap 64 --batch-size 4 --probs \\
         --vector --quicklook
+    # many scenes on 4 processes (torchrun); run it again to resume
+    bash tools/dist_infer.sh CONFIG CKPT 4 --a-dir A --b-dir B --out out \\
+        --resume
 
 ``.tif``/``.tiff`` inputs (or ``--geo``) go through the large-scene path
 (needs rasterio: ``pip install -e ".[geo]"``). See docs/inference.md.
@@ -143,7 +146,23 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='replace output files that exist already (never an input); '
         'without it such a run stops before writing anything')
-    parser.add_argument('--device', default='cpu', help='cpu, cuda, cuda:N')
+    out.add_argument(
+        '--resume',
+        action='store_true',
+        help='record each finished scene in <out>/.mmcd_done and skip the '
+        'scenes an earlier run with the same settings recorded; the '
+        'outputs of unfinished scenes are replaced')
+    parser.add_argument(
+        '--device',
+        default='cpu',
+        help='cpu, cuda, cuda:N (cuda under a launcher: the local rank\'s '
+        'GPU)')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='several processes share the scenes (tools/dist_infer.sh, '
+        'tools/slurm_infer.sh); default none')
     parser.add_argument(
         '--debug',
         action='store_true',
@@ -342,12 +361,35 @@ def prepare(
     if jobs and args.overlay and all(job.geo for job in jobs):
         raise ArgumentError('--overlay applies to image pairs only; GeoTIFF '
                             'scenes get --quicklook')
-    plan = OutputPlan(inputs, input_dirs, overwrite=args.overwrite)
+    plan = OutputPlan(
+        inputs, input_dirs, overwrite=args.overwrite or args.resume)
     jobs.sort(key=lambda job: job.geo)  # image pairs first, see run()
     for job in jobs:
         for kind, path in job.outputs.items():
             plan.add(path, f'the {kind} of {job.path_a}')
+    if found is not None and args.vector is not None:
+        plan.add(merged_vector_path(args), 'the merged change polygons')
     return jobs, found, plan
+
+
+def merged_vector_path(args: argparse.Namespace) -> str:
+    """Folder mode with ``--vector``: the polygons of every scene."""
+    from mmcd_ext.apis.distributed_infer import MERGED_VECTOR
+    return osp.join(args.out, MERGED_VECTOR)
+
+
+def run_settings(args: argparse.Namespace) -> str:
+    """Fingerprint of what decides the outputs (for ``--resume``)."""
+    from mmcd_ext.apis.distributed_infer import file_stamp, fingerprint
+    keys = ('probs', 'overlay', 'geo', 'tile', 'overlap', 'batch_size',
+            'bands', 'band_order', 'vector', 'quicklook', 'resample_b',
+            'cfg_options')
+    return fingerprint(
+        dict(
+            options={k: getattr(args, k)
+                     for k in keys},
+            config=file_stamp(args.config),
+            checkpoint=file_stamp(args.checkpoint)))
 
 
 def build_detector(args: argparse.Namespace) -> 'ChangeDetector':
@@ -362,7 +404,9 @@ def build_detector(args: argparse.Namespace) -> 'ChangeDetector':
     from mmcd_ext.utils.checkpoint import CheckpointError, read_checkpoint
     from mmcd_ext.utils.cli import one_line
     try:
-        return ChangeDetector(args.config, args.checkpoint, args.device,
+        from mmcd_ext.apis.distributed_infer import local_device
+        return ChangeDetector(args.config, args.checkpoint,
+                              local_device(args.device, args.launcher),
                               args.cfg_options)
     except (CheckpointError, FileNotFoundError):
         raise  # these name their file already
@@ -405,8 +449,10 @@ def add_semantic_outputs(args: argparse.Namespace, jobs: List[Job],
         plan.add(run_transitions_path(args.out), 'the run\'s transitions')
 
 
-def run_geo_pair(detector: 'ChangeDetector', args: argparse.Namespace,
-                 job: Job) -> dict:
+def run_geo_pair(detector: 'ChangeDetector',
+                 args: argparse.Namespace,
+                 job: Job,
+                 progress: bool = True) -> dict:
     """Tiled GeoTIFF inference of one pair; returns the summary dict."""
     from mmcd_ext.apis import infer_geotiff
     semantic = [
@@ -427,7 +473,7 @@ def run_geo_pair(detector: 'ChangeDetector', args: argparse.Namespace,
         vector_path=job.outputs.get('vector'),
         quicklook_path=job.outputs.get('quick-look'),
         resample_b=args.resample_b,
-        progress=not args.no_progress,
+        progress=progress and not args.no_progress,
         gdal_cache_mb=args.gdal_cache_mb,
         semantic_paths=semantic or None,
         transitions_path=job.outputs.get('transition summary'))
@@ -496,17 +542,20 @@ def run(args: argparse.Namespace) -> int:
     are added up: folder mode writes ``<out>/transitions.csv``; the table
     goes to stderr, stdout keeping one JSON line per pair.
     """
-    from mmcd_ext.apis.geo_inference import NoValidDataError
-    from mmcd_ext.apis.scd_outputs import (TransitionTotals,
-                                           run_transitions_path)
+    from mmcd_ext.apis.distributed_infer import (SceneRun, init_distributed,
+                                                 merge_scene_outputs)
+    from mmcd_ext.apis.geo_inference import NoValidDataError, is_geo_path
+    from mmcd_ext.apis.scd_outputs import run_transitions_path
     from mmcd_ext.utils.cli import one_line
     try:
         jobs, found, plan = prepare(args)
     except (OSError, ValueError) as err:
         _error(str(err) if isinstance(err, ArgumentError) else one_line(err))
         return EXIT_ARGS
+    ctx = init_distributed(args.launcher)
     if found is not None:
-        _list_unmatched(args, found)
+        if ctx.is_main:
+            _list_unmatched(args, found)
         if not found.pairs:
             raise FileNotFoundError(
                 f'no image of {args.a_dir} has a partner of the same name in '
@@ -519,10 +568,26 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as err:
             _error(one_line(err))
             return EXIT_ARGS
-    totals = TransitionTotals(detector.class_names)
+    out_dir = args.out
+    if found is None and jobs[0].geo and is_geo_path(args.out):
+        out_dir = osp.dirname(args.out) or '.'  # --out names the GeoTIFF
+    scenes = SceneRun(
+        out_dir,
+        ctx,
+        run_settings(args),
+        resume=args.resume,
+        records=args.resume or ctx.distributed,
+        progress=not args.no_progress
+        and (found is not None or ctx.distributed))
+    total = len(jobs)
+    jobs = scenes.select(
+        jobs,
+        [os.stat(j.path_a).st_size + os.stat(j.path_b).st_size
+         for j in jobs], [list(j.outputs.values()) for j in jobs])
     empty = 0
     checked_semantic = detector.is_semantic
     for job in jobs:
+        scenes.start(job.name)
         if not job.geo:
             result = detector.predict(
                 job.path_a, job.path_b, return_probs=args.probs)
@@ -535,24 +600,47 @@ def run(args: argparse.Namespace) -> int:
                     _error(one_line(err))
                     return EXIT_ARGS
             checked_semantic = True
-            record = run_image_pair(detector, args, job, result)
-            totals.add(record.get('transitions'))
-            _report(record)
+            report = run_image_pair(detector, args, job, result)
+            _report(report)
+            scenes.done(
+                job,
+                list(job.outputs.values()) + list(report['files'].values()),
+                report)
             continue
         try:
-            record = run_geo_pair(detector, args, job)
-            totals.add(record.get('transitions'))
-            _report(record)
+            report = run_geo_pair(detector, args, job, not scenes.progress)
+            _report(report)
         except NoValidDataError as err:
             _error(one_line(err))
             empty += 1
-    totals.finish(
-        run_transitions_path(args.out) if run_total else None, sys.stderr)
+            report = dict(pair=[job.path_a, job.path_b], no_valid_data=True)
+        scenes.done(job, job.outputs.values(), report)
+    empty += sum(1 for r in scenes.skipped_reports() if r.get('no_valid_data'))
+
+    def merge(records: list) -> None:  # rank 0, every scene's record
+        merge_scene_outputs(
+            records,
+            merged_vector_path(args)
+            if found is not None and args.vector is not None else None,
+            transitions_csv=run_transitions_path(args.out)
+            if run_total else None,
+            class_names=detector.class_names,
+            table_stream=sys.stderr)
+
+    empty = scenes.finish(dict(empty=empty), merge)['empty']
+    if not ctx.is_main:  # rank 0 prints the totals; same exit code
+        return EXIT_NO_DATA if empty else EXIT_UNMATCHED if (
+            found is not None and found.num_unpaired) else 0
+    if scenes.skipped:
+        print(
+            f'--resume: {len(scenes.skipped)} of {total} scene(s) were '
+            'complete already and were skipped',
+            file=sys.stderr)
     if empty:
         if found is not None:
             print(
                 f'{empty} scene(s) had no valid pixel and were not written '
-                f'(listed above); {len(jobs) - empty} pair(s) done',
+                f'(listed above); {total - empty} pair(s) done',
                 file=sys.stderr)
         return EXIT_NO_DATA
     if found is not None and found.num_unpaired:
