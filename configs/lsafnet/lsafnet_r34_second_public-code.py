@@ -6,11 +6,9 @@
 # model.backbone.init_cfg.checkpoint=PATH; see the README).
 # The code's own CD-decoder fusion block is not reproduced (the paper's is).
 _base_ = './lsafnet_r34_second.py'
-pretrained = 'checkpoints/resnet34-b627a593.pth'
 model = dict(
     backbone=dict(
-        init_cfg=dict(_delete_=True, type='Pretrained',
-                      checkpoint=pretrained)),
+        init_cfg=dict(checkpoint='checkpoints/resnet34-b627a593.pth')),
     decode_head=dict(
         fusion_cfg=dict(type='LGAA', reduction=4, public_code_doubling=True)))
 optim_wrapper = dict(optimizer=dict(nesterov=True))
