@@ -29,8 +29,9 @@ class DeepCLSiamEncoderDecoder(SiamEncoderDecoder):
     channel to a fused level that the decode head reads (``prior_indices``;
     resized bilinearly when the sizes differ); the segmentor raises the
     head's ``in_channels`` of that level by one per map itself
-    (:meth:`add_prior_channels`), so the config keeps the host's head. With ``detach_prior=True`` (default) the maps enter the head
-    as fixed inputs: the decode loss does not reach the backbone through
+    (:meth:`add_prior_channels`), so the config keeps the host's head.
+    With ``detach_prior=True`` (default) the maps enter the head as fixed
+    inputs: the decode loss does not reach the backbone through
     them, only through the host's own path, and the metric is shaped by the
     contrastive loss alone. Without the prior, inference is exactly the
     host's (nothing extra is computed); with it, one distance per chosen
