@@ -18,10 +18,11 @@ layer with the layer below it:
   variable, is a lost override: it is rewritten from the variable
   (sliding-window stride scaled with the window; Hopfield ``feat_size`` =
   crop / stride of the deep feature) and logged;
-* a dependent key that still disagrees with the variable afterwards (set
+* a size key that still disagrees with the variable afterwards (set
   explicitly to another value, or no exact rewrite exists, e.g. a crop not
   divisible by 32 for FrNet) raises one ``ValueError`` naming every key to
-  change and its expected value.
+  change and its expected value. A dataloader's ``data_root`` set
+  explicitly to another root is kept (testing on another data set).
 """
 import ast
 import copy
@@ -126,10 +127,12 @@ def _dataset_paths(cfg: Any) -> List[Path]:
 
 
 def data_root_dependents(cfg: Any) -> List[Dependent]:
-    """Every dataloader's ``data_root``."""
+    """Every dataloader's ``data_root``: propagated only (a loader set
+    explicitly to another root, e.g. testing on another data set, is
+    kept)."""
     return [
         Dependent(p + ('data_root', ), lambda v, old, old_v: v,
-                  lambda value, v: value == v, 'the same path')
+                  lambda value, v: True, 'the same path')
         for p in _dataset_paths(cfg)
         if get_path(cfg, p + ('data_root', ), None) is not None
     ]
