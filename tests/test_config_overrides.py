@@ -350,3 +350,14 @@ def test_cross_dataset_configs_are_short():
         ]
         assert len(lines) <= 6, parts
         read_config(config_path(*parts))  # reconciles without error
+
+
+def test_mmengine_placeholders_in_a_child(tmp_path):
+    method = config_path('frnet', 'frnet_vgg16_levir-256.py')
+    path = write(
+        tmp_path, 'child.py', f'_base_ = {method!r}\n'
+        'crop_size = (128, 128)\n'
+        'depth = {{_base_.model.backbone.arch}}\n')
+    cfg = read_config(path)
+    assert cfg.depth == 'vgg16'
+    assert tuple(cfg.model.neck.hopfield.feat_size) == (4, 4)

@@ -27,6 +27,7 @@ layer with the layer below it:
 import ast
 import copy
 import os.path as osp
+import re
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
@@ -293,7 +294,9 @@ def base_files(path: str) -> List[str]:
         list[str]: Its bases in order (empty when none or not a literal).
     """
     with open(path, encoding='utf-8') as f:
-        tree = ast.parse(f.read(), filename=path)
+        text = f.read()
+    # mmengine's {{_base_.x}} placeholders are no Python: neutralise them
+    tree = ast.parse(re.sub(r'\{\{[^{}]*\}\}', 'None', text), filename=path)
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(
                 isinstance(t, ast.Name) and t.id == '_base_'
