@@ -381,10 +381,38 @@ def build_detector(args: argparse.Namespace) -> 'ChangeDetector':
                            f'{one_line(err)}') from err
 
 
+def add_semantic_outputs(args: argparse.Namespace, jobs: List[Job],
+                         plan: 'OutputPlan', palette: bool,
+                         run_total: bool) -> None:
+    """Add the files of a semantic change model to every job and the plan.
+
+    Image pairs get class-index and colour PNGs and a transition CSV,
+    GeoTIFF scenes one-band class GeoTIFFs and a transition CSV
+    (:mod:`mmcd_ext.apis.scd_outputs`); ``run_total`` adds the run's total
+    CSV. Raises ValueError (from the plan) for a path that may not be
+    written.
+    """
+    from mmcd_ext.apis.scd_outputs import (geo_semantic_paths,
+                                           run_transitions_path)
+    for job in jobs:
+        extra = geo_semantic_paths(job.outputs['change GeoTIFF']) \
+            if job.geo else image_outputs(args, job.name, True, palette)
+        for kind, path in extra.items():
+            if kind not in job.outputs:
+                job.outputs[kind] = path
+                plan.add(path, f'the {kind} of {job.path_a}')
+    if run_total:
+        plan.add(run_transitions_path(args.out), 'the run\'s transitions')
+
+
 def run_geo_pair(detector: 'ChangeDetector', args: argparse.Namespace,
                  job: Job) -> dict:
     """Tiled GeoTIFF inference of one pair; returns the summary dict."""
     from mmcd_ext.apis import infer_geotiff
+    semantic = [
+        job.outputs[k] for k in ('class GeoTIFF A', 'class GeoTIFF B')
+        if k in job.outputs
+    ]
     summary = infer_geotiff(
         detector,
         job.path_a,
@@ -400,7 +428,9 @@ def run_geo_pair(detector: 'ChangeDetector', args: argparse.Namespace,
         quicklook_path=job.outputs.get('quick-look'),
         resample_b=args.resample_b,
         progress=not args.no_progress,
-        gdal_cache_mb=args.gdal_cache_mb)
+        gdal_cache_mb=args.gdal_cache_mb,
+        semantic_paths=semantic or None,
+        transitions_path=job.outputs.get('transition summary'))
     return summary.to_dict()
 
 
@@ -409,21 +439,28 @@ def run_image_pair(detector: 'ChangeDetector',
                    job: Job,
                    result: Optional[object] = None) -> dict:
     """Whole-image inference of one pair through the config's pipeline."""
-    from mmcd_ext.apis.image_outputs import write_pair_outputs
+    from mmcd_ext.apis.image_outputs import (pair_transitions,
+                                             write_pair_outputs)
     if result is None:
         result = detector.predict(
             job.path_a, job.path_b, return_probs=args.probs)
+    semantic = result.semantic_a is not None
     written = write_pair_outputs(
         result,
         args.out,
         _stem(job.name),
         probs=args.probs,
         overlay=args.overlay,
-        palette=detector.palette)
-    return dict(
+        palette=detector.class_palette if semantic else detector.palette,
+        class_names=detector.class_names)
+    record = dict(
         pair=[job.path_a, job.path_b],
         changed_pixels=int(result.change.sum()),
         files=written)
+    if semantic:
+        record['transitions'] = pair_transitions(
+            result, detector.class_names).to_dict()
+    return record
 
 
 def _report(record: dict) -> None:
@@ -451,11 +488,17 @@ def _list_unmatched(args: argparse.Namespace, found: object) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the tool with parsed arguments; returns the exit code.
 
-    Semantic change models write two more PNGs per image pair, which is
-    known only from their first prediction: those paths are checked then,
-    before any file is written (image pairs run before GeoTIFF scenes).
+    Semantic change models (``detector.is_semantic``) write more files
+    per pair (:func:`add_semantic_outputs`), checked once the model is
+    built, before any file is written; a model that does not declare itself
+    is known from its first prediction, whose paths are checked then (image
+    pairs run before GeoTIFF scenes). The transition summaries of all pairs
+    are added up: folder mode writes ``<out>/transitions.csv``; the table
+    goes to stderr, stdout keeping one JSON line per pair.
     """
     from mmcd_ext.apis.geo_inference import NoValidDataError
+    from mmcd_ext.apis.scd_outputs import (TransitionTotals,
+                                           run_transitions_path)
     from mmcd_ext.utils.cli import one_line
     try:
         jobs, found, plan = prepare(args)
@@ -469,33 +512,42 @@ def run(args: argparse.Namespace) -> int:
                 f'no image of {args.a_dir} has a partner of the same name in '
                 f'{args.b_dir}')
     detector = build_detector(args)
+    run_total = found is not None
+    if detector.is_semantic:
+        try:
+            add_semantic_outputs(args, jobs, plan, True, run_total)
+        except ValueError as err:
+            _error(one_line(err))
+            return EXIT_ARGS
+    totals = TransitionTotals(detector.class_names)
     empty = 0
-    checked_semantic = False
+    checked_semantic = detector.is_semantic
     for job in jobs:
         if not job.geo:
             result = detector.predict(
                 job.path_a, job.path_b, return_probs=args.probs)
             if not checked_semantic and result.semantic_a is not None:
-                try:
-                    for other in jobs:
-                        if other.geo:
-                            continue
-                        extra = image_outputs(args, other.name, True,
-                                              detector.palette is not None)
-                        for kind, path in extra.items():
-                            if kind not in other.outputs:
-                                plan.add(path, f'the {kind} of {other.path_a}')
+                try:  # a model that does not declare semantic_change
+                    add_semantic_outputs(args, [j for j in jobs if not j.geo],
+                                         plan, detector.class_palette
+                                         is not None, run_total)
                 except ValueError as err:
                     _error(one_line(err))
                     return EXIT_ARGS
             checked_semantic = True
-            _report(run_image_pair(detector, args, job, result))
+            record = run_image_pair(detector, args, job, result)
+            totals.add(record.get('transitions'))
+            _report(record)
             continue
         try:
-            _report(run_geo_pair(detector, args, job))
+            record = run_geo_pair(detector, args, job)
+            totals.add(record.get('transitions'))
+            _report(record)
         except NoValidDataError as err:
             _error(one_line(err))
             empty += 1
+    totals.finish(
+        run_transitions_path(args.out) if run_total else None, sys.stderr)
     if empty:
         if found is not None:
             print(

@@ -7,6 +7,9 @@ _base_ = [
     '../_base_/default_runtime.py',
     '../_base_/schedules/lsafnet_sgd_50e.py',
 ]
+
+# tools/test.py --tta: each branch of the stacked logits merged on its own
+tta_model = dict(type='SCDTTAModel')
 # Weights: model.backbone.init_cfg.checkpoint (torchvision's ImageNet
 # ResNet-34, a local path) or None, the paper's Kaiming initialisation (the
 # default); see configs/lsafnet/README.md.

@@ -51,6 +51,10 @@ class SCDSiamEncoderDecoder(SiamEncoderDecoder):
         init_cfg (OptMultiConfig): Initialisation config. Defaults to None.
     """
 
+    #: Tells the inference API (``ChangeDetector.is_semantic``) and the
+    #: TTA model that the samples carry ``pred_sem_seg_a/b``.
+    semantic_change = True
+
     def __init__(self,
                  backbone: ConfigType,
                  decode_head: ConfigType,
