@@ -9,14 +9,9 @@ _base_ = [
 
 # tools/test.py --tta: each branch of the stacked logits merged on its own
 tta_model = dict(type='SCDTTAModel')
-# torchvision's ImageNet ResNet-34 (resnet34-b627a593.pth, a local path) or
-# None for the paper's Kaiming initialisation; see configs/lsafnet/README.md.
-pretrained = None
-
-model = dict(
-    backbone=dict(
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained
-                      ) if pretrained else None),
-    decode_head=dict(num_classes=5))
+# Weights: model.backbone.init_cfg.checkpoint (torchvision's ImageNet
+# ResNet-34, a local path) or None, the paper's Kaiming initialisation (the
+# default); see configs/lsafnet/README.md.
+model = dict(decode_head=dict(num_classes=5))
 train_dataloader = dict(
     batch_size=8, sampler=dict(type='DefaultSampler', shuffle=True))

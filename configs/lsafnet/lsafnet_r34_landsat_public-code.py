@@ -6,7 +6,6 @@
 # (tools/model_converters/rsiscd2mmcd.py); outputs equal theirs for the same
 # weights.
 _base_ = './lsafnet_r34_landsat.py'
-pretrained = 'checkpoints/resnet34-b627a593.pth'
 norm_cfg = dict(type='BN', requires_grad=True)
 # dataset/Landsat_SCD.py: per-date mean / std of Landsat-SCD (RGB)
 public_mean = [141.53, 139.20, 137.73, 137.36, 136.50, 135.144]
@@ -16,8 +15,7 @@ model = dict(
     per_date_backbone=True,
     backbone=dict(
         norm_cfg=norm_cfg,
-        init_cfg=dict(_delete_=True, type='Pretrained',
-                      checkpoint=pretrained)),
+        init_cfg=dict(checkpoint='checkpoints/resnet34-b627a593.pth')),
     decode_head=dict(
         norm_cfg=norm_cfg,
         channels=128,

@@ -8,7 +8,6 @@
 # https://download.pytorch.org/models/, put at the path below or pass
 # --cfg-options model.backbone.init_cfg.checkpoint=PATH).
 _base_ = './lsafnet_r34_second.py'
-pretrained = 'checkpoints/resnet34-b627a593.pth'
 # plain BN: the public code trains with DataParallel on 2 GPUs (4 pairs
 # each, statistics per GPU); train with 2 GPUs x batch_size=4 to match
 norm_cfg = dict(type='BN', requires_grad=True)
@@ -20,8 +19,7 @@ model = dict(
     per_date_backbone=True,
     backbone=dict(
         norm_cfg=norm_cfg,
-        init_cfg=dict(_delete_=True, type='Pretrained',
-                      checkpoint=pretrained)),
+        init_cfg=dict(checkpoint='checkpoints/resnet34-b627a593.pth')),
     decode_head=dict(
         norm_cfg=norm_cfg,
         channels=128,

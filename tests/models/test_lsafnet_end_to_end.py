@@ -56,7 +56,9 @@ def test_paper_config_schedule_and_losses():
     assert head.loss_consistency.loss_weight == 1.0
     assert cfg.model.backbone.depth == 34
     assert cfg.model.backbone.strides == (1, 2, 1, 1)
-    assert cfg.model.backbone.init_cfg is None  # Kaiming (the paper)
+    # Kaiming (the paper): the weights key is there, empty
+    assert cfg.model.backbone.init_cfg == dict(
+        type='Pretrained', checkpoint=None)
 
 
 @pytest.mark.parametrize('variant,lgaa,lgce', [('second', True, True),

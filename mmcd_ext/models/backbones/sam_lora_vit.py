@@ -12,7 +12,8 @@ from mmpretrain.models.utils import resize_pos_embed
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from mmcd_ext.models.backbones.pretrained import load_pretrained
+from mmcd_ext.models.backbones.pretrained import (WEIGHTS_KEY, load_pretrained,
+                                                  resolve_pretrained_init)
 from mmcd_ext.models.layers.qkv_lora import QKVLoRALinear
 from mmcd_ext.models.layers.time_travelling_gate import TimeTravellingGate
 from mmcd_ext.registry import MODELS
@@ -45,8 +46,7 @@ SAM_PREFIXES = ('image_encoder.', 'backbone.')
 SAM_NOT_IN_CHECKPOINT = (r'\.lora_', r'^gates\.')
 # the q/k/v biases of the blocks (peft bias='lora_only' trains them)
 QKV_BIAS_NAME = re.compile(r'^layers\.\d+\.attn\.qkv\.bias$')
-SAM_CONFIG_KEY = ('the config variable `sam_checkpoint` (or '
-                  'model.backbone.init_cfg.checkpoint)')
+SAM_CONFIG_KEY = WEIGHTS_KEY
 
 
 def resize_sam_position(key: str,
@@ -229,9 +229,10 @@ class SAMLoRAViT(ViTSAM):
             ``l``, ``h``) or a dict with ``embed_dims``, ``num_layers``,
             ``num_heads``, ``feedforward_channels``, ``global_attn_indexes``.
             Defaults to 'base'.
-        img_size (int | tuple): Training input size; the absolute position
-            table is made for it (and resized at other sizes).
-            Defaults to 1024.
+        img_size (int | tuple): Size the position tables are built for
+            (SAM's own 1024 keeps the checkpoint's tables as they are);
+            inputs of another size resize them in ``forward``, so configs
+            need not set it. Defaults to 1024.
         out_channels (int): Neck width (0: no neck). Defaults to 256.
         out_indices (int | Sequence[int]): Blocks whose output is returned
             (after the gate of that block, through the neck).
@@ -295,6 +296,12 @@ class SAMLoRAViT(ViTSAM):
                              f'{attn_impl!r}')
         if isinstance(out_indices, int):
             out_indices = [out_indices]
+        # TTP's paper fine-tunes SAM: WARNING when trained from scratch
+        init_cfg = resolve_pretrained_init(
+            init_cfg,
+            'SAMLoRAViT',
+            paper_pretrained=True,
+            paper_note='TTP: a SAM image encoder checkpoint')
         super().__init__(
             arch=arch,
             img_size=img_size,
