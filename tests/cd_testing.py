@@ -4,8 +4,9 @@ path): shrink a method config so it trains on CPU in seconds.
 Method configs are written for GPU clusters (SyncBN, paper batch sizes and
 schedules, pretrained weights). :func:`shrink_config` turns a loaded config
 into a tiny CPU copy without touching the file: BN instead of SyncBN, no
-pretrained weights, small crops, batch 2, a couple of iterations, data read
-from a fixture directory.
+pretrained weights, small crops (``crop_size`` and the sizes derived from
+it agree, as mmcd_ext's tools check), batch 2, a couple of iterations,
+data read from a fixture directory.
 """
 import copy
 import hashlib
@@ -16,6 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 
+from mmcd_ext.utils.config_checks import VGG_DEEP_STRIDE
 from mmcd_ext.utils.launch import syncbn_to_bn
 
 
@@ -73,6 +75,15 @@ def shrink_config(cfg: Config,
     cfg = copy.deepcopy(cfg)
     syncbn_to_bn(cfg)
     drop_pretrained(cfg.model)
+    # the variable and every size derived from it agree (the tools check)
+    if 'crop_size' in cfg:
+        cfg.crop_size = tuple(crop)
+    hopfield = (cfg.model.get('neck') or {}).get('hopfield')
+    if isinstance(hopfield, dict) and 'feat_size' in hopfield:
+        level = cfg.model.backbone.get('deep_level', 'pool5')
+        stride = VGG_DEEP_STRIDE.get(level, 32)
+        hopfield['feat_size'] = (max(1, crop[0] // stride),
+                                 max(1, crop[1] // stride))
     test_cfg = cfg.model.get('test_cfg') or {}
     if test_cfg.get('mode') == 'slide':
         test_cfg['crop_size'] = crop

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from mmcd_ext.datasets.converters import convert_whu_cd
+from mmcd_ext.datasets.converters import (CDD, DSIFN_CD, S2LOOKING,
+                                          convert_binary_cd, convert_whu_cd)
 from mmcd_ext.datasets.synthetic import (generate_levir_like,
                                          generate_second_like)
 from mmcd_ext.registry import DATASETS
@@ -127,13 +128,6 @@ RELEASED_LAYOUTS = {
                    dict(train=PNG, val=PNG, test=PNG)),
     'levir_cd_plus.py':
     (('A', 'B', 'label'), dict(train=2, test=1), dict(train=PNG, test=PNG)),
-    's2looking.py': (('Image1', 'Image2', 'label'),
-                     dict(train=2, val=1,
-                          test=1), dict(train=PNG, val=PNG, test=PNG)),
-    'dsifn_cd.py':
-    (('t1', 't2', 'mask'), dict(train=2, val=1, test=1),
-     dict(train=('.jpg', '.png'), val=('.jpg', '.png'),
-          test=('.jpg', '.tif'))),
 }
 
 
@@ -251,3 +245,98 @@ def test_whu_cd_script_refuses_existing_output_in_one_line(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / 'out/train/label/whu_0_0.png').is_file()
     assert not (tmp_path / 'out/train/A/x.png').exists()
+
+
+# Releases that a converter brings into {A,B,label}: the fixture is written
+# in the released folders, converted, then loaded through the base config.
+CONVERTED = {
+    's2looking.py': (S2LOOKING, None, ('.png', '.png'), 32),
+    'dsifn_cd-256.py': (DSIFN_CD, 16, ('.jpg', '.tif'), 32),
+    'cdd.py': (CDD, None, ('.jpg', '.jpg'), 32),
+}
+
+
+@pytest.mark.parametrize('cfg_file', sorted(CONVERTED))
+def test_converted_release_loads_with_its_base(tmp_path, cfg_file):
+    layout, patch, (img_sfx, test_label_sfx), size = CONVERTED[cfg_file]
+    src, dst = str(tmp_path / 'raw'), str(tmp_path / 'converted')
+    splits = dict(train=2, val=1, test=1)
+    suffixes = {s: (img_sfx, layout.label_suffixes[0]) for s in splits}
+    suffixes['test'] = (img_sfx, test_label_sfx)
+    write_binary_layout(src, layout.folders, splits, suffixes, size, seed=4)
+    convert_binary_cd(src, dst, layout, patch_size=patch, progress=False)
+    per_tile = 1 if patch is None else (size // patch)**2
+    side = size if patch is None else patch
+    for loader, split in (('train_dataloader', 'train'),
+                          ('val_dataloader', 'val'), ('test_dataloader',
+                                                      'test')):
+        dataset = build(cfg_file, loader, dst)
+        assert len(dataset) == splits[split] * per_tile, loader
+        info = dataset.get_data_info(0)
+        assert info['img_path'].startswith(osp.join(dst, split, 'A')), loader
+        sample = dataset[0]
+        assert tuple(sample['inputs'].shape) == (6, side, side), loader
+        gt = sample['data_samples'].gt_sem_seg.data.numpy()
+        assert set(np.unique(gt)) <= {0, 1}, loader
+        # the label loaded is the converted one, 0/255 -> 0/1
+        label = cv2.imread(info['seg_map_path'], cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(gt[0] == 1, label == 255)
+
+
+def test_every_dataset_base_is_tested():
+    tested = {
+        'levir_cd-256.py', 'levir_cd-1024.py', 'second.py', 'landsat_scd.py',
+        'whu_cd-256.py'
+    }
+    tested |= set(RELEASED_LAYOUTS) | set(CONVERTED)
+    present = set(os.listdir(osp.join(ROOT, 'configs/_base_/datasets')))
+    assert present == tested
+
+
+def test_levir_1024_base_crops_the_tiles(levir_root):
+    dataset = build('levir_cd-1024.py', 'train_dataloader', levir_root)
+    crops = [
+        t for t in dataset.pipeline.transforms
+        if type(t).__name__ == 'RandomCrop'
+    ]
+    assert len(crops) == 1 and crops[0].crop_size == (512, 512)
+    # 64 px tiles are smaller than the crop: RandomCrop keeps them whole
+    assert tuple(dataset[0]['inputs'].shape) == (6, 64, 64)
+    assert build('levir_cd-1024.py', 'test_dataloader',
+                 levir_root).data_root == levir_root
+
+
+def test_documented_new_dataset_base_loads(tmp_path):
+    # the example of docs/configs.md, "A new data set", as written there
+    with open(osp.join(ROOT, 'docs/configs.md')) as f:
+        doc = f.read()
+    start = doc.index('# configs/_base_/datasets/mycd.py')
+    block = doc[start:doc.index('```', start)]
+    base = osp.join(ROOT, 'configs/_base_/datasets/levir_cd-256.py')
+    assert "_base_ = './levir_cd-256.py'" in block
+    cfg_file = tmp_path / 'mycd.py'
+    cfg_file.write_text(block.replace("'./levir_cd-256.py'", repr(base)))
+    root = tmp_path / 'mycd'
+    rng = np.random.default_rng(7)
+    for split, n in (('train', 2), ('val', 1), ('test', 1)):
+        for folder in ('before', 'after', 'change'):
+            (root / split / folder).mkdir(parents=True)
+        for i in range(n):
+            for folder in ('before', 'after'):
+                cv2.imwrite(
+                    str(root / split / folder / f'{i}.tif'),
+                    rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
+            label = np.zeros((16, 16), np.uint8)
+            label[i:i + 5, 2:9] = 255
+            cv2.imwrite(str(root / split / 'change' / f'{i}.png'), label)
+    cfg = Config.fromfile(str(cfg_file))
+    for loader, n in (('train_dataloader', 2), ('val_dataloader', 1),
+                      ('test_dataloader', 1)):
+        dataset_cfg = cfg[loader].dataset
+        assert dataset_cfg.data_root == 'data/mycd'
+        dataset_cfg.data_root = str(root)
+        dataset = DATASETS.build(dataset_cfg)
+        assert len(dataset) == n, loader
+        gt = dataset[0]['data_samples'].gt_sem_seg.data.numpy()[0]
+        np.testing.assert_array_equal(gt[0:5, 2:9], 1)
+        assert gt.sum() == 35, loader

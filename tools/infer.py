@@ -11,6 +11,9 @@ Usage::
     python tools/infer.py CONFIG CKPT --a a.tif --b b.tif --out out \\
         --tile 512 --overlap 64 --batch-size 4 --probs \\
         --vector --quicklook
+    # many scenes on 4 processes (torchrun); run it again to resume
+    bash tools/dist_infer.sh CONFIG CKPT 4 --a-dir A --b-dir B --out out \\
+        --resume
 
 ``.tif``/``.tiff`` inputs (or ``--geo``) go through the large-scene path
 (needs rasterio: ``pip install -e ".[geo]"``). See docs/inference.md.
@@ -143,7 +146,23 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='replace output files that exist already (never an input); '
         'without it such a run stops before writing anything')
-    parser.add_argument('--device', default='cpu', help='cpu, cuda, cuda:N')
+    out.add_argument(
+        '--resume',
+        action='store_true',
+        help='record each finished scene in <out>/.mmcd_done and skip the '
+        'scenes an earlier run with the same settings recorded; the '
+        'outputs of unfinished scenes are replaced')
+    parser.add_argument(
+        '--device',
+        default='cpu',
+        help='cpu, cuda, cuda:N (cuda under a launcher: the local rank\'s '
+        'GPU)')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='several processes share the scenes (tools/dist_infer.sh, '
+        'tools/slurm_infer.sh); default none')
     parser.add_argument(
         '--debug',
         action='store_true',
@@ -342,12 +361,35 @@ def prepare(
     if jobs and args.overlay and all(job.geo for job in jobs):
         raise ArgumentError('--overlay applies to image pairs only; GeoTIFF '
                             'scenes get --quicklook')
-    plan = OutputPlan(inputs, input_dirs, overwrite=args.overwrite)
+    plan = OutputPlan(
+        inputs, input_dirs, overwrite=args.overwrite or args.resume)
     jobs.sort(key=lambda job: job.geo)  # image pairs first, see run()
     for job in jobs:
         for kind, path in job.outputs.items():
             plan.add(path, f'the {kind} of {job.path_a}')
+    if found is not None and args.vector is not None:
+        plan.add(merged_vector_path(args), 'the merged change polygons')
     return jobs, found, plan
+
+
+def merged_vector_path(args: argparse.Namespace) -> str:
+    """Folder mode with ``--vector``: the polygons of every scene."""
+    from mmcd_ext.apis.distributed_infer import MERGED_VECTOR
+    return osp.join(args.out, MERGED_VECTOR)
+
+
+def run_settings(args: argparse.Namespace) -> str:
+    """Fingerprint of what decides the outputs (for ``--resume``)."""
+    from mmcd_ext.apis.distributed_infer import file_stamp, fingerprint
+    keys = ('probs', 'overlay', 'geo', 'tile', 'overlap', 'batch_size',
+            'bands', 'band_order', 'vector', 'quicklook', 'resample_b',
+            'cfg_options')
+    return fingerprint(
+        dict(
+            options={k: getattr(args, k)
+                     for k in keys},
+            config=file_stamp(args.config),
+            checkpoint=file_stamp(args.checkpoint)))
 
 
 def build_detector(args: argparse.Namespace) -> 'ChangeDetector':
@@ -362,7 +404,9 @@ def build_detector(args: argparse.Namespace) -> 'ChangeDetector':
     from mmcd_ext.utils.checkpoint import CheckpointError, read_checkpoint
     from mmcd_ext.utils.cli import one_line
     try:
-        return ChangeDetector(args.config, args.checkpoint, args.device,
+        from mmcd_ext.apis.distributed_infer import local_device
+        return ChangeDetector(args.config, args.checkpoint,
+                              local_device(args.device, args.launcher),
                               args.cfg_options)
     except (CheckpointError, FileNotFoundError):
         raise  # these name their file already
@@ -381,10 +425,40 @@ def build_detector(args: argparse.Namespace) -> 'ChangeDetector':
                            f'{one_line(err)}') from err
 
 
-def run_geo_pair(detector: 'ChangeDetector', args: argparse.Namespace,
-                 job: Job) -> dict:
+def add_semantic_outputs(args: argparse.Namespace, jobs: List[Job],
+                         plan: 'OutputPlan', palette: bool,
+                         run_total: bool) -> None:
+    """Add the files of a semantic change model to every job and the plan.
+
+    Image pairs get class-index and colour PNGs and a transition CSV,
+    GeoTIFF scenes one-band class GeoTIFFs and a transition CSV
+    (:mod:`mmcd_ext.apis.scd_outputs`); ``run_total`` adds the run's total
+    CSV. Raises ValueError (from the plan) for a path that may not be
+    written.
+    """
+    from mmcd_ext.apis.scd_outputs import (geo_semantic_paths,
+                                           run_transitions_path)
+    for job in jobs:
+        extra = geo_semantic_paths(job.outputs['change GeoTIFF']) \
+            if job.geo else image_outputs(args, job.name, True, palette)
+        for kind, path in extra.items():
+            if kind not in job.outputs:
+                job.outputs[kind] = path
+                plan.add(path, f'the {kind} of {job.path_a}')
+    if run_total:
+        plan.add(run_transitions_path(args.out), 'the run\'s transitions')
+
+
+def run_geo_pair(detector: 'ChangeDetector',
+                 args: argparse.Namespace,
+                 job: Job,
+                 progress: bool = True) -> dict:
     """Tiled GeoTIFF inference of one pair; returns the summary dict."""
     from mmcd_ext.apis import infer_geotiff
+    semantic = [
+        job.outputs[k] for k in ('class GeoTIFF A', 'class GeoTIFF B')
+        if k in job.outputs
+    ]
     summary = infer_geotiff(
         detector,
         job.path_a,
@@ -399,8 +473,10 @@ def run_geo_pair(detector: 'ChangeDetector', args: argparse.Namespace,
         vector_path=job.outputs.get('vector'),
         quicklook_path=job.outputs.get('quick-look'),
         resample_b=args.resample_b,
-        progress=not args.no_progress,
-        gdal_cache_mb=args.gdal_cache_mb)
+        progress=progress and not args.no_progress,
+        gdal_cache_mb=args.gdal_cache_mb,
+        semantic_paths=semantic or None,
+        transitions_path=job.outputs.get('transition summary'))
     return summary.to_dict()
 
 
@@ -409,21 +485,28 @@ def run_image_pair(detector: 'ChangeDetector',
                    job: Job,
                    result: Optional[object] = None) -> dict:
     """Whole-image inference of one pair through the config's pipeline."""
-    from mmcd_ext.apis.image_outputs import write_pair_outputs
+    from mmcd_ext.apis.image_outputs import (pair_transitions,
+                                             write_pair_outputs)
     if result is None:
         result = detector.predict(
             job.path_a, job.path_b, return_probs=args.probs)
+    semantic = result.semantic_a is not None
     written = write_pair_outputs(
         result,
         args.out,
         _stem(job.name),
         probs=args.probs,
         overlay=args.overlay,
-        palette=detector.palette)
-    return dict(
+        palette=detector.class_palette if semantic else detector.palette,
+        class_names=detector.class_names)
+    record = dict(
         pair=[job.path_a, job.path_b],
         changed_pixels=int(result.change.sum()),
         files=written)
+    if semantic:
+        record['transitions'] = pair_transitions(
+            result, detector.class_names).to_dict()
+    return record
 
 
 def _report(record: dict) -> None:
@@ -451,56 +534,113 @@ def _list_unmatched(args: argparse.Namespace, found: object) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the tool with parsed arguments; returns the exit code.
 
-    Semantic change models write two more PNGs per image pair, which is
-    known only from their first prediction: those paths are checked then,
-    before any file is written (image pairs run before GeoTIFF scenes).
+    Semantic change models (``detector.is_semantic``) write more files
+    per pair (:func:`add_semantic_outputs`), checked once the model is
+    built, before any file is written; a model that does not declare itself
+    is known from its first prediction, whose paths are checked then (image
+    pairs run before GeoTIFF scenes). The transition summaries of all pairs
+    are added up: folder mode writes ``<out>/transitions.csv``; the table
+    goes to stderr, stdout keeping one JSON line per pair.
     """
-    from mmcd_ext.apis.geo_inference import NoValidDataError
+    from mmcd_ext.apis.distributed_infer import (SceneRun, init_distributed,
+                                                 merge_scene_outputs)
+    from mmcd_ext.apis.geo_inference import NoValidDataError, is_geo_path
+    from mmcd_ext.apis.scd_outputs import run_transitions_path
     from mmcd_ext.utils.cli import one_line
     try:
         jobs, found, plan = prepare(args)
     except (OSError, ValueError) as err:
         _error(str(err) if isinstance(err, ArgumentError) else one_line(err))
         return EXIT_ARGS
+    ctx = init_distributed(args.launcher)
     if found is not None:
-        _list_unmatched(args, found)
+        if ctx.is_main:
+            _list_unmatched(args, found)
         if not found.pairs:
             raise FileNotFoundError(
                 f'no image of {args.a_dir} has a partner of the same name in '
                 f'{args.b_dir}')
     detector = build_detector(args)
+    run_total = found is not None
+    if detector.is_semantic:
+        try:
+            add_semantic_outputs(args, jobs, plan, True, run_total)
+        except ValueError as err:
+            _error(one_line(err))
+            return EXIT_ARGS
+    out_dir = args.out
+    if found is None and jobs[0].geo and is_geo_path(args.out):
+        out_dir = osp.dirname(args.out) or '.'  # --out names the GeoTIFF
+    scenes = SceneRun(
+        out_dir,
+        ctx,
+        run_settings(args),
+        resume=args.resume,
+        records=args.resume or ctx.distributed,
+        progress=not args.no_progress
+        and (found is not None or ctx.distributed))
+    total = len(jobs)
+    jobs = scenes.select(
+        jobs,
+        [os.stat(j.path_a).st_size + os.stat(j.path_b).st_size
+         for j in jobs], [list(j.outputs.values()) for j in jobs])
     empty = 0
-    checked_semantic = False
+    checked_semantic = detector.is_semantic
     for job in jobs:
+        scenes.start(job.name)
         if not job.geo:
             result = detector.predict(
                 job.path_a, job.path_b, return_probs=args.probs)
             if not checked_semantic and result.semantic_a is not None:
-                try:
-                    for other in jobs:
-                        if other.geo:
-                            continue
-                        extra = image_outputs(args, other.name, True,
-                                              detector.palette is not None)
-                        for kind, path in extra.items():
-                            if kind not in other.outputs:
-                                plan.add(path, f'the {kind} of {other.path_a}')
+                try:  # a model that does not declare semantic_change
+                    add_semantic_outputs(args, [j for j in jobs if not j.geo],
+                                         plan, detector.class_palette
+                                         is not None, run_total)
                 except ValueError as err:
                     _error(one_line(err))
                     return EXIT_ARGS
             checked_semantic = True
-            _report(run_image_pair(detector, args, job, result))
+            report = run_image_pair(detector, args, job, result)
+            _report(report)
+            scenes.done(
+                job,
+                list(job.outputs.values()) + list(report['files'].values()),
+                report)
             continue
         try:
-            _report(run_geo_pair(detector, args, job))
+            report = run_geo_pair(detector, args, job, not scenes.progress)
+            _report(report)
         except NoValidDataError as err:
             _error(one_line(err))
             empty += 1
+            report = dict(pair=[job.path_a, job.path_b], no_valid_data=True)
+        scenes.done(job, job.outputs.values(), report)
+    empty += sum(1 for r in scenes.skipped_reports() if r.get('no_valid_data'))
+
+    def merge(records: list) -> None:  # rank 0, every scene's record
+        merge_scene_outputs(
+            records,
+            merged_vector_path(args)
+            if found is not None and args.vector is not None else None,
+            transitions_csv=run_transitions_path(args.out)
+            if run_total else None,
+            class_names=detector.class_names,
+            table_stream=sys.stderr)
+
+    empty = scenes.finish(dict(empty=empty), merge)['empty']
+    if not ctx.is_main:  # rank 0 prints the totals; same exit code
+        return EXIT_NO_DATA if empty else EXIT_UNMATCHED if (
+            found is not None and found.num_unpaired) else 0
+    if scenes.skipped:
+        print(
+            f'--resume: {len(scenes.skipped)} of {total} scene(s) were '
+            'complete already and were skipped',
+            file=sys.stderr)
     if empty:
         if found is not None:
             print(
                 f'{empty} scene(s) had no valid pixel and were not written '
-                f'(listed above); {len(jobs) - empty} pair(s) done',
+                f'(listed above); {total - empty} pair(s) done',
                 file=sys.stderr)
         return EXIT_NO_DATA
     if found is not None and found.num_unpaired:

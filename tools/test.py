@@ -2,7 +2,9 @@
 
 Same interface as mmsegmentation's ``tools/test.py``: ``--out`` writes the
 predicted change maps, ``--show-dir`` writes TP/TN/FP/FN overlays (binary) or
-colour maps (semantic change), ``--tta`` uses the config's ``tta_pipeline``.
+``A | B | semantic A | semantic B | change error map`` with a class legend
+(semantic change), ``--tta`` uses the config's ``tta_pipeline`` and
+``tta_model`` (``SCDTTAModel`` for semantic change models).
 The test mode (whole / slide with crop and stride) is logged with the scores.
 """
 import argparse
@@ -98,6 +100,29 @@ def describe_test_mode(test_cfg: dict) -> str:
     return f'{mode} inference'
 
 
+def check_tta_model(cfg: Config) -> None:
+    """Refuse a TTA model that cannot merge a semantic change model.
+
+    mmseg's ``SegTTAModel`` arg-maxes over all channels of the stacked
+    logits of a semantic change model (``semantic_change = True``); such
+    models need ``tta_model = dict(type='SCDTTAModel')``.
+
+    Raises:
+        ValueError: Naming the config keys and the fix.
+    """
+    from mmcd_ext.registry import MODELS
+    model_type, tta_type = cfg.model.get('type'), cfg.tta_model.get('type')
+    model_cls = MODELS.get(model_type) if isinstance(model_type,
+                                                     str) else model_type
+    tta_cls = MODELS.get(tta_type) if isinstance(tta_type, str) else tta_type
+    if getattr(model_cls, 'semantic_change', False) and getattr(
+            tta_cls, '__name__', '') == 'SegTTAModel':
+        raise ValueError(
+            f'--tta: tta_model.type={tta_type} cannot merge the stacked '
+            f'logits of the semantic change model {model_type}; set '
+            "tta_model = dict(type='SCDTTAModel') in the config")
+
+
 def test(args: argparse.Namespace) -> dict:
     """Test with the parsed arguments; returns the metrics."""
     register_all_modules(init_default_scope=False)
@@ -112,6 +137,7 @@ def test(args: argparse.Namespace) -> dict:
         if 'tta_pipeline' not in cfg or 'tta_model' not in cfg:
             raise ValueError(f'--tta: {args.config} defines no tta_pipeline '
                              'or tta_model')
+        check_tta_model(cfg)
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model

@@ -2,7 +2,10 @@
 # change-F1 82.6 where `make demo`'s FrNet reaches 88.9) trained
 # from scratch on CPU on the synthetic LEVIR-layout scenes that
 # tools/misc/make_synthetic_data.py writes (256x256 pairs, 128x128 crops).
-_base_ = './baseline_r18_levir-256.py'
+_base_ = [
+    '../_base_/models/siam_r18_uper.py', '../_base_/datasets/levir_cd-256.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_cpu_demo.py'
+]
 
 data_root = 'data/synthetic_levir'
 crop_size = (128, 128)
@@ -33,21 +36,3 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=4, num_workers=1, dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader
-
-max_iters = 600
-optim_wrapper = dict(optimizer=dict(lr=2e-3))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-2, by_epoch=False, begin=0, end=50),
-    dict(
-        type='PolyLR',
-        eta_min=0.0,
-        power=1.0,
-        by_epoch=False,
-        begin=50,
-        end=max_iters),
-]
-train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
-default_hooks = dict(
-    logger=dict(interval=20),
-    checkpoint=dict(interval=max_iters, max_keep_ckpts=1))
-randomness = dict(seed=0)

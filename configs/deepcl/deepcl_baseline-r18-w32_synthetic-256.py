@@ -16,5 +16,4 @@ model = dict(
             loss_weight=1.0),
         in_indices=(0, 1, 2, 3),
         prior=True,
-        detach_prior=True),
-    decode_head=dict(in_channels=[33, 65, 129, 257]))
+        detach_prior=True))

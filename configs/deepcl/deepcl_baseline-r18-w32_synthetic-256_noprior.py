@@ -1,5 +1,3 @@
 # deepcl_baseline-r18-w32_synthetic-256.py without the knowledge prior.
 _base_ = './deepcl_baseline-r18-w32_synthetic-256.py'
-model = dict(
-    contrastive=dict(prior=False),
-    decode_head=dict(in_channels=[32, 64, 128, 256]))
+model = dict(contrastive=dict(prior=False))

@@ -17,6 +17,4 @@ model = dict(
             loss_weight=1.0),
         in_indices=(0, 1, 2, 3),  # ResNet-18 levels, 1/4 .. 1/32
         prior=True,  # distance maps as extra head input channels
-        detach_prior=True),
-    # + 1 channel per level for its distance map
-    decode_head=dict(in_channels=[65, 129, 257, 513]))
+        detach_prior=True))  # the segmentor adds one head channel per map

@@ -20,5 +20,4 @@ model = dict(
         in_indices=(1, 2, 3, 4),  # backbone levels
         prior=True,
         prior_indices=(1, 2, 3, 4),  # neck outputs: skips 1-3, then T
-        detach_prior=True),
-    decode_head=dict(in_channels=[64, 129, 257, 513, 17]))
+        detach_prior=True))

@@ -4,9 +4,9 @@
 # (256 channels, 1/16 of the input, after the time-travelling gates and
 # SAM's neck); the contrastive loss pairs that level, and with the prior
 # its distance map is one more channel of the concatenated map that the
-# multi-level head reads (512 + 1). The gradient of the loss reaches the
-# trainable parts of the encoder (LoRA, gates, neck); SAM's weights stay
-# frozen.
+# multi-level head reads (512 + 1, added by the segmentor). The gradient of
+# the loss reaches the trainable parts of the encoder (LoRA, gates, neck);
+# SAM's weights stay frozen.
 _base_ = '../ttp/ttp_sam-b_levir.py'
 model = dict(
     type='DeepCLSiamEncoderDecoder',
@@ -21,5 +21,4 @@ model = dict(
             loss_weight=1.0),
         in_indices=(0, ),
         prior=True,
-        detach_prior=True),
-    decode_head=dict(in_channels=513))
+        detach_prior=True))

@@ -9,7 +9,9 @@
 # * 128 x 128 crops, so the deep feature and the learned Hopfield query are
 #   4 x 4; evaluation slides 128 x 128 windows (stride 64) over the 256 x 256
 #   scenes so the query sees the size it was trained on;
-# * the demo's short schedule (Adam, linear warm-up then linear decay).
+# * the demo's short schedule (Adam, linear warm-up then linear decay);
+# * the augmentation below and dropout 0.1 (as frnet_vgg16_levir-256_aug-
+#   dropout.py; not in the paper).
 _base_ = './frnet_vgg16_levir-256.py'
 
 data_root = 'data/synthetic_levir'
@@ -31,6 +33,7 @@ model = dict(
     decode_head=dict(
         in_channels=[*widths[:4], 16],
         channels=16,
+        dropout_ratio=0.1,  # as in the demo's runs (not in the paper)
         norm_cfg=norm_cfg,
         # ~7% of the pixels change (as in the demo's baseline config)
         loss_decode=dict(class_weight=[1.0, 3.0])),

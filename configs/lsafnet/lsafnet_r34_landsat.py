@@ -6,14 +6,12 @@ _base_ = [
     '../_base_/default_runtime.py',
     '../_base_/schedules/lsafnet_sgd_50e.py',
 ]
-# torchvision's ImageNet ResNet-34 (resnet34-b627a593.pth, a local path) or
-# None for the paper's Kaiming initialisation; see configs/lsafnet/README.md.
-pretrained = None
 
-model = dict(
-    backbone=dict(
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained
-                      ) if pretrained else None),
-    decode_head=dict(num_classes=5))
+# tools/test.py --tta: each branch of the stacked logits merged on its own
+tta_model = dict(type='SCDTTAModel')
+# Weights: model.backbone.init_cfg.checkpoint (torchvision's ImageNet
+# ResNet-34, a local path) or None, the paper's Kaiming initialisation (the
+# default); see configs/lsafnet/README.md.
+model = dict(decode_head=dict(num_classes=5))
 train_dataloader = dict(
     batch_size=8, sampler=dict(type='DefaultSampler', shuffle=True))

@@ -7,15 +7,13 @@ _base_ = [
     '../_base_/default_runtime.py',
     '../_base_/schedules/lsafnet_sgd_50e.py',
 ]
-# torchvision's ImageNet ResNet-34 (resnet34-b627a593.pth, a local path) or
-# None for the paper's Kaiming initialisation; see configs/lsafnet/README.md.
-pretrained = None
 
-model = dict(
-    backbone=dict(
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained
-                      ) if pretrained else None),
-    decode_head=dict(num_classes=7))
+# tools/test.py --tta: each branch of the stacked logits merged on its own
+tta_model = dict(type='SCDTTAModel')
+# Weights: model.backbone.init_cfg.checkpoint (torchvision's ImageNet
+# ResNet-34, a local path) or None, the paper's Kaiming initialisation (the
+# default); see configs/lsafnet/README.md.
+model = dict(decode_head=dict(num_classes=7))
 # 8 pairs per iteration in total (the paper: 2 GPUs x 4); with N GPUs set
 # batch_size=8 // N. Epoch-based training needs a finite sampler.
 train_dataloader = dict(

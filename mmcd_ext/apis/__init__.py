@@ -11,6 +11,7 @@ from .geo_export import write_change_vector, write_quicklook
 from .geo_inference import GeoInferenceSummary, infer_geotiff
 from .image_outputs import write_pair_outputs
 from .inference import init_model
+from .transitions import TransitionSummary
 
 __all__ = [
     'ChangeDetector',
@@ -23,4 +24,5 @@ __all__ = [
     'write_quicklook',
     'write_pair_outputs',
     'init_model',
+    'TransitionSummary',
 ]

@@ -46,6 +46,15 @@ class ChangeResult:
             map of date A (class index where changed, 0 elsewhere); only for
             semantic change models. Defaults to None.
         semantic_b (np.ndarray, optional): Same for date B. Defaults to None.
+        semantic_prob_a (np.ndarray, optional): ``(K, H, W)`` float32
+            probability of each class index of ``semantic_a`` (``K`` =
+            number of classes, index 0 "no change"): channel 0 is ``1 -
+            P(change)``, channel ``k >= 1`` is ``P(change) * P(class k |
+            date A)``; the channels sum to 1. Only for semantic change
+            models whose head gives stacked logits (``split_logits``), on
+            request. Defaults to None.
+        semantic_prob_b (np.ndarray, optional): Same for date B.
+            Defaults to None.
         img_path (str, optional): Date-A file when read from disk.
             Defaults to None.
         img_path2 (str, optional): Date-B file. Defaults to None.
@@ -54,6 +63,8 @@ class ChangeResult:
     change_prob: Optional[np.ndarray] = None
     semantic_a: Optional[np.ndarray] = None
     semantic_b: Optional[np.ndarray] = None
+    semantic_prob_a: Optional[np.ndarray] = None
+    semantic_prob_b: Optional[np.ndarray] = None
     img_path: Optional[str] = None
     img_path2: Optional[str] = None
 
@@ -94,6 +105,57 @@ def _config_test_pipeline(cfg: Config) -> Tuple[List[dict], str]:
         logger='current',
         level=logging.WARNING)
     return copy.deepcopy(DEFAULT_TEST_PIPELINE), 'default'
+
+
+def config_dataset_meta(cfg: Config) -> Optional[dict]:
+    """Class names and palette of the config's dataset, if it names them.
+
+    The first of the test, val and train datasets whose class (its
+    ``METAINFO``) or ``metainfo`` override gives ``classes`` is used.
+
+    Args:
+        cfg (Config): A model config.
+
+    Returns:
+        dict | None: ``dict(classes=..., palette=...)`` (palette may be
+        missing), or None.
+    """
+    from mmcd_ext.registry import DATASETS
+    for loader in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
+        dataset = (cfg.get(loader) or {}).get('dataset') or {}
+        meta: dict = {}
+        kind = dataset.get('type')
+        if kind is not None:
+            try:
+                cls = DATASETS.get(kind) if isinstance(kind, str) else kind
+            except Exception:  # an unknown type is the dataset's problem
+                cls = None
+            meta.update(copy.deepcopy(getattr(cls, 'METAINFO', None) or {}))
+        meta.update(copy.deepcopy(dict(dataset.get('metainfo') or {})))
+        if meta.get('classes'):
+            return meta
+    return None
+
+
+def default_palette(num_classes: int) -> List[List[int]]:
+    """Distinct RGB colours for class indices without a dataset palette.
+
+    Index 0 ("no change") is white; the others come from a fixed list of
+    well-separated colours, then from a seeded random generator.
+
+    Args:
+        num_classes (int): Number of class indices.
+
+    Returns:
+        list[list[int]]: ``num_classes`` RGB colours.
+    """
+    base = [[255, 255, 255], [0, 0, 255], [128, 128, 128], [0, 128, 0],
+            [0, 255, 0], [128, 0, 0], [255, 0, 0], [255, 255, 0],
+            [0, 255, 255], [255, 0, 255], [128, 0, 128], [255, 128, 0]]
+    rng = np.random.default_rng(0)
+    while len(base) < num_classes:
+        base.append([int(v) for v in rng.integers(0, 256, 3)])
+    return [list(c) for c in base[:num_classes]]
 
 
 def split_test_pipeline(
@@ -177,6 +239,12 @@ class ChangeDetector:
         result.change        # (H, W) uint8 0/1
         result.change_prob   # (H, W) float32
 
+    A semantic change model (:attr:`is_semantic`) also returns both dates'
+    class maps (and, with ``return_class_probs=True``, per-class
+    probabilities); :attr:`class_names` and :attr:`class_palette` name and
+    colour their indices. ``dataset_meta`` comes from the checkpoint, else
+    from the config's dataset (:func:`config_dataset_meta`).
+
     Args:
         config (str | os.PathLike | Config): The model's config.
         checkpoint (str | os.PathLike, optional): Local checkpoint file
@@ -203,7 +271,8 @@ class ChangeDetector:
         self.cfg: Config = self.model.cfg
         self.device = check_device(device)
         self.checkpoint = None if checkpoint is None else os.fspath(checkpoint)
-        self.dataset_meta: Optional[dict] = self.model.dataset_meta
+        self.dataset_meta: Optional[dict] = self.model.dataset_meta or \
+            config_dataset_meta(self.cfg)
         if checkpoint is None:
             print_log(
                 'ChangeDetector: no checkpoint given, the model keeps its '
@@ -224,13 +293,93 @@ class ChangeDetector:
         return getattr(self.model, 'out_channels', None)
 
     @property
+    def scd_head(self) -> Optional[Any]:
+        """The decode head if it gives stacked semantic change logits.
+
+        Such a head (e.g. ``SCDTripleBranchHead``) has ``split_logits``,
+        ``num_semantic`` and ``change_threshold``; its ``seg_logits`` are
+        ``cat([X_A, X_B, X_C])``.
+        """
+        head = getattr(self.model, 'decode_head', None)
+        if all(
+                hasattr(head, a)
+                for a in ('split_logits', 'num_semantic', 'change_threshold')):
+            return head
+        return None
+
+    @property
+    def is_semantic(self) -> bool:
+        """Whether the model predicts semantic change maps of both dates.
+
+        True for a head with stacked semantic change logits
+        (:attr:`scd_head`) or a segmentor that sets the class attribute
+        ``semantic_change = True``.
+        """
+        return self.scd_head is not None or bool(
+            getattr(self.model, 'semantic_change', False))
+
+    @property
+    def num_classes(self) -> Optional[int]:
+        """Class indices of the semantic maps (index 0 "no change").
+
+        From the head (``num_semantic + 1``, or ``num_semantic`` when the
+        head has a "no change" logit), else from the dataset meta; None for
+        binary models or when unknown.
+        """
+        if not self.is_semantic:
+            return None
+        if self.scd_head is not None:
+            return int(self.scd_head.num_semantic) + int(
+                getattr(self.scd_head, 'semantic_label_offset', 1))
+        classes = (self.dataset_meta or {}).get('classes')
+        return len(classes) if classes else None
+
+    @property
+    def class_names(self) -> Optional[List[str]]:
+        """Names of the semantic class indices (semantic models only).
+
+        From the checkpoint's ``dataset_meta``, else the config's dataset
+        (``METAINFO`` or ``metainfo``); ``['no change', 'class 1', ...]``
+        when neither names them. None for binary models or an unknown
+        number of classes.
+        """
+        if not self.is_semantic:
+            return None
+        classes = (self.dataset_meta or {}).get('classes')
+        num = self.num_classes
+        if classes and (num is None or len(classes) == num):
+            return [str(c) for c in classes]
+        if num is None:
+            return None
+        return ['no change'] + [f'class {k}' for k in range(1, num)]
+
+    @property
+    def class_palette(self) -> Optional[List[List[int]]]:
+        """RGB colour per semantic class index (semantic models only).
+
+        The dataset palette (:attr:`palette`) when it has a colour for
+        every class, else :func:`default_palette` (256 colours when the
+        number of classes is unknown). None for binary models.
+        """
+        if not self.is_semantic:
+            return None
+        num = self.num_classes
+        palette = self.palette
+        if palette and (num is None or len(palette) >= num):
+            return palette
+        return default_palette(num or 256)
+
+    @property
     def threshold(self) -> float:
         """Probability above which a pixel is "changed".
 
         0.5 for softmax models (the same as argmax over two classes); the
         decode head's ``threshold`` for one-channel (sigmoid) models, as in
-        mmseg's post-processing.
+        mmseg's post-processing; the head's ``change_threshold`` for
+        semantic change heads (:attr:`scd_head`).
         """
+        if self.scd_head is not None:
+            return float(self.scd_head.change_threshold)
         if self.change_channels == 1:
             head = getattr(self.model, 'decode_head', None)
             thr = getattr(head, 'threshold', None)
@@ -352,6 +501,9 @@ class ChangeDetector:
                 outside ``[0, 1]``.
         """
         channels = seg_logits.shape[0]
+        parts = self._split_scd(seg_logits)
+        if parts is not None:
+            return parts[2][0].float().sigmoid()
         if channels == 2:
             return seg_logits.float().softmax(dim=0)[1]
         if channels == 1:
@@ -366,8 +518,58 @@ class ChangeDetector:
                          f'(softmax) change channels, the model gives '
                          f'{channels}')
 
-    def _to_result(self, sample: Any, return_probs: bool,
-                   paths: Tuple[Optional[str], Optional[str]]) -> ChangeResult:
+    def _split_scd(
+        self, seg_logits: torch.Tensor
+    ) -> Optional[Tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """``(X_A, X_B, X_C)`` of stacked SCD logits, or None."""
+        head = self.scd_head
+        if head is None or seg_logits.shape[0] != 2 * head.num_semantic + 1:
+            return None
+        return head.split_logits(seg_logits)
+
+    def class_probabilities(
+            self, seg_logits: torch.Tensor) -> Tuple[np.ndarray, np.ndarray]:
+        """Per-class probabilities of both dates' semantic change maps.
+
+        Args:
+            seg_logits (torch.Tensor): ``(2 (K-1) + 1, H, W)`` stacked logits
+                ``cat([X_A, X_B, X_C])`` of a semantic change head.
+
+        Returns:
+            tuple[np.ndarray, np.ndarray]: ``(K, H, W)`` float32 per date:
+            channel 0 ``1 - sigmoid(X_C)``, channel ``k`` ``sigmoid(X_C) *
+            softmax(X_t)[k - 1]``. A head with a "no change" logit
+            (``semantic_label_offset`` 0, ``X_t`` has K channels): channel
+            ``k`` ``sigmoid(X_C) * softmax(X_t)[k]`` plus ``1 -
+            sigmoid(X_C)`` on channel 0.
+
+        Raises:
+            ValueError: If the model's head gives no stacked logits.
+        """
+        parts = self._split_scd(seg_logits)
+        if parts is None:
+            raise ValueError(
+                'per-class probabilities need a semantic change head with '
+                'stacked logits (split_logits, e.g. SCDTripleBranchHead); '
+                f'this model gives {seg_logits.shape[0]}-channel seg_logits')
+        x_a, x_b, x_c = (p.float() for p in parts)
+        p_change = x_c.sigmoid()
+        offset = getattr(self.scd_head, 'semantic_label_offset', 1)
+        out = []
+        for x in (x_a, x_b):
+            if offset == 0:
+                probs = p_change * x.softmax(dim=0)
+                probs[:1] += 1 - p_change
+            else:
+                probs = torch.cat([1 - p_change, p_change * x.softmax(dim=0)])
+            out.append(probs.cpu().numpy().astype(np.float32))
+        return out[0], out[1]
+
+    def _to_result(self,
+                   sample: Any,
+                   return_probs: bool,
+                   paths: Tuple[Optional[str], Optional[str]],
+                   return_class_probs: bool = False) -> ChangeResult:
         if 'pred_sem_seg' not in sample:
             raise RuntimeError('the model returned no pred_sem_seg')
         change = sample.pred_sem_seg.data
@@ -396,29 +598,38 @@ class ChangeDetector:
                     raise ValueError(f'{key} holds class indices outside '
                                      '[0, 255]')
                 setattr(result, field, data.astype(np.uint8))
+        if return_class_probs:
+            if result.semantic_a is None:
+                raise ValueError('per-class probabilities were requested but '
+                                 'the model is not a semantic change model')
+            result.semantic_prob_a, result.semantic_prob_b = \
+                self.class_probabilities(sample.seg_logits.data)
         return result
 
     @torch.no_grad()
-    def _run_batch(
-        self, prepared: List[dict], return_probs: bool,
-        paths: List[Tuple[Optional[str],
-                          Optional[str]]]) -> List[ChangeResult]:
+    def _run_batch(self,
+                   prepared: List[dict],
+                   return_probs: bool,
+                   paths: List[Tuple[Optional[str], Optional[str]]],
+                   return_class_probs: bool = False) -> List[ChangeResult]:
         data = dict(
             inputs=[p['inputs'] for p in prepared],
             data_samples=[p['data_samples'] for p in prepared])
         samples = self.model.test_step(data)
         return [
-            self._to_result(s, return_probs, pth)
+            self._to_result(s, return_probs, pth, return_class_probs)
             for s, pth in zip(samples, paths)
         ]
 
     def predict(
-            self,
-            img_a: PairInput,
-            img_b: PairInput,
-            return_probs: bool = False,
-            channel_order: str = 'bgr',
-            batch_size: int = 1) -> Union[ChangeResult, List[ChangeResult]]:
+        self,
+        img_a: PairInput,
+        img_b: PairInput,
+        return_probs: bool = False,
+        channel_order: str = 'bgr',
+        batch_size: int = 1,
+        return_class_probs: bool = False
+    ) -> Union[ChangeResult, List[ChangeResult]]:
         """Detect change between date A and date B.
 
         Args:
@@ -436,12 +647,17 @@ class ChangeDetector:
                 read by the config's loader. Defaults to 'bgr'.
             batch_size (int): Pairs run through the model together (pairs of
                 the same size only). Defaults to 1.
+            return_class_probs (bool): Semantic change models: also return
+                ``semantic_prob_a`` / ``semantic_prob_b``, ``(K, H, W)``
+                per-class probabilities (see :class:`ChangeResult`).
+                Defaults to False.
 
         Returns:
             ChangeResult | list[ChangeResult]: One result for a single pair,
             a list for lists. ``change`` is ``(H, W)`` uint8 0/1 at the
             input size; semantic change models also fill ``semantic_a`` and
-            ``semantic_b``.
+            ``semantic_b`` (class indices of :attr:`class_names`, 0 "no
+            change" outside the change mask).
 
         Raises:
             FileNotFoundError: If an image file cannot be read.
@@ -463,10 +679,12 @@ class ChangeDetector:
                     prepared['data_samples'].metainfo.get('img_path2'))
             if batch and (len(batch) == batch_size or prepared['inputs'].shape
                           != batch[0]['inputs'].shape):
-                results += self._run_batch(batch, return_probs, paths)
+                results += self._run_batch(batch, return_probs, paths,
+                                           return_class_probs)
                 batch, paths = [], []
             batch.append(prepared)
             paths.append(path)
         if batch:
-            results += self._run_batch(batch, return_probs, paths)
+            results += self._run_batch(batch, return_probs, paths,
+                                       return_class_probs)
         return results[0] if single else results

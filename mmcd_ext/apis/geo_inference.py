@@ -27,10 +27,12 @@ import numpy as np
 from mmengine.utils import ProgressBar
 
 from .change_detector import ChangeDetector
-from .geo_export import write_change_vector, write_quicklook
+from .geo_export import (write_change_vector, write_quicklook,
+                         write_semantic_rasters)
 from .geo_writer import ChangeRasterWriter, require_rasterio
 from .output_plan import OutputPlan
 from .tiling import TileGrid
+from .transitions import transitions_from_raster
 
 
 class NoValidDataError(RuntimeError):
@@ -64,6 +66,12 @@ class GeoInferenceSummary:
         vector_path (str, optional): GeoJSON of the change polygons.
         polygons (int): Number of change polygons written.
         quicklook_path (str, optional): PNG quick-look.
+        semantic (bool): The model is a semantic change model.
+        semantic_paths (list[str]): Semantic change models: the one-band
+            class GeoTIFFs of dates A and B (with colour tables).
+        transitions_path (str, optional): CSV of the transition summary.
+        transitions (dict, optional): Semantic change models: the
+            transition summary (``TransitionSummary.to_dict()``).
     """
     out_path: str
     height: int
@@ -77,6 +85,10 @@ class GeoInferenceSummary:
     vector_path: Optional[str] = None
     polygons: int = 0
     quicklook_path: Optional[str] = None
+    semantic: bool = False
+    semantic_paths: List[str] = field(default_factory=list)
+    transitions_path: Optional[str] = None
+    transitions: Optional[dict] = None
 
     def to_dict(self) -> dict:
         """The summary as a JSON-serialisable dict."""
@@ -226,21 +238,27 @@ def _read_tile(src_a: Any, src_b: Any, bands: List[int],
     return a.transpose(1, 2, 0), b.transpose(1, 2, 0), valid
 
 
-def infer_geotiff(detector: ChangeDetector,
-                  path_a: str,
-                  path_b: str,
-                  out_path: str,
-                  tile: int = 512,
-                  overlap: int = 64,
-                  batch_size: int = 4,
-                  bands: Optional[Sequence[int]] = None,
-                  band_order: Optional[str] = None,
-                  probs: bool = False,
-                  vector_path: Optional[str] = None,
-                  quicklook_path: Optional[str] = None,
-                  resample_b: bool = False,
-                  progress: bool = True,
-                  gdal_cache_mb: int = 64) -> GeoInferenceSummary:
+def infer_geotiff(
+        detector: ChangeDetector,
+        path_a: str,
+        path_b: str,
+        out_path: str,
+        tile: int = 512,
+        overlap: int = 64,
+        batch_size: int = 4,
+        bands: Optional[Sequence[int]] = None,
+        band_order: Optional[str] = None,
+        probs: bool = False,
+        vector_path: Optional[str] = None,
+        quicklook_path: Optional[str] = None,
+        resample_b: bool = False,
+        progress: bool = True,
+        gdal_cache_mb: int = 64,
+        semantic_paths: Optional[Sequence[str]] = None,
+        transitions_path: Optional[str] = None,
+        class_names: Optional[Sequence[str]] = None,
+        palette: Optional[Sequence[Sequence[int]]] = None
+) -> GeoInferenceSummary:
     """Detect change between two georeferenced scenes of any size.
 
     Args:
@@ -275,6 +293,20 @@ def infer_geotiff(detector: ChangeDetector,
             GDAL's default is 5% of the RAM, which would let memory grow
             with the scene; blocks are read once per tile row, so a small
             cache costs little. Defaults to 64.
+        semantic_paths (Sequence[str], optional): Semantic change models:
+            write date A's and date B's class maps to these two one-band
+            GeoTIFFs with the palette as colour table
+            (:func:`~mmcd_ext.apis.geo_export.write_semantic_rasters`).
+            Ignored for binary models. Defaults to None.
+        transitions_path (str, optional): Semantic change models: write the
+            from-to transition summary
+            (:class:`~mmcd_ext.apis.transitions.TransitionSummary`) as CSV.
+            Defaults to None.
+        class_names (Sequence[str], optional): Names of the class indices
+            (vector attributes, summary). Defaults to None
+            (``detector.class_names``).
+        palette (Sequence[Sequence[int]], optional): Colour table of the
+            class GeoTIFFs. Defaults to None (``detector.class_palette``).
 
     Returns:
         GeoInferenceSummary: What was written.
@@ -300,11 +332,19 @@ def infer_geotiff(detector: ChangeDetector,
     for path in (path_a, path_b):
         if not osp.isfile(path):
             raise FileNotFoundError(f'raster {path} does not exist')
+    if semantic_paths is not None and len(semantic_paths) != 2:
+        raise ValueError('semantic_paths must name two files (dates A, B), '
+                         f'got {list(semantic_paths)}')
+    if class_names is None:
+        class_names = detector.class_names
+    if palette is None:
+        palette = detector.class_palette
     plan = OutputPlan([path_a, path_b], overwrite=True)
     for kind, path in (('change GeoTIFF', out_path), ('partial GeoTIFF',
                                                       out_path + '.partial'),
-                       ('vector', vector_path), ('quick-look',
-                                                 quicklook_path)):
+                       ('vector', vector_path), ('quick-look', quicklook_path),
+                       ('transition summary', transitions_path),
+                       *(('class GeoTIFF', p) for p in semantic_paths or ())):
         if path:
             plan.add(path, f'the {kind}')
     start = time.monotonic()
@@ -330,13 +370,34 @@ def infer_geotiff(detector: ChangeDetector,
             finally:
                 if src_b is not raw_b:
                     src_b.close()
+        if summary.semantic:
+            _semantic_products(summary, semantic_paths, transitions_path,
+                               class_names, palette)
         if vector_path:
             summary.vector_path = vector_path
-            summary.polygons = write_change_vector(out_path, vector_path)
+            summary.polygons = write_change_vector(
+                out_path, vector_path, class_names=class_names)
         if quicklook_path:
             summary.quicklook_path = write_quicklook(out_path, quicklook_path)
     summary.seconds = time.monotonic() - start
     return summary
+
+
+def _semantic_products(summary: GeoInferenceSummary,
+                       semantic_paths: Optional[Sequence[str]],
+                       transitions_path: Optional[str],
+                       class_names: Optional[Sequence[str]],
+                       palette: Optional[Sequence[Sequence[int]]]) -> None:
+    """Class GeoTIFFs and transition summary of a semantic change scene."""
+    if semantic_paths:
+        if palette is None:
+            raise ValueError('the class GeoTIFFs need a palette')
+        summary.semantic_paths = write_semantic_rasters(
+            summary.out_path, semantic_paths[0], semantic_paths[1], palette)
+    transitions = transitions_from_raster(summary.out_path, class_names)
+    summary.transitions = transitions.to_dict()
+    if transitions_path:
+        summary.transitions_path = transitions.write_csv(transitions_path)
 
 
 _TileBatch = List[Tuple[int, np.ndarray, np.ndarray]]
@@ -414,4 +475,5 @@ def _run_scene(detector: ChangeDetector, src_a: Any, src_b: Any,
         seconds=0.0,
         valid_pixels=writer.valid_pixels,
         changed_pixels=writer.changed_pixels,
-        bands=list(writer.band_names))
+        bands=list(writer.band_names),
+        semantic=writer.semantic)

@@ -149,6 +149,11 @@ class ChangeRasterWriter:
         self._next_row = 0  # first scene row not yet written to the file
         os.makedirs(osp.dirname(osp.abspath(out_path)), exist_ok=True)
 
+    @property
+    def semantic(self) -> bool:
+        """Whether the file has the semantic class bands."""
+        return self._semantic
+
     def __enter__(self) -> 'ChangeRasterWriter':
         return self
 

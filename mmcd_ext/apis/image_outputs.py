@@ -9,6 +9,7 @@ import numpy as np
 from mmcd_ext.utils.atomic_files import encode_image, write_bytes
 from mmcd_ext.visualization.change_maps import colorize_semantic
 from .change_detector import ChangeResult
+from .transitions import TransitionSummary
 
 #: RGB colour that marks changed pixels in the overlay quick-look.
 OVERLAY_COLOR: Tuple[int, int, int] = (255, 0, 0)
@@ -98,10 +99,10 @@ def pair_output_paths(out_dir: str,
         name (str): File name without extension, relative to ``out_dir``.
         probs (bool): The probability map is written. Defaults to False.
         overlay (bool): The overlay is written. Defaults to False.
-        semantic (bool): The model predicts semantic change maps.
+        semantic (bool): The model predicts semantic change maps (class
+            index maps and the transition summary CSV). Defaults to False.
+        palette (bool): A class palette is known (coloured semantic maps).
             Defaults to False.
-        palette (bool): A class palette is known (coloured semantic maps
-            with ``overlay``). Defaults to False.
 
     Returns:
         dict[str, str]: Kind of output -> file, in writing order.
@@ -113,8 +114,9 @@ def pair_output_paths(out_dir: str,
     if semantic:
         for key in ('semantic_a', 'semantic_b'):
             paths[key] = f'{base}_{key}.png'
-            if overlay and palette:
+            if palette:
                 paths[f'{key}_color'] = f'{base}_{key}_color.png'
+        paths['transitions'] = base + '_transitions.csv'
     if overlay:
         paths['overlay'] = base + '_overlay.png'
     return paths
@@ -126,7 +128,8 @@ def write_pair_outputs(
         name: str,
         probs: bool = False,
         overlay: bool = False,
-        palette: Optional[Sequence[Sequence[int]]] = None) -> Dict[str, str]:
+        palette: Optional[Sequence[Sequence[int]]] = None,
+        class_names: Optional[Sequence[str]] = None) -> Dict[str, str]:
     """Write the PNG outputs of one pair.
 
     Files (``name`` may contain sub-folders; see :func:`pair_output_paths`):
@@ -135,10 +138,12 @@ def write_pair_outputs(
     * ``<name>_prob.png`` (``probs``): probability of change,
       ``round(255 * p)``;
     * ``<name>_semantic_a.png``, ``<name>_semantic_b.png`` (semantic change
-      models): class indices;
+      models): class indices; ``<name>_semantic_a_color.png`` /
+      ``_b_color.png`` the same in the palette's colours (when a palette is
+      given); ``<name>_transitions.csv`` the from-to transition summary in
+      pixels (:class:`~mmcd_ext.apis.transitions.TransitionSummary`);
     * ``<name>_overlay.png`` (``overlay``): date B with changed pixels
-      tinted red; semantic models also get ``<name>_semantic_a_color.png`` /
-      ``_b_color.png`` when a palette is known.
+      tinted red.
 
     Each file is written atomically (:func:`write_image_atomic`). Existing
     files are replaced: callers that must not overwrite check the paths
@@ -155,6 +160,9 @@ def write_pair_outputs(
         overlay (bool): Write the quick-look overlay. Defaults to False.
         palette (Sequence[Sequence[int]], optional): RGB colour per class of
             a semantic change model. Defaults to None.
+        class_names (Sequence[str], optional): Names of the class indices
+            of a semantic change model (transition summary). Defaults to
+            None.
 
     Returns:
         dict[str, str]: Kind of output -> file written.
@@ -190,5 +198,33 @@ def write_pair_outputs(
         rgb = change_overlay(_to_uint8(image), result.change)
         images['overlay'] = rgb[..., ::-1]
     for kind, path in paths.items():
-        write_image_atomic(images[kind], path)
+        if kind == 'transitions':
+            pair_transitions(result, class_names).write_csv(path)
+        else:
+            write_image_atomic(images[kind], path)
     return paths
+
+
+def pair_transitions(
+        result: ChangeResult,
+        class_names: Optional[Sequence[str]] = None) -> TransitionSummary:
+    """The transition summary (pixels) of one semantic change prediction.
+
+    Args:
+        result (ChangeResult): A prediction with ``semantic_a/b``.
+        class_names (Sequence[str], optional): Names of the class indices.
+            Defaults to None.
+
+    Returns:
+        TransitionSummary: Counted over ``result.change``.
+
+    Raises:
+        ValueError: If the result has no semantic maps.
+    """
+    if result.semantic_a is None or result.semantic_b is None:
+        raise ValueError('a transition summary needs the semantic maps of a '
+                         'semantic change model')
+    summary = TransitionSummary(class_names)
+    summary.add_maps(
+        result.semantic_a, result.semantic_b, change=result.change)
+    return summary

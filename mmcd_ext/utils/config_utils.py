@@ -5,6 +5,8 @@ from typing import Optional
 
 from mmengine.config import Config
 
+from mmcd_ext.utils.config_checks import reconcile_config
+
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
@@ -67,7 +69,8 @@ def load_tool_config(config: str,
 
 
 def read_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Read a config file and apply ``--cfg-options``.
+    """Read a config file and apply ``--cfg-options``; reconcile the
+    variables other keys copy (:mod:`mmcd_ext.utils.config_checks`).
 
     Args:
         path (str): Config file.
@@ -90,6 +93,6 @@ def read_config(path: str, cfg_options: Optional[dict] = None) -> Config:
         raise SyntaxError(f'config file {path} (or a _base_ file it '
                           f'inherits) is not valid Python: {err.msg} '
                           f'(line {err.lineno})') from err
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    return cfg
+    # variables copied at parse time (data_root, crop_size): propagate a
+    # lost override of a child config or --cfg-options, or name the keys
+    return reconcile_config(cfg, path, cfg_options)

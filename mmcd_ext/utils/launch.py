@@ -1,4 +1,5 @@
-"""Launch helpers shared by ``tools/train.py`` and ``tools/test.py``.
+"""Launch helpers shared by ``tools/train.py``, ``tools/test.py`` and
+``tools/infer.py``.
 
 mmengine 0.10.7 assumes a GPU whenever it launches distributed jobs: its
 pytorch launcher calls ``torch.cuda.set_device`` before creating the process
@@ -10,7 +11,8 @@ SyncBN layers (method configs use them, as they are written for GPU
 clusters) cannot run on CPU, so they become BN there, with a warning.
 """
 import os
-from typing import Any
+from datetime import timedelta
+from typing import Any, Optional
 
 import torch
 import torch.distributed as dist
@@ -40,6 +42,63 @@ def syncbn_to_bn(cfg: Config) -> int:
         int: The number of replaced entries.
     """
     return _replace_norm(cfg.model, 'SyncBN', 'BN')
+
+
+def init_process_group(launcher: str,
+                       backend: str = 'gloo',
+                       timeout: Optional[timedelta] = None) -> None:
+    """Create the default process group from a torchrun or Slurm launch.
+
+    ``'pytorch'`` reads torchrun's ``RANK`` / ``WORLD_SIZE`` /
+    ``MASTER_ADDR`` / ``MASTER_PORT``; ``'slurm'`` maps ``SLURM_PROCID``,
+    ``SLURM_NTASKS`` and ``SLURM_LOCALID`` onto them (``MASTER_ADDR`` /
+    ``MASTER_PORT`` default to 127.0.0.1:29500, one node; export them for
+    several nodes). Nothing happens when a group exists already.
+
+    Args:
+        launcher (str): ``'pytorch'``, ``'slurm'`` or ``'mpi'`` (Open
+            MPI's ``OMPI_COMM_WORLD_*`` variables).
+        backend (str): ``'gloo'`` (CPU, or any device for small messages)
+            or ``'nccl'``. Defaults to 'gloo'.
+        timeout (timedelta, optional): How long collectives (barriers)
+            wait for the slowest rank. Defaults to None (torch's default).
+
+    Raises:
+        ValueError: For another launcher, or a launch environment without
+            its variables (naming the missing one).
+    """
+    if dist.is_initialized():
+        return
+    if launcher == 'slurm':
+        for key in ('SLURM_PROCID', 'SLURM_NTASKS'):
+            if key not in os.environ:
+                raise ValueError(f'--launcher slurm needs ${key} (run the '
+                                 'tool under srun)')
+        os.environ.setdefault('RANK', os.environ['SLURM_PROCID'])
+        os.environ.setdefault('WORLD_SIZE', os.environ['SLURM_NTASKS'])
+        os.environ.setdefault('LOCAL_RANK',
+                              os.environ.get('SLURM_LOCALID', '0'))
+        os.environ.setdefault('MASTER_ADDR', '127.0.0.1')
+        os.environ.setdefault('MASTER_PORT', '29500')
+    elif launcher == 'mpi':
+        for key, var in (('RANK', 'OMPI_COMM_WORLD_RANK'),
+                         ('WORLD_SIZE', 'OMPI_COMM_WORLD_SIZE'),
+                         ('LOCAL_RANK', 'OMPI_COMM_WORLD_LOCAL_RANK')):
+            if var in os.environ:
+                os.environ.setdefault(key, os.environ[var])
+        os.environ.setdefault('MASTER_ADDR', '127.0.0.1')
+        os.environ.setdefault('MASTER_PORT', '29500')
+    elif launcher == 'pytorch':
+        for key in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'):
+            if key not in os.environ:
+                raise ValueError(f'--launcher pytorch needs ${key} (start '
+                                 'the tool with torchrun, e.g. through '
+                                 'tools/dist_*.sh)')
+    else:
+        raise ValueError(f'cannot create a process group for launcher '
+                         f'"{launcher}" (use pytorch, slurm or mpi)')
+    kwargs = {} if timeout is None else dict(timeout=timeout)
+    dist.init_process_group(backend=backend, **kwargs)
 
 
 def setup_launch(cfg: Config, launcher: str) -> Config:
@@ -77,14 +136,7 @@ def setup_launch(cfg: Config, launcher: str) -> Config:
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
     if not dist.is_initialized():
-        if launcher == 'slurm':
-            os.environ.setdefault('RANK', os.environ['SLURM_PROCID'])
-            os.environ.setdefault('WORLD_SIZE', os.environ['SLURM_NTASKS'])
-            os.environ.setdefault('LOCAL_RANK',
-                                  os.environ.get('SLURM_LOCALID', '0'))
-            os.environ.setdefault('MASTER_ADDR', '127.0.0.1')
-            os.environ.setdefault('MASTER_PORT', '29500')
-        dist.init_process_group(backend='gloo')
+        init_process_group(launcher, backend='gloo')
         print_log(
             f'No CUDA device: initialised a gloo process group '
             f'(rank {dist.get_rank()} of {dist.get_world_size()}).',

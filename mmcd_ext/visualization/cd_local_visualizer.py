@@ -12,8 +12,10 @@ from mmseg.visualization import SegLocalVisualizer
 from mmcd_ext.evaluation.functional import as_label_map
 from mmcd_ext.registry import VISUALIZERS
 from mmcd_ext.utils.atomic_files import write_image
-from .change_maps import (binary_change_map, binary_change_overlay,
+from .change_maps import (FN_COLOR, FP_COLOR, TN_COLOR, TP_COLOR,
+                          binary_change_map, binary_change_overlay,
                           colorize_semantic)
+from .legend import draw_legend
 
 ImageInput = Union[np.ndarray, Sequence[np.ndarray]]
 
@@ -102,10 +104,15 @@ class CDLocalVisualizer(SegLocalVisualizer):
       label are drawn, else the single drawn map in white (changed) and
       black.
     * Semantic change detection (the data sample has ``pred_sem_seg_a`` or
-      ``gt_sem_seg_a``): two rows ``[date A | pred A | gt A]`` and
-      ``[date B | pred B | gt B]``, the semantic change maps coloured with
-      ``dataset_meta['palette']`` (index 0 = no change), ignored pixels
-      black.
+      ``gt_sem_seg_a``): one row ``[date A | date B | semantic A | semantic
+      B | change error map]``: the predicted semantic change maps (the
+      labels when no prediction is drawn) coloured with
+      ``dataset_meta['palette']`` (index 0 = no change, ignored pixels
+      black), and the binary change map against the label's as above
+      (predicted change: ``pred_sem_seg``, else a class in either date;
+      labelled change: ``gt_sem_seg``, else a class in either label). Below
+      it a legend names each class colour (and, with labels, the
+      TP/FP/FN/TN colours).
 
     The result goes to ``out_file`` if given, else to the vis backends
     through ``add_image`` (what mmseg's ``SegVisualizationHook`` and
@@ -212,26 +219,34 @@ class CDLocalVisualizer(SegLocalVisualizer):
         return np.concatenate(panels, axis=1)
 
     def _draw_semantic(self, name: str, img_a: np.ndarray, img_b: np.ndarray,
-                       preds: Sequence[Optional[np.ndarray]],
-                       gts: Sequence[Optional[np.ndarray]]) -> np.ndarray:
-        """Rows ``[date | pred | gt]`` for both dates, ``(2H, kW, 3)``."""
+                       sample: BaseDataElement, draw_pred: bool,
+                       draw_gt: bool) -> np.ndarray:
+        """``[A | B | sem A | sem B | change error]`` above a legend."""
         meta = self.dataset_meta or {}
         palette = meta.get('palette')
         if palette is None:
             raise ValueError(f'{name}: drawing semantic change maps needs '
                              'dataset_meta["palette"] (set by the Runner from '
                              'the dataset, or pass palette=...)')
-        rows = []
-        for date, img, pred, gt in zip('AB', (img_a, img_b), preds, gts):
-            self._check_size(
-                name, img, {
-                    f'pred_sem_seg_{date.lower()}': pred,
-                    f'gt_sem_seg_{date.lower()}': gt
-                })
-            panels = [img]
-            for what, sem_map in (('prediction', pred), ('label', gt)):
-                if sem_map is None:
-                    continue
+
+        def get(key: str, wanted: bool) -> Optional[np.ndarray]:
+            value = _get_map(sample, key) if wanted else None
+            if value is not None:
+                self._check_size(name, img_a, {key: value})
+            return value
+
+        preds = [get(f'pred_sem_seg_{d}', draw_pred) for d in 'ab']
+        gts = [get(f'gt_sem_seg_{d}', draw_gt) for d in 'ab']
+        for kind, pair in (('prediction', preds), ('label', gts)):
+            if (pair[0] is None) != (pair[1] is None):
+                raise ValueError(f'{name}: the semantic {kind} of one date '
+                                 'is missing')
+        shown, what = (preds,
+                       'prediction') if preds[0] is not None else (gts,
+                                                                   'label')
+        panels = [img_a, img_b]
+        if shown[0] is not None:
+            for date, sem_map in zip('AB', shown):
                 try:
                     panels.append(
                         colorize_semantic(sem_map, palette, self.ignore_index))
@@ -239,12 +254,33 @@ class CDLocalVisualizer(SegLocalVisualizer):
                     raise ValueError(
                         f'{name}: cannot colour the date {date} {what}: '
                         f'{err}') from err
-            rows.append(np.concatenate(panels, axis=1))
-        if rows[0].shape != rows[1].shape:
-            raise ValueError(f'{name}: date A and date B have different maps '
-                             'to draw (a prediction or label of one date is '
-                             'missing)')
-        return np.concatenate(rows, axis=0)
+        pred_change = get('pred_sem_seg', draw_pred)
+        if pred_change is None and preds[0] is not None:
+            pred_change = ((preds[0] != 0) | (preds[1] != 0)).astype(np.uint8)
+        gt_change = get('gt_sem_seg', draw_gt)
+        if gt_change is None and gts[0] is not None:
+            ignored = (gts[0] == self.ignore_index) | (
+                gts[1] == self.ignore_index)
+            gt_change = ((gts[0] != 0) | (gts[1] != 0)).astype(np.uint8)
+            gt_change[ignored] = self.ignore_index
+        try:
+            if pred_change is not None:
+                panels.append(
+                    binary_change_overlay(pred_change, gt_change,
+                                          self.ignore_index))
+            elif gt_change is not None:
+                panels.append(binary_change_map(gt_change, self.ignore_index))
+        except ValueError as err:
+            raise ValueError(f'{name}: {err}') from err
+        row = np.concatenate(panels, axis=1)
+        classes = list(meta.get('classes') or [])
+        entries = [(str(classes[k]) if k < len(classes) else f'class {k}',
+                    palette[k]) for k in range(len(palette))]
+        if pred_change is not None and gt_change is not None:
+            entries += [('TP', TP_COLOR), ('FP', FP_COLOR), ('FN', FN_COLOR),
+                        ('TN', TN_COLOR)]
+        return np.concatenate([row, draw_legend(entries, row.shape[1])],
+                              axis=0)
 
     @master_only
     def add_datasample(self,
@@ -289,15 +325,8 @@ class CDLocalVisualizer(SegLocalVisualizer):
             key in data_sample for key in ('pred_sem_seg_a', 'gt_sem_seg_a',
                                            'pred_sem_seg_b', 'gt_sem_seg_b'))
         if semantic:
-            preds = [
-                _get_map(data_sample, f'pred_sem_seg_{d}')
-                if draw_pred else None for d in 'ab'
-            ]
-            gts = [
-                _get_map(data_sample, f'gt_sem_seg_{d}') if draw_gt else None
-                for d in 'ab'
-            ]
-            drawn = self._draw_semantic(name, img_a, img_b, preds, gts)
+            drawn = self._draw_semantic(name, img_a, img_b, data_sample,
+                                        draw_pred, draw_gt)
         else:
             pred = _get_map(data_sample, 'pred_sem_seg') if draw_pred else None
             gt = _get_map(data_sample, 'gt_sem_seg') if draw_gt else None

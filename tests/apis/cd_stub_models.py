@@ -17,6 +17,12 @@ Importing this module registers, in mmcd_ext's ``MODELS``:
   semantic change maps: class 1 + (mean of date A > 127) for date A and
   3 + (mean of date B > 127) for date B where change is predicted, 0
   elsewhere.
+* ``CDStubSCDHead``: a semantic change head for mmcd_ext's
+  ``SCDSiamEncoderDecoder`` (stacked logits ``cat([X_A, X_B, X_C])`` as
+  ``SCDTripleBranchHead`` gives): ``X_C = gain * (d - diff_threshold)`` as
+  above and ``X_t = 10 * one_hot(stub_classes(date t) - 1)``, see
+  :func:`stub_classes`. Per pixel, so tiling, flips and whole-image
+  inference agree exactly.
 
 The CLI tests run ``tools/infer.py`` in-process or as a subprocess with
 this folder on ``PYTHONPATH`` and ``custom_imports`` naming this module.
@@ -24,6 +30,7 @@ this folder on ``PYTHONPATH`` and ``custom_imports`` naming this module.
 import os.path as osp
 from typing import List, Optional
 
+import numpy as np
 import torch
 import torch.nn as nn
 from mmengine.config import Config
@@ -94,6 +101,8 @@ class CDStubDifferenceHead(BaseDecodeHead):
 class CDStubSCDSegmentor(SiamEncoderDecoder):
     """Adds ``pred_sem_seg_a`` / ``pred_sem_seg_b`` from the input means."""
 
+    semantic_change = True
+
     def predict(self, inputs: Tensor, data_samples=None):
         samples = super().predict(inputs, data_samples)
         half = inputs.shape[1] // 2
@@ -111,20 +120,84 @@ class CDStubSCDSegmentor(SiamEncoderDecoder):
         return samples
 
 
+def stub_classes(img: np.ndarray, num_classes: int) -> np.ndarray:
+    """Class (1..K-1) that ``CDStubSCDHead`` gives a date's pixels.
+
+    ``1 + min(floor(mean_c(img) * (K - 1) / 256), K - 2)``: the channel
+    mean split into ``K - 1`` equal ranges.
+
+    Args:
+        img (np.ndarray): ``(H, W, C)`` image as the model sees it.
+        num_classes (int): ``K``, with class 0 "no change".
+
+    Returns:
+        np.ndarray: ``(H, W)`` int64.
+    """
+    mean = img.astype(np.float32).mean(axis=2)
+    idx = np.floor(mean * (num_classes - 1) / 256).astype(np.int64)
+    return 1 + np.minimum(idx, num_classes - 2)
+
+
+@MODELS.register_module()
+class CDStubSCDHead(BaseDecodeHead):
+    """Known stacked semantic change logits (see the module docstring)."""
+
+    def __init__(self,
+                 num_classes: int = 5,
+                 diff_threshold: float = 30.0,
+                 gain: float = 0.1,
+                 change_threshold: float = 0.5,
+                 **kwargs) -> None:
+        kwargs.setdefault('channels', 1)
+        super().__init__(num_classes=num_classes, **kwargs)
+        self.num_semantic = num_classes - 1
+        self.out_channels = 2 * self.num_semantic + 1
+        self.diff_threshold = diff_threshold
+        self.gain = gain
+        self.change_threshold = change_threshold
+
+    def _semantic(self, img: Tensor) -> Tensor:
+        k = self.num_semantic
+        mean = img.float().mean(dim=1)
+        idx = torch.floor(mean * k / 256).long().clamp(0, k - 1)
+        return 10.0 * nn.functional.one_hot(idx, k).permute(0, 3, 1, 2).float()
+
+    def forward(self, inputs: List[Tensor]) -> Tensor:
+        x = inputs[0]  # (2B, C, H, W), date A first
+        batch = x.shape[0] // 2
+        img_a, img_b = x[:batch], x[batch:]
+        d = (img_a - img_b).abs().sum(dim=1, keepdim=True)
+        x_c = self.gain * (d - self.diff_threshold)
+        return torch.cat([self._semantic(img_a),
+                          self._semantic(img_b), x_c],
+                         dim=1)
+
+    def split_logits(self, stacked: Tensor):
+        k = self.num_semantic
+        return (stacked.narrow(-3, 0, k), stacked.narrow(-3, k, k),
+                stacked.narrow(-3, 2 * k, 1))
+
+
 def stub_config(kind: str = 'diff',
                 test_cfg: Optional[dict] = None,
                 bgr_to_rgb: bool = False,
-                channels: int = 3) -> Config:
+                channels: int = 3,
+                num_classes: int = 5,
+                dataset_type: Optional[str] = None) -> Config:
     """A config around the stub models.
 
     Args:
         kind (str): ``'diff'`` (difference head), ``'fcn'`` (conv backbone
-            + mmseg FCNHead) or ``'scd'`` (difference head in the SCD
-            segmentor). Defaults to 'diff'.
+            + mmseg FCNHead), ``'scd'`` (difference head in the stub SCD
+            segmentor) or ``'scd_head'`` (``CDStubSCDHead`` in mmcd_ext's
+            ``SCDSiamEncoderDecoder``). Defaults to 'diff'.
         test_cfg (dict, optional): The model's test_cfg. Defaults to None
             (whole).
         bgr_to_rgb (bool): Data preprocessor colour swap. Defaults to False.
         channels (int): Channels per date. Defaults to 3.
+        num_classes (int): ``K`` of ``'scd_head'``. Defaults to 5.
+        dataset_type (str, optional): ``type`` of the test dataset (class
+            names and palette come from its ``METAINFO``). Defaults to None.
 
     Returns:
         Config: The config (mean 0 / std 1 normalisation).
@@ -145,6 +218,12 @@ def stub_config(kind: str = 'diff',
             num_classes=2)
     elif kind == 'scd':
         model_type = 'CDStubSCDSegmentor'
+    elif kind == 'scd_head':
+        model_type = 'SCDSiamEncoderDecoder'
+        head = dict(
+            type='CDStubSCDHead',
+            in_channels=channels,
+            num_classes=num_classes)
     elif kind != 'diff':
         raise ValueError(kind)
     return Config(
@@ -164,11 +243,14 @@ def stub_config(kind: str = 'diff',
                 decode_head=head,
                 test_cfg=test_cfg or dict(mode='whole')),
             test_dataloader=dict(
-                dataset=dict(pipeline=[
-                    dict(type='LoadBitemporalImages'),
-                    dict(type='LoadCDAnnotations'),
-                    dict(type='PackCDInputs'),
-                ]))))
+                dataset=dict(
+                    **({} if dataset_type is None else dict(
+                        type=dataset_type)),
+                    pipeline=[
+                        dict(type='LoadBitemporalImages'),
+                        dict(type='LoadCDAnnotations'),
+                        dict(type='PackCDInputs'),
+                    ]))))
 
 
 def save_checkpoint(cfg: Config,

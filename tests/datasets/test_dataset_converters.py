@@ -453,3 +453,258 @@ def test_levir_killed_run_then_same_command_completes(tmp_path, rng, capsys):
     convert_levir_cd(src, dst, 32, progress=False)
     assert 'left by an interrupted run' in capsys.readouterr().out
     assert _tree(dst) == _tree(clean)
+
+
+# Releases in split folders: S2Looking, DSIFN-CD, CDD (binary_cd.py).
+
+
+def _release(root,
+             layout,
+             rng,
+             counts,
+             size=32,
+             label_suffix=None,
+             colour_labels=False):
+    """Write a tiny release in ``layout``'s folders; return the truth.
+
+    Args:
+        root (str): Release root.
+        layout (ReleasedLayout): Folder names and suffixes.
+        rng (np.random.Generator): Content.
+        counts (dict): Split -> number of pairs.
+        size (int or dict): Tile side, or name -> (h, w).
+        label_suffix (dict, optional): Split -> label suffix; default the
+            layout's first.
+        colour_labels (bool): Write labels as 3-channel white-on-black.
+
+    Returns:
+        dict: ``(split, name) -> {'A', 'B', 'label'}`` arrays as written
+        (label 0/255, one channel).
+    """
+    truth = {}
+    for split, n in counts.items():
+        for i in range(n):
+            name = f'{split}_{i}'
+            h, w = size[name] if isinstance(size, dict) else (size, size)
+            a = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            b = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            label = np.zeros((h, w), np.uint8)
+            # not aligned with JPEG's 8 x 8 blocks, so JPEG rings
+            label[h // 4 + 1:h // 2 + 3, w // 8 + 1:w // 2 - 1] = 255
+            label[3 * h // 4 - 3:, 3 * w // 4 + 2:] = 255
+            sfx = (label_suffix or {}).get(split, layout.label_suffixes[0])
+            stored = np.repeat(label[..., None], 3, 2) if colour_labels \
+                else label
+            img_sfx = layout.img_suffixes[0]
+            for folder, arr, ext in zip(layout.folders, (a, b, stored),
+                                        (img_sfx, img_sfx, sfx)):
+                _write(osp.join(root, split, folder, name + ext), arr)
+            if img_sfx == '.jpg':  # what a reader gets back
+                a, b = (
+                    cv2.imread(osp.join(root, split, folder, name + img_sfx))
+                    for folder in layout.folders[:2])
+            truth[(split, name)] = dict(A=a, B=b, label=label)
+    return truth
+
+
+def test_s2looking_release_to_abl_layout(tmp_path, rng):
+    from mmcd_ext.datasets.converters import S2LOOKING, convert_binary_cd
+    src, dst = str(tmp_path / 'S2Looking'), str(tmp_path / 's2looking')
+    truth = _release(
+        src, S2LOOKING, rng, dict(train=2, val=1, test=1), colour_labels=True)
+    # the built / demolished maps sit next to label and are not used
+    for split in ('train', 'val', 'test'):
+        for part in ('label1', 'label2'):
+            _write(
+                osp.join(src, split, part, f'{split}_0.png'),
+                np.full((32, 32, 3), 9, np.uint8))
+    counts = convert_binary_cd(src, dst, S2LOOKING, progress=False)
+    assert counts == dict(train=(2, 2), val=(1, 1), test=(1, 1))
+    assert sorted(_tree(dst)) == sorted(
+        osp.join(s, f, f'{s}_{i}.png')
+        for s, n in (('train', 2), ('val', 1), ('test', 1))
+        for f in ('A', 'B', 'label') for i in range(n))
+    for (split, name), arrays in truth.items():
+        # PNG images are copied byte for byte
+        for folder, raw in (('A', 'Image1'), ('B', 'Image2')):
+            with open(osp.join(src, split, raw, name + '.png'), 'rb') as f1, \
+                    open(osp.join(dst, split, folder, name + '.png'),
+                         'rb') as f2:
+                assert f1.read() == f2.read()
+        label = cv2.imread(
+            osp.join(dst, split, 'label', name + '.png'), cv2.IMREAD_UNCHANGED)
+        assert label.ndim == 2 and label.dtype == np.uint8
+        np.testing.assert_array_equal(label, arrays['label'])
+
+
+def test_dsifn_release_mixed_suffixes_and_sizes_to_patches(tmp_path, rng):
+    from mmcd_ext.datasets.converters import DSIFN_CD, convert_binary_cd
+    src, dst = str(tmp_path / 'DSIFN'), str(tmp_path / 'dsifn-16')
+    # test masks are TIF, train / val PNG; one train tile is 48 x 64
+    sizes = dict(
+        train_0=(32, 32), train_1=(48, 64), val_0=(32, 32), test_0=(32, 32))
+    truth = _release(
+        src,
+        DSIFN_CD,
+        rng,
+        dict(train=2, val=1, test=1),
+        size=sizes,
+        label_suffix=dict(test='.tif'))
+    assert osp.isfile(osp.join(src, 'test', 'mask', 'test_0.tif'))
+    counts = convert_binary_cd(
+        src, dst, DSIFN_CD, patch_size=16, progress=False)
+    # (h / 16) * (w / 16) patches per tile: 4 + 12, 4, 4
+    assert counts == dict(train=(2, 16), val=(1, 4), test=(1, 4))
+    for (split, name), arrays in truth.items():
+        h, w = sizes[name]
+        for folder, tile in arrays.items():
+            rebuilt = np.zeros_like(tile)
+            for row in range(h // 16):
+                for col in range(w // 16):
+                    patch = cv2.imread(
+                        osp.join(dst, split, folder,
+                                 f'{name}_{row}_{col}.png'),
+                        cv2.IMREAD_UNCHANGED)
+                    rebuilt[row * 16:row * 16 + 16,
+                            col * 16:col * 16 + 16] = patch
+            # the JPEG images as decoded, the masks exactly
+            np.testing.assert_array_equal(rebuilt, tile, err_msg=name)
+    # a tile the patch size does not divide: refused before writing
+    with pytest.raises(
+            ValueError,
+            match=r'train_1\.jpg is 48x64 \(HxW\), not '
+            'a multiple of the patch size 32'):
+        convert_binary_cd(src, str(tmp_path / 'o'), DSIFN_CD, patch_size=32)
+    assert not _tree(str(tmp_path / 'o'))
+
+
+def test_cdd_jpeg_labels_are_thresholded(tmp_path, rng):
+    from mmcd_ext.datasets.converters import CDD, convert_binary_cd
+    src, dst = str(tmp_path / 'subset'), str(tmp_path / 'cdd')
+    truth = _release(src, CDD, rng, dict(train=1, val=1, test=1), size=64)
+    jpeg = cv2.imread(
+        osp.join(src, 'train', 'OUT', 'train_0.jpg'), cv2.IMREAD_UNCHANGED)
+    grey = set(np.unique(jpeg).tolist()) - {0, 255}
+    assert grey  # compression left values the datasets would refuse
+    convert_binary_cd(src, dst, CDD, progress=False)
+    for (split, name), arrays in truth.items():
+        out = cv2.imread(
+            osp.join(dst, split, 'label', name + '.png'), cv2.IMREAD_UNCHANGED)
+        assert set(np.unique(out).tolist()) == {0, 255}
+        raw = cv2.imread(
+            osp.join(src, split, 'OUT', name + '.jpg'), cv2.IMREAD_GRAYSCALE)
+        np.testing.assert_array_equal(out == 255, raw > 127)
+        # and the mask before compression is recovered
+        assert np.mean(out != arrays['label']) < 0.01
+        np.testing.assert_array_equal(
+            cv2.imread(osp.join(dst, split, 'A', name + '.png')), arrays['A'])
+    # a photograph in OUT is not a change mask
+    _write(
+        osp.join(src, 'val', 'OUT', 'val_0.jpg'),
+        rng.integers(0, 256, (64, 64), dtype=np.uint8))
+    with pytest.raises(ValueError, match=r'val_0\.jpg has .* pixels between'):
+        convert_binary_cd(src, str(tmp_path / 'o'), CDD, progress=False)
+    assert not _tree(str(tmp_path / 'o'))  # nothing written
+
+
+def test_release_converters_refuse_bad_input_naming_the_file(tmp_path, rng):
+    from mmcd_ext.datasets.converters import (DSIFN_CD, S2LOOKING,
+                                              convert_binary_cd)
+    src = str(tmp_path / 'S2Looking')
+    _release(src, S2LOOKING, rng, dict(train=2))
+
+    def convert(name, layout=S2LOOKING, **kwargs):
+        out = tmp_path / name
+        try:
+            convert_binary_cd(
+                src,
+                str(out),
+                layout,
+                splits=['train'],
+                progress=False,
+                **kwargs)
+        finally:
+            assert name == 'ok' or not _tree(str(out))
+
+    os.remove(osp.join(src, 'train', 'Image2', 'train_1.png'))
+    with pytest.raises(FileNotFoundError) as err:
+        convert('o1')
+    assert str(err.value) == (
+        '1 unpaired file(s): '
+        f'{osp.join(src, "train", "Image2", "train_1")}.* is missing '
+        f'(present: {osp.join(src, "train", "Image1", "train_1.png")}, '
+        f'{osp.join(src, "train", "label", "train_1.png")})')
+    _write(
+        osp.join(src, 'train', 'Image2', 'train_1.png'),
+        np.zeros((16, 32, 3), np.uint8))
+    with pytest.raises(
+            ValueError,
+            match=r'sample train_1 differ in size.*'
+            r'Image2/train_1\.png 16x32'):
+        convert('o2')
+    _write(
+        osp.join(src, 'train', 'Image2', 'train_1.png'),
+        np.zeros((32, 32, 3), np.uint8))
+    label = np.zeros((32, 32), np.uint8)
+    label[0, :3] = (1, 2, 3)
+    _write(osp.join(src, 'train', 'label', 'train_1.png'), label)
+    with pytest.raises(
+            ValueError, match=r'label/train_1\.png has values '
+            r'\[0, 1, 2, 3\]'):
+        convert('o3')
+    label[0, :3] = 1  # 0/1 is mapped to 0/255
+    _write(osp.join(src, 'train', 'label', 'train_1.png'), label)
+    convert('ok')
+    out = cv2.imread(
+        str(tmp_path / 'ok/train/label/train_1.png'), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(out, label * 255)
+    with pytest.raises(FileExistsError, match='--force'):
+        convert_binary_cd(
+            src,
+            str(tmp_path / 'ok'),
+            S2LOOKING,
+            splits=['train'],
+            progress=False)
+    with pytest.raises(
+            ValueError,
+            match=r"splits \['train', 'val', 'test'\]"
+            r", not \['training'\]"):
+        convert_binary_cd(
+            src, str(tmp_path / 'o4'), S2LOOKING, splits=['training'])
+    # DSIFN: one sample with a PNG and a TIF mask
+    dsifn = str(tmp_path / 'DSIFN')
+    _release(dsifn, DSIFN_CD, rng, dict(train=1))
+    _write(
+        osp.join(dsifn, 'train', 'mask', 'train_0.tif'),
+        np.zeros((32, 32), np.uint8))
+    with pytest.raises(
+            ValueError,
+            match=r'train_0\.png and .*train_0\.tif '
+            'are two files for the sample train_0'):
+        convert_binary_cd(
+            dsifn, str(tmp_path / 'o5'), DSIFN_CD, splits=['train'])
+    with pytest.raises(ValueError, match='different folders'):
+        convert_binary_cd(src, src, S2LOOKING)
+
+
+@pytest.mark.parametrize('script', ['s2looking', 'dsifn_cd', 'cdd'])
+def test_release_converter_scripts(script, tmp_path, rng, capsys):
+    from mmcd_ext.datasets.converters.binary_cd import LAYOUTS
+    module = _load(script)
+    layout = LAYOUTS[script]
+    src, dst = str(tmp_path / 'raw'), str(tmp_path / 'out')
+    _release(src, layout, rng, dict(train=1, val=1, test=1))
+    assert module.main([src, dst, '--quiet', '--patch-size', '16']) == 0
+    assert len(glob.glob(osp.join(dst, 'test', 'label', '*.png'))) == 4
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as err:
+        module.main([src, dst, '--splits', 'val'])
+    assert err.value.code == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f'tools/dataset_converters/{script}.py: error: FileExistsError: '
+        f'output folder {osp.join(dst, "val")} is not empty')
+    assert module.main([
+        src, dst, '--splits', 'val', '--force', '--patch-size', '0', '--quiet'
+    ]) == 0
+    assert os.listdir(osp.join(dst, 'val', 'A')) == ['val_0.png']

@@ -14,6 +14,7 @@ from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
 from mmcd_ext.models.losses import HardSampleContrastiveLoss
+from mmcd_ext.models.segmentors import DeepCLSiamEncoderDecoder
 from mmcd_ext.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -23,8 +24,7 @@ NORM = dict(type='BN', requires_grad=True)
 
 def tiny_cfg(deepcl=True, prior=False, **contrastive):
     """A ResNet-18 (8 base channels) / FCN host, with or without DeepCL."""
-    widths = [8, 16, 32, 64]
-    extra = 1 if (deepcl and prior) else 0
+    widths = [8, 16, 32, 64]  # the segmentor adds the prior's channels
     cfg = dict(
         type='SiamEncoderDecoder',
         backbone=dict(
@@ -38,7 +38,7 @@ def tiny_cfg(deepcl=True, prior=False, **contrastive):
         neck=dict(type='BitemporalFusionNeck', policy='abs_diff'),
         decode_head=dict(
             type='mmseg.UPerHead',
-            in_channels=[w + extra for w in widths],
+            in_channels=widths,
             in_index=[0, 1, 2, 3],
             pool_scales=(1, 2),
             channels=8,
@@ -240,6 +240,7 @@ def test_deepcl_config_is_its_host_plus_the_branch(path):
     branch = model.pop('contrastive')
     channels = model['decode_head'].pop('in_channels')
     ref_channels = ref['decode_head'].pop('in_channels')
+    assert channels == ref_channels  # the config keeps the host's head
     assert model == ref  # nothing else of the host is touched
     assert branch['loss']['type'] == 'HardSampleContrastiveLoss'
     assert branch['prior'] == ('noprior' not in path)
@@ -249,8 +250,12 @@ def test_deepcl_config_is_its_host_plus_the_branch(path):
     if branch['prior']:
         for target in branch.get('prior_indices') or branch['in_indices']:
             expected[target] += 1
-    got = list(channels) if isinstance(channels, (list, tuple)) \
-        else [channels]
+    head = DeepCLSiamEncoderDecoder.add_prior_channels(
+        cfg.model.decode_head,
+        (branch.get('prior_indices') or branch['in_indices'])
+        if branch['prior'] else [])
+    got = head['in_channels']
+    got = list(got) if isinstance(got, (list, tuple)) else [got]
     assert got == expected
 
 
@@ -265,7 +270,7 @@ def tiny_synthetic(data_root=None, work_dir=None, max_iters=3):
         crop=(SIZE, SIZE),
         max_iters=max_iters)
     cfg.model.backbone.update(stem_channels=8, base_channels=8)
-    cfg.model.decode_head.update(in_channels=[9, 17, 33, 65], channels=8)
+    cfg.model.decode_head.update(in_channels=[8, 16, 32, 64], channels=8)
     return cfg
 
 

@@ -32,7 +32,14 @@ def tiny_config(path=CONFIG, data_root=None, work_dir=None, max_iters=3):
         max_iters=max_iters)
     cfg.model.backbone.update(
         arch=TINY, img_size=SIZE, window_size=2, out_channels=16)
-    cfg.model.decode_head.update(in_channels=32, channels=8, level_channels=8)
+    if cfg.model.get('neck') is not None:  # the public code's pyramid
+        cfg.model.neck.update(
+            backbone_channel=32, in_channels=[8, 16, 32, 32], out_channels=8)
+        cfg.model.decode_head.update(
+            in_channels=[8] * 5, channels=8, out_size=(SIZE // 4, SIZE // 4))
+    else:
+        cfg.model.decode_head.update(
+            in_channels=32, channels=8, level_channels=8)
     return cfg
 
 
@@ -143,7 +150,9 @@ def test_ablation_configs_differ_by_their_component():
     assert has['_wo-ttg'] == (False, True, True)
     assert has['_wo-ttg-ml'] == (False, True, False)
     assert has['_wo-ttg-ml-lora'] == (False, False, False)
-    assert has['_public-code'] == (False, True, True)  # gates frozen
+    # public code: gates frozen, its own pyramid (fpn1) instead of up4
+    assert has['_public-code'] == (False, True, False)
+    assert any(n.startswith('neck.fpn1.') for n in names['_public-code'])
 
 
 def test_paper_config_settings():

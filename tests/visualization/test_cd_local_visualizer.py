@@ -133,25 +133,39 @@ def test_semantic_layout_uses_dataset_meta_palette(
     visualizer.add_datasample(
         'scd', (img_a, img_b), semantic_sample(maps), out_file=str(out_file))
     saved = read_rgb(out_file)
-    assert saved.shape == (2 * H, 3 * W, 3)
+    # A | B | semantic A | semantic B | change error map, legend below
+    assert saved.shape[1] == 5 * W and saved.shape[0] > H
     np.testing.assert_array_equal(saved[:H, :W], img_a)
-    np.testing.assert_array_equal(saved[H:, :W], img_b)
+    np.testing.assert_array_equal(saved[:H, W:2 * W], img_b)
     lut = np.array(LANDSAT_PALETTE, np.uint8)
-    np.testing.assert_array_equal(saved[:H, W:2 * W],
+    np.testing.assert_array_equal(saved[:H, 2 * W:3 * W],
                                   lut[maps['pred_sem_seg_a']])
-    np.testing.assert_array_equal(saved[:H, 2 * W:], lut[maps['gt_sem_seg_a']])
-    np.testing.assert_array_equal(saved[H:, W:2 * W],
+    np.testing.assert_array_equal(saved[:H, 3 * W:4 * W],
                                   lut[maps['pred_sem_seg_b']])
-    assert saved[H, 2 * W].tolist() == [0, 0, 0]  # ignored label
-    np.testing.assert_array_equal(saved[H + 1:, 2 * W + 1:],
-                                  lut[maps['gt_sem_seg_b'][1:, 1:]])
-
-    no_gt = visualizer.add_datasample(
+    # error map counted independently: changed = a class in either date
+    pred = (maps['pred_sem_seg_a'] > 0) | (maps['pred_sem_seg_b'] > 0)
+    gt = (maps['gt_sem_seg_a'] > 0) | (maps['gt_sem_seg_b'] > 0)
+    expected = np.zeros((H, W, 3), np.uint8)
+    expected[pred & gt] = (255, 255, 0)
+    expected[pred & ~gt] = (255, 0, 0)
+    expected[~pred & gt] = (0, 255, 0)
+    expected[0, 0] = (128, 128, 128)  # ignored label
+    np.testing.assert_array_equal(saved[:H, 4 * W:], expected)
+    # the legend shows every class colour (swatch interiors)
+    legend = saved[H:].reshape(-1, 3)
+    legend_colors = {tuple(c) for c in legend.tolist()}
+    for color in LANDSAT_PALETTE[1:] + [[255, 255, 0], [255, 0, 0],
+                                        [0, 255, 0]]:
+        assert tuple(color) in legend_colors
+    no_legend = visualizer.add_datasample(
         'scd', (img_a, img_b),
         semantic_sample(maps),
         draw_gt=False,
         out_file=str(tmp_path / 'no_gt.png'))
-    assert no_gt.shape == (2 * H, 2 * W, 3)
+    assert no_legend.shape[1] == 5 * W
+    # without labels the change map is white where change is predicted
+    np.testing.assert_array_equal(no_legend[:H, 4 * W:][pred],
+                                  np.full((int(pred.sum()), 3), 255))
 
 
 def test_semantic_needs_a_matching_palette(

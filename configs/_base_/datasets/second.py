@@ -16,6 +16,20 @@ test_pipeline = [
     dict(type='LoadSCDAnnotations'),
     dict(type='PackCDInputs'),
 ]
+# tools/test.py --tta: original and horizontally flipped
+tta_pipeline = [
+    dict(type='LoadBitemporalImages'),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(type='RandomFlip', prob=0.0, direction='horizontal'),
+                dict(type='RandomFlip', prob=1.0, direction='horizontal')
+            ],
+            [dict(type='LoadSCDAnnotations')],
+            [dict(type='PackCDInputs')],
+        ]),
+]
 train_dataloader = dict(
     batch_size=8,
     num_workers=4,

@@ -1,6 +1,7 @@
 # LSAFNet (Zhou et al., GRSL 2024): shared ResNet-34 encoder per date, semantic
 # fusion module (LGAA), shared SS decoder (LGCE + two ConvBlocks), late-stage
 # CD decoder (LGAA + |difference| ConvBlocks). See configs/lsafnet/README.md.
+# Weights: model.backbone.init_cfg.checkpoint (None: Kaiming init).
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 data_preprocessor = dict(
     type='DualInputSegDataPreProcessor',
@@ -24,7 +25,9 @@ model = dict(
         norm_cfg=norm_cfg,
         norm_eval=False,
         style='pytorch',
-        init_cfg=None),  # Kaiming init (the paper); see the leaf configs
+        # torchvision's ImageNet ResNet-34 (resnet34-b627a593.pth, a local
+        # path) or None: the paper's Kaiming initialisation (the default)
+        init_cfg=dict(type='Pretrained', checkpoint=None)),
     decode_head=dict(
         type='SCDTripleBranchHead',
         in_channels=[64, 64, 128, 256, 512],

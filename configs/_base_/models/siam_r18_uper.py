@@ -1,5 +1,6 @@
 # Siamese ResNet-18 + |F_A - F_B| fusion + UPerNet head: the reference
-# binary change detector of mmcd_ext.
+# binary change detector of mmcd_ext. Weights:
+# model.backbone.init_cfg.checkpoint.
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 data_preprocessor = dict(
     type='DualInputSegDataPreProcessor',
@@ -21,7 +22,9 @@ model = dict(
         norm_eval=False,
         style='pytorch',
         contract_dilation=True,
-        init_cfg=None),
+        # ImageNet ResNet-18 in torchvision's layout (resnet18-f37072fd.pth,
+        # a local path); None trains from scratch
+        init_cfg=dict(type='Pretrained', checkpoint=None)),
     neck=dict(type='BitemporalFusionNeck', policy='abs_diff'),
     decode_head=dict(
         type='mmseg.UPerHead',

@@ -342,3 +342,75 @@ def load_pretrained(checkpoint: Optional[str],
     if isinstance(target, nn.Module):
         target.load_state_dict(loaded, strict=False)
     return PretrainedState(loaded, missing, unexpected, chosen)
+
+
+#: The one config key that points a method at its pretrained weights.
+WEIGHTS_KEY = 'model.backbone.init_cfg.checkpoint'
+
+
+def is_pretrained_cfg(init_cfg) -> bool:
+    """Whether ``init_cfg`` is one ``dict(type='Pretrained', ...)``."""
+    return isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained'
+
+
+def resolve_pretrained_init(init_cfg,
+                            owner: str,
+                            paper_pretrained: bool,
+                            config_key: str = WEIGHTS_KEY,
+                            paper_note: str = ''):
+    """Turn ``Pretrained`` without a checkpoint into "train from scratch".
+
+    Method base configs hold ``init_cfg=dict(type='Pretrained',
+    checkpoint=None)`` so that ``config_key`` exists and can be set from a
+    child config or ``--cfg-options``; an empty checkpoint means training
+    from scratch (``None`` is returned, the module's default init runs).
+    Training from scratch is logged at build: a WARNING naming
+    ``config_key`` when the method's paper starts from pretrained weights
+    (``paper_pretrained``), an INFO line otherwise. Nothing is read here.
+
+    Args:
+        init_cfg (dict | list | None): The backbone's ``init_cfg``.
+        owner (str): Class name that starts the log line.
+        paper_pretrained (bool): The paper trains from pretrained weights.
+        config_key (str): The key to set. Defaults to
+            ``model.backbone.init_cfg.checkpoint``.
+        paper_note (str): What the paper uses, for the log line.
+            Defaults to ''.
+
+    Returns:
+        dict | list | None: ``init_cfg``, or None for "from scratch".
+    """
+    if is_pretrained_cfg(init_cfg) and not init_cfg.get('checkpoint'):
+        init_cfg = None
+    if not is_pretrained_cfg(init_cfg):
+        logger = MMLogger.get_current_instance()
+        note = f' ({paper_note})' if paper_note else ''
+        if paper_pretrained:
+            logger.warning(f'{owner}: no pretrained weights, training from '
+                           f'scratch; the paper starts from pretrained '
+                           f'weights{note}: set {config_key} to a local '
+                           f'file')
+        else:
+            logger.info(f'{owner}: random initialisation{note}; set '
+                        f'{config_key} to start from pretrained weights')
+    return init_cfg
+
+
+def drop_empty_pretrained(module_cfg):
+    """``init_cfg=dict(type='Pretrained', checkpoint=None)`` -> None.
+
+    For modules built from other libraries (``mmseg.ResNet`` of the
+    baseline) that would try to load ``None``; applied by the segmentors
+    to the backbone config. Returns a copy when changed.
+
+    Args:
+        module_cfg (dict | None): A module config.
+
+    Returns:
+        dict | None: The config, ``init_cfg`` None if it had no checkpoint.
+    """
+    if isinstance(module_cfg, dict) and is_pretrained_cfg(
+            module_cfg.get('init_cfg')) and \
+            not module_cfg['init_cfg'].get('checkpoint'):
+        module_cfg = dict(module_cfg, init_cfg=None)
+    return module_cfg

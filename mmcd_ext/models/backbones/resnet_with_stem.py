@@ -4,8 +4,9 @@ from typing import List, Optional, Tuple
 from mmseg.models.backbones import ResNet
 from torch import Tensor
 
-from mmcd_ext.models.backbones.pretrained import (PretrainedState,
-                                                  load_pretrained)
+from mmcd_ext.models.backbones.pretrained import (WEIGHTS_KEY, PretrainedState,
+                                                  load_pretrained,
+                                                  resolve_pretrained_init)
 from mmcd_ext.registry import MODELS
 
 # Where ImageNet weights come from (never downloaded by this code).
@@ -49,6 +50,12 @@ class ResNetWithStem(ResNet):
             raise ValueError('ResNetWithStem: deep_stem=True is not supported '
                              '(its stem has no single conv1/bn1 output and '
                              'no torchvision layout)')
+        # LSAFNet's paper trains from Kaiming init: INFO only when scratch
+        kwargs['init_cfg'] = resolve_pretrained_init(
+            kwargs.get('init_cfg'),
+            'ResNetWithStem',
+            paper_pretrained=False,
+            paper_note='the LSAFNet paper uses Kaiming init')
         super().__init__(**kwargs)
         self.out_stem = out_stem
 
@@ -126,7 +133,7 @@ class ResNetWithStem(ResNet):
         return load_pretrained(
             checkpoint,
             self,
-            config_key='model.backbone.init_cfg.checkpoint',
+            config_key=WEIGHTS_KEY,
             download_hint=_WEIGHTS_HINT,
             strip_prefixes=('backbone.', ),
             prefix=prefix,

@@ -12,7 +12,8 @@ from mmpretrain.models.utils import resize_pos_embed
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from mmcd_ext.models.backbones.pretrained import load_pretrained
+from mmcd_ext.models.backbones.pretrained import (WEIGHTS_KEY, load_pretrained,
+                                                  resolve_pretrained_init)
 from mmcd_ext.models.layers.qkv_lora import QKVLoRALinear
 from mmcd_ext.models.layers.time_travelling_gate import TimeTravellingGate
 from mmcd_ext.registry import MODELS
@@ -43,8 +44,9 @@ SAM_KEY_RULES = (
 SAM_PREFIXES = ('image_encoder.', 'backbone.')
 # what SAM checkpoints never hold
 SAM_NOT_IN_CHECKPOINT = (r'\.lora_', r'^gates\.')
-SAM_CONFIG_KEY = ('the config variable `sam_checkpoint` (or '
-                  'model.backbone.init_cfg.checkpoint)')
+# the q/k/v biases of the blocks (peft bias='lora_only' trains them)
+QKV_BIAS_NAME = re.compile(r'^layers\.\d+\.attn\.qkv\.bias$')
+SAM_CONFIG_KEY = WEIGHTS_KEY
 
 
 def resize_sam_position(key: str,
@@ -211,7 +213,8 @@ class SAMLoRAViT(ViTSAM):
       batch ``(2B, ...)``: date A first, date B second. ``gate_cfg=None``
       for none (the "w/o ttg" ablation);
     * all SAM weights frozen (patch embedding, positions, blocks, neck);
-      trainable are the LoRA adapters and the trainable gates only. The set
+      trainable are the LoRA adapters and the trainable gates only (plus
+      the q/k/v biases with ``train_qkv_bias``, the public code). The set
       is logged as a table at build time and returned by
       :meth:`trainable_parameter_names`;
     * optional activation checkpointing of the blocks (``with_cp``);
@@ -226,9 +229,10 @@ class SAMLoRAViT(ViTSAM):
             ``l``, ``h``) or a dict with ``embed_dims``, ``num_layers``,
             ``num_heads``, ``feedforward_channels``, ``global_attn_indexes``.
             Defaults to 'base'.
-        img_size (int | tuple): Training input size; the absolute position
-            table is made for it (and resized at other sizes).
-            Defaults to 1024.
+        img_size (int | tuple): Size the position tables are built for
+            (SAM's own 1024 keeps the checkpoint's tables as they are);
+            inputs of another size resize them in ``forward``, so configs
+            need not set it. Defaults to 1024.
         out_channels (int): Neck width (0: no neck). Defaults to 256.
         out_indices (int | Sequence[int]): Blocks whose output is returned
             (after the gate of that block, through the neck).
@@ -247,6 +251,9 @@ class SAMLoRAViT(ViTSAM):
         with_cp (bool): Checkpoint each block's activations in training.
             Defaults to False.
         train_neck (bool): Also train SAM's conv neck. Defaults to False.
+        train_qkv_bias (bool): Also train the q/k/v biases of every block
+            (the public code: peft's ``bias='lora_only'`` unfreezes the bias
+            of each LoRA-wrapped ``qkv`` layer). Defaults to False.
         init_cfg (dict, optional): ``dict(type='Pretrained',
             checkpoint=PATH)`` to load SAM weights. Defaults to None.
         **kwargs: Other ``ViTSAM`` arguments (``patch_size``,
@@ -266,6 +273,7 @@ class SAMLoRAViT(ViTSAM):
                  attn_impl: str = 'fused',
                  with_cp: bool = False,
                  train_neck: bool = False,
+                 train_qkv_bias: bool = False,
                  init_cfg: Optional[dict] = None,
                  **kwargs) -> None:
         if isinstance(arch, dict):
@@ -288,6 +296,12 @@ class SAMLoRAViT(ViTSAM):
                              f'{attn_impl!r}')
         if isinstance(out_indices, int):
             out_indices = [out_indices]
+        # TTP's paper fine-tunes SAM: WARNING when trained from scratch
+        init_cfg = resolve_pretrained_init(
+            init_cfg,
+            'SAMLoRAViT',
+            paper_pretrained=True,
+            paper_note='TTP: a SAM image encoder checkpoint')
         super().__init__(
             arch=arch,
             img_size=img_size,
@@ -305,6 +319,7 @@ class SAMLoRAViT(ViTSAM):
         self.attn_impl = attn_impl
         self.with_cp = with_cp
         self.train_neck = train_neck
+        self.train_qkv_bias = train_qkv_bias
         self.gate_placement = gate_placement
         self.lora_cfg = None if lora_cfg is None else dict(lora_cfg)
         self._replace_attention(attn_impl)
@@ -379,11 +394,14 @@ class SAMLoRAViT(ViTSAM):
             return self.gates[index].trainable
         if name.startswith('channel_reduction.'):
             return self.train_neck
+        if QKV_BIAS_NAME.match(name):
+            return self.train_qkv_bias
         return False
 
     def freeze_sam(self) -> None:
         """Freeze every SAM weight; leave LoRA, trainable gates (and the
-        neck if ``train_neck``) trainable."""
+        neck if ``train_neck``, the q/k/v biases if ``train_qkv_bias``)
+        trainable."""
         for name, param in self.named_parameters():
             param.requires_grad_(self.is_trainable_name(name))
 
@@ -406,6 +424,8 @@ class SAMLoRAViT(ViTSAM):
                 group = f'time-travelling gates ({len(self.gates)})'
             elif name.startswith('channel_reduction.'):
                 group = 'SAM neck'
+            elif QKV_BIAS_NAME.match(name):
+                group = 'SAM q/k/v biases'
             elif name.startswith('layers.'):
                 group = 'SAM blocks'
             else:

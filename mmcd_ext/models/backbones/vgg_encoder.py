@@ -9,8 +9,9 @@ from mmengine.utils.dl_utils.parrots_wrapper import _BatchNorm
 from mmseg.utils import OptConfigType, OptMultiConfig
 from torch import Tensor
 
-from mmcd_ext.models.backbones.pretrained import (PretrainedState,
-                                                  load_pretrained)
+from mmcd_ext.models.backbones.pretrained import (WEIGHTS_KEY, PretrainedState,
+                                                  load_pretrained,
+                                                  resolve_pretrained_init)
 from mmcd_ext.registry import MODELS
 
 # Where the ImageNet weights come from (never downloaded by this code).
@@ -109,6 +110,12 @@ class VGGEncoder(BaseModule):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  init_cfg: OptMultiConfig = None) -> None:
+        # FrNet's paper starts from ImageNet VGG-16: WARNING when scratch
+        init_cfg = resolve_pretrained_init(
+            init_cfg,
+            'VGGEncoder',
+            paper_pretrained=True,
+            paper_note='FrNet: ImageNet VGG-16')
         super().__init__(
             init_cfg=self.default_init_cfg if init_cfg is None else init_cfg)
         self.arch = self._check_arch(arch)
@@ -262,7 +269,7 @@ class VGGEncoder(BaseModule):
         return load_pretrained(
             checkpoint,
             self,
-            config_key='model.backbone.init_cfg.checkpoint',
+            config_key=WEIGHTS_KEY,
             download_hint=_WEIGHTS_HINT,
             key_map=self.mmpretrain_key_map(),
             strip_prefixes=('backbone.', ),

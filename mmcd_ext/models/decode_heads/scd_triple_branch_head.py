@@ -11,10 +11,14 @@ from mmseg.utils import ConfigType, OptConfigType
 from torch import Tensor
 
 from mmcd_ext.registry import MODELS
-from ..layers.lsafnet_blocks import (LSAFConvBlock, SemanticFusionModule,
+from ..layers.lsafnet_blocks import (LSAFConvBlock, LSAFPerDateClassifier,
+                                     SemanticFusionModule, SKDateFusion,
                                      build_pair_fusion)
 
 CHANGE_FROM = ('decoder', 'encoder')
+CD_ENTRIES = ('lgaa', 'sk')
+SEMANTIC_INPUTS = ('lgce', 'raw')
+SEMANTIC_CLASSIFIERS = ('shared', 'per_date')
 
 
 @MODELS.register_module()
@@ -46,7 +50,12 @@ class SCDTripleBranchHead(BaseDecodeHead):
     the synthetic comparison, see ``configs/lsafnet/README.md``).
 
     ``forward`` returns ``(X_1, X_2, X_C)`` at 1/2 of the input size:
-    ``(B, K-1, H/2, W/2)`` twice and ``(B, 1, H/2, W/2)``. For inference
+    ``(B, K-1, H/2, W/2)`` twice (``K`` with ``no_change_logit``) and
+    ``(B, 1, H/2, W/2)``. The public-code switches (``cd_entry``,
+    ``semantic_input``, ``semantic_classifier``, ``no_change_logit``,
+    ``classifier_channels``, ``block_depthwise``, ``sfm_reduced_first``,
+    ``per_date_bn``) build the authors' released model instead; see
+    ``configs/lsafnet/README.md``. For inference
     :meth:`predict_by_feat` stacks them into ONE tensor
     ``cat([X_1, X_2, X_C], dim=1)`` of ``out_channels = 2 (K - 1) + 1``
     channels, so mmseg's whole and slide inference work unchanged; the
@@ -81,6 +90,36 @@ class SCDTripleBranchHead(BaseDecodeHead):
             Defaults to 2.
         change_threshold (float): Change probability above which a pixel
             is predicted changed. Defaults to 0.5.
+        cd_entry (str): Entry of the CD decoder. 'lgaa' (the paper, eq.
+            9-10): ``CBR1x1(LGAA(F'_H1, F'_H2))``; 'sk' (the public code):
+            :class:`SKDateFusion` (softmax over the dates, concatenated with
+            ``|F'_H1 - F'_H2|``) then a one-input ConvBlock. Defaults to
+            'lgaa'.
+        semantic_input (str): What the SS decoder's first ConvBlock reads:
+            'lgce' (the paper: ``F'_H = LGCE(F_H)``) or 'raw' (the public
+            code: ``F_H``; LGCE's output then feeds only the CD decoder).
+            Defaults to 'lgce'.
+        semantic_classifier (str): 'shared' (the paper: one 1x1 conv on
+            ``F'_L`` for both dates) or 'per_date' (the public code: one
+            :class:`LSAFPerDateClassifier` per date on ``cat(F'_L, F_C)``).
+            Defaults to 'shared'.
+        no_change_logit (bool): The semantic classifiers also output a "no
+            change" logit (``num_classes`` logits; logit j = class j; class
+            0 ignored by the CE, left out of the consistency loss, and the
+            prediction is ``argmax`` over all of them where changed), as the
+            public code does. Defaults to False (``num_classes - 1``
+            logits).
+        classifier_channels (int, optional): Hidden width of a two-layer
+            change classifier ``Conv1x1(ReLU(BN(Conv1x1(F_C))))`` and of the
+            per-date semantic classifiers (the public code: 64). Defaults to
+            None (one 1x1 conv; required with 'per_date').
+        block_depthwise (bool): Depthwise (the paper) or full (the public
+            code) dilated 3x3 conv in every ConvBlock. Defaults to True.
+        sfm_reduced_first (bool): The SFM passes the reduced coarse map as
+            LGAA's first input (the public code). Defaults to False.
+        per_date_bn (bool): Run the SFM and SS decoder on each date
+            separately, so training BN statistics are per date (the public
+            code) instead of over both dates. Defaults to False.
         loss_change (dict): Loss on X_C (binary CE, eq. 16). Defaults to
             ``mmseg.CrossEntropyLoss(use_sigmoid=True)``, weight 1.
         loss_semantic (dict): Loss on X_1 and on X_2 (CE, eq. 15); its
@@ -90,7 +129,10 @@ class SCDTripleBranchHead(BaseDecodeHead):
             ``SemanticConsistencyLoss``, weight 1; None leaves it out.
         **kwargs: Other ``BaseDecodeHead`` arguments (``in_index``,
             ``norm_cfg``, ``dropout_ratio``, ``align_corners``,
-            ``ignore_index``, ``init_cfg``, ...).
+            ``ignore_index``, ``init_cfg``, ...). Without ``init_cfg``
+            every conv of the head is Kaiming-normal (fan-in, ReLU gain)
+            with zero bias and every BN weight 1 / bias 0 (the paper's
+            Kaiming initialisation; the public code's ``initialize_weights``).
     """
 
     def __init__(self,
@@ -104,6 +146,14 @@ class SCDTripleBranchHead(BaseDecodeHead):
                  change_from: str = 'decoder',
                  block_dilation: int = 2,
                  change_threshold: float = 0.5,
+                 cd_entry: str = 'lgaa',
+                 semantic_input: str = 'lgce',
+                 semantic_classifier: str = 'shared',
+                 no_change_logit: bool = False,
+                 classifier_channels: Optional[int] = None,
+                 block_depthwise: bool = True,
+                 sfm_reduced_first: bool = False,
+                 per_date_bn: bool = False,
                  loss_change: ConfigType = dict(
                      type='mmseg.CrossEntropyLoss',
                      use_sigmoid=True,
@@ -132,7 +182,29 @@ class SCDTripleBranchHead(BaseDecodeHead):
         if not 0.0 < change_threshold < 1.0:
             raise ValueError(f'{name}: change_threshold must be in (0, 1), '
                              f'got {change_threshold}')
+        for key, value, allowed in (('cd_entry', cd_entry, CD_ENTRIES),
+                                    ('semantic_input', semantic_input,
+                                     SEMANTIC_INPUTS), ('semantic_classifier',
+                                                        semantic_classifier,
+                                                        SEMANTIC_CLASSIFIERS)):
+            if value not in allowed:
+                raise ValueError(f'{name}: {key} must be one of {allowed}, '
+                                 f'got {value!r}')
+        if classifier_channels is not None and (not isinstance(
+                classifier_channels, int) or classifier_channels < 1):
+            raise ValueError(f'{name}: classifier_channels must be None or a '
+                             f'positive int, got {classifier_channels!r}')
+        if semantic_classifier == 'per_date' and classifier_channels is None:
+            raise ValueError(f'{name}: semantic_classifier=\'per_date\' '
+                             'needs classifier_channels (the hidden width)')
+        if change_from == 'encoder' and (cd_entry != 'lgaa'
+                                         or semantic_input != 'lgce'):
+            raise ValueError(f'{name}: change_from=\'encoder\' (the '
+                             'Siamese baseline) is built with cd_entry='
+                             '\'lgaa\' and semantic_input=\'lgce\' only')
         kwargs.setdefault('in_index', [0, 1, 2, 3, 4])
+        # Kaiming for the whole head unless an init_cfg is given
+        kwargs.setdefault('init_cfg', None)
         kwargs.setdefault('input_transform', 'multiple_select')
         super().__init__(
             in_channels=list(in_channels),
@@ -143,15 +215,30 @@ class SCDTripleBranchHead(BaseDecodeHead):
         c_l, c_m, c_1, c_2, c_3 = in_channels
         cd_channels = cd_channels or channels
         norm_cfg = self.norm_cfg or dict(type='BN', requires_grad=True)
-        self.num_semantic = num_classes - 1
+        # semantic logits per date; logit j is class j + offset
+        self.no_change_logit = no_change_logit
+        self.semantic_label_offset = 0 if no_change_logit else 1
+        self.num_semantic = num_classes - self.semantic_label_offset
         # one stacked logit tensor at inference: X_1, X_2, X_C
         self.out_channels = 2 * self.num_semantic + 1
         self.change_from = change_from
         self.change_threshold = change_threshold
+        self.cd_entry = cd_entry
+        self.semantic_input = semantic_input
+        self.semantic_classifier = semantic_classifier
+        self.per_date_bn = per_date_bn
+        blk = dict(
+            dilation=block_dilation,
+            norm_cfg=norm_cfg,
+            align_corners=self.align_corners,
+            depthwise=block_depthwise)
 
         # semantic branches (shared by both dates)
-        self.sfm = SemanticFusionModule((c_1, c_2, c_3), fusion_cfg, norm_cfg,
-                                        self.align_corners)
+        self.sfm = SemanticFusionModule((c_1, c_2, c_3),
+                                        fusion_cfg,
+                                        norm_cfg,
+                                        self.align_corners,
+                                        reduced_first=sfm_reduced_first)
         if lgce_cfg is None:
             self.lgce = nn.Identity()
         else:
@@ -160,39 +247,78 @@ class SCDTripleBranchHead(BaseDecodeHead):
                     lgce_cfg,
                     channels=c_1,
                     norm_cfg=lgce_cfg.get('norm_cfg', norm_cfg)))
-        self.ss_block_m = LSAFConvBlock(c_1, c_m, channels, block_dilation,
-                                        norm_cfg, self.align_corners)
-        self.ss_block_l = LSAFConvBlock(channels, c_l, channels,
-                                        block_dilation, norm_cfg,
-                                        self.align_corners)
-        # BaseDecodeHead's classifier (its init_cfg targets ``conv_seg``)
-        self.conv_seg = nn.Conv2d(channels, self.num_semantic, 1)
+        self.ss_block_m = LSAFConvBlock(c_1, c_m, channels, **blk)
+        self.ss_block_l = LSAFConvBlock(channels, c_l, channels, **blk)
+        if semantic_classifier == 'shared':
+            # BaseDecodeHead's classifier
+            self.conv_seg = nn.Conv2d(channels, self.num_semantic, 1)
+        else:
+            self.conv_seg = None
+            self.sem_cls = nn.ModuleList([
+                LSAFPerDateClassifier(channels, cd_channels, channels,
+                                      classifier_channels, self.num_semantic,
+                                      **blk) for _ in range(2)
+            ])
 
         # change branch
         if change_from == 'decoder':
             cd_in = (c_1, channels, channels)  # F'_H, F'_M, F'_L
         else:
             cd_in = (c_1, c_m, c_l)  # F_H, F_M, F_L
-        self.cd_fusion = build_pair_fusion(cd_fusion_cfg or fusion_cfg,
-                                           cd_in[0], norm_cfg)
-        self.cd_reduce = ConvModule(
-            cd_in[0],
-            cd_channels,
-            1,
-            norm_cfg=norm_cfg,
-            act_cfg=dict(type='ReLU'))
+        if cd_entry == 'lgaa':
+            self.cd_fusion = build_pair_fusion(cd_fusion_cfg or fusion_cfg,
+                                               cd_in[0], norm_cfg)
+            self.cd_reduce = ConvModule(
+                cd_in[0],
+                cd_channels,
+                1,
+                norm_cfg=norm_cfg,
+                act_cfg=dict(type='ReLU'))
+        else:
+            self.cd_sk = SKDateFusion(cd_in[0])
+            self.cd_block_h = LSAFConvBlock(2 * cd_in[0], 0, cd_channels,
+                                            **blk)
         self.cd_block_m = LSAFConvBlock(cd_channels, cd_in[1], cd_channels,
-                                        block_dilation, norm_cfg,
-                                        self.align_corners)
+                                        **blk)
         self.cd_block_l = LSAFConvBlock(cd_channels, cd_in[2], cd_channels,
-                                        block_dilation, norm_cfg,
-                                        self.align_corners)
-        self.conv_change = nn.Conv2d(cd_channels, 1, 1)
+                                        **blk)
+        if classifier_channels is None:
+            self.conv_change = nn.Conv2d(cd_channels, 1, 1)
+        else:
+            self.cd_cls_hidden = ConvModule(
+                cd_channels,
+                classifier_channels,
+                1,
+                norm_cfg=norm_cfg,
+                act_cfg=dict(type='ReLU'))
+            self.conv_change = nn.Conv2d(classifier_channels, 1, 1)
 
         self.loss_change = MODELS.build(loss_change)
         self.loss_semantic = self.loss_decode
         self.loss_consistency = None if loss_consistency is None else \
             MODELS.build(loss_consistency)
+
+    def init_weights(self) -> None:
+        """Kaiming-normal convs (fan-in), zero biases, BN 1 / 0.
+
+        With an ``init_cfg`` (e.g. ``Pretrained``) mmengine's initialisation
+        runs instead.
+        """
+        if self.init_cfg is not None:
+            super().init_weights()
+            return
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(
+                    module.weight, mode='fan_in', nonlinearity='relu')
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module,
+                            (nn.modules.batchnorm._BatchNorm, nn.GroupNorm)):
+                if module.weight is not None:
+                    nn.init.ones_(module.weight)
+                    nn.init.zeros_(module.bias)
+        self._is_init = True
 
     # ------------------------------------------------------------------
     # forward
@@ -207,16 +333,19 @@ class SCDTripleBranchHead(BaseDecodeHead):
         Returns:
             dict[str, Tensor]: ``F_H`` (N, C_1, H_1, W_1), ``F'_H`` (same),
             ``F'_M`` (N, channels, H_M, W_M), ``F'_L`` (N, channels, H_L,
-            W_L) and the semantic logits ``X`` (N, K-1, H_L, W_L).
+            W_L) and, with the shared classifier, the semantic logits ``X``
+            (N, K-1, H_L, W_L).
         """
         f_l, f_m, f_1, f_2, f_3 = feats
         f_h = self.sfm(f_1, f_2, f_3)
         f_h_dec = self.lgce(f_h)
-        f_m_dec = self.ss_block_m(f_h_dec, f_m)
+        ss_in = f_h_dec if self.semantic_input == 'lgce' else f_h
+        f_m_dec = self.ss_block_m(ss_in, f_m)
         f_l_dec = self.ss_block_l(f_m_dec, f_l)
-        logits = self.cls_seg(f_l_dec)
-        return dict(
-            F_H=f_h, FH_dec=f_h_dec, FM_dec=f_m_dec, FL_dec=f_l_dec, X=logits)
+        out = dict(F_H=f_h, FH_dec=f_h_dec, FM_dec=f_m_dec, FL_dec=f_l_dec)
+        if self.semantic_classifier == 'shared':
+            out['X'] = self.cls_seg(f_l_dec)
+        return out
 
     def change_branch(self, high: Tuple[Tensor, Tensor], mid: Tuple[Tensor,
                                                                     Tensor],
@@ -231,13 +360,20 @@ class SCDTripleBranchHead(BaseDecodeHead):
                 W_L).
 
         Returns:
-            Tensor: X_C, (B, 1, H_L, W_L).
+            tuple[Tensor, Tensor]: X_C, (B, 1, H_L, W_L), and the change
+            feature F_C, (B, cd_channels, H_L, W_L).
         """
-        f_h = self.cd_reduce(self.cd_fusion(*high))  # eq. 9-10
+        if self.cd_entry == 'lgaa':
+            f_h = self.cd_reduce(self.cd_fusion(*high))  # eq. 9-10
+        else:
+            f_h = self.cd_block_h(self.cd_sk(*high))
         f_m = torch.abs(mid[0] - mid[1])  # eq. 11
         f_l = torch.abs(low[0] - low[1])  # eq. 12
         f_c = self.cd_block_l(self.cd_block_m(f_h, f_m), f_l)  # eq. 13-14
-        return self.conv_change(f_c)
+        x_c = f_c
+        if hasattr(self, 'cd_cls_hidden'):
+            x_c = self.cd_cls_hidden(x_c)
+        return self.conv_change(x_c), f_c
 
     def forward(self, inputs: List[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
         """Semantic logits of both dates and the change logit.
@@ -256,19 +392,38 @@ class SCDTripleBranchHead(BaseDecodeHead):
                              'stacked on the batch axis (an even batch), got '
                              f'{feats[0].shape[0]}')
         batch = feats[0].shape[0] // 2
-        out = self.semantic_branch(feats)
+        if self.per_date_bn:
+            per_date = [
+                self.semantic_branch([f[:batch] for f in feats]),
+                self.semantic_branch([f[batch:] for f in feats])
+            ]
+            out = {
+                key: torch.cat([per_date[0][key], per_date[1][key]])
+                for key in per_date[0]
+            }
+        else:
+            out = self.semantic_branch(feats)
 
         def pair(x: Tensor) -> Tuple[Tensor, Tensor]:
             return x[:batch], x[batch:]
 
         if self.change_from == 'decoder':
-            x_c = self.change_branch(
+            x_c, f_c = self.change_branch(
                 pair(out['FH_dec']), pair(out['FM_dec']), pair(out['FL_dec']))
         else:
-            x_c = self.change_branch(
+            x_c, f_c = self.change_branch(
                 pair(out['F_H']), pair(feats[1]), pair(feats[0]))
-        x_1, x_2 = pair(out['X'])
+        if self.semantic_classifier == 'shared':
+            x_1, x_2 = pair(out['X'])
+        else:
+            f_l_1, f_l_2 = pair(out['FL_dec'])
+            x_1 = self.sem_cls[0](self.dropout_if_any(f_l_1), f_c)
+            x_2 = self.sem_cls[1](self.dropout_if_any(f_l_2), f_c)
         return x_1, x_2, x_c
+
+    def dropout_if_any(self, x: Tensor) -> Tensor:
+        """``BaseDecodeHead``'s dropout (if ``dropout_ratio`` > 0)."""
+        return x if self.dropout is None else self.dropout(x)
 
     # ------------------------------------------------------------------
     # inference and losses
@@ -314,6 +469,9 @@ class SCDTripleBranchHead(BaseDecodeHead):
     def semantic_target(self, label: Tensor) -> Tensor:
         """Dataset classes 1..K-1 -> logits 0..K-2; "no change" ignored.
 
+        With ``no_change_logit`` the classes keep their index (logit j is
+        class j) and "no change" is still ignored.
+
         Args:
             label (Tensor): (B, H, W), 0 = no change, ``ignore_index``
                 ignored.
@@ -329,7 +487,7 @@ class SCDTripleBranchHead(BaseDecodeHead):
                 f'indices 0..{self.num_classes - 1} or {self.ignore_index}, '
                 f'got {torch.unique(label[bad]).tolist()}')
         return torch.where(ignored, torch.full_like(label, self.ignore_index),
-                           label - 1)
+                           label - self.semantic_label_offset)
 
     def loss_by_feat(self, seg_logits: Tuple[Tensor, Tensor, Tensor],
                      batch_data_samples: List[SegDataSample]) -> dict:
@@ -369,8 +527,13 @@ class SCDTripleBranchHead(BaseDecodeHead):
                 self.semantic_target(label),
                 ignore_index=self.ignore_index)
         if self.loss_consistency is not None:
+            # on the land-cover classes only (not a "no change" logit)
+            first = 1 - self.semantic_label_offset
             losses[self.loss_consistency.loss_name] = self.loss_consistency(
-                x_1, x_2, change, ignore_index=self.ignore_index)
+                x_1[:, first:],
+                x_2[:, first:],
+                change,
+                ignore_index=self.ignore_index)
         with torch.no_grad():
             pred = (x_c.squeeze(1).sigmoid() > self.change_threshold).long()
             hits = ((pred == change) & valid).sum()

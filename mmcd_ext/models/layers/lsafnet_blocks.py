@@ -5,7 +5,7 @@ Change Detection", IEEE GRSL 2024 (``../shared/papers`` and
 ``configs/lsafnet/README.md``). Each module is registered in ``MODELS`` and
 usable on its own by any config.
 """
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -258,6 +258,10 @@ class SemanticFusionModule(BaseModule):
         norm_cfg (dict): Normalisation layer config. Defaults to BN.
         align_corners (bool): ``align_corners`` of the resizing.
             Defaults to False.
+        reduced_first (bool): Pass the reduced coarse map as the FIRST
+            fusion input, ``LGAA(CBR(F_3), F_2)`` and ``LGAA(CBR(F'_2),
+            F_1)``, as the authors' public code does. Defaults to False
+            (the paper's order, eq. 1-2).
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
@@ -266,6 +270,7 @@ class SemanticFusionModule(BaseModule):
                  fusion_cfg: ConfigType = dict(type='LGAA', reduction=4),
                  norm_cfg: ConfigType = dict(type='BN', requires_grad=True),
                  align_corners: bool = False,
+                 reduced_first: bool = False,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg)
         if len(in_channels) != 3:
@@ -274,6 +279,7 @@ class SemanticFusionModule(BaseModule):
         c1, c2, c3 = in_channels
         self.in_channels = tuple(in_channels)
         self.align_corners = align_corners
+        self.reduced_first = reduced_first
         self.reduce3 = ConvModule(
             c3, c2, 1, norm_cfg=norm_cfg, act_cfg=dict(type='ReLU'))
         self.fuse2 = build_pair_fusion(fusion_cfg, c2, norm_cfg)
@@ -292,10 +298,17 @@ class SemanticFusionModule(BaseModule):
         Returns:
             Tensor: F_H, (B, C_1, H_1, W_1).
         """
-        f2p = self.fuse2(f2,
+        f2p = self._fuse(self.fuse2, f2,
                          _to_size(self.reduce3(f3), f2, self.align_corners))
-        return self.fuse1(f1,
+        return self._fuse(self.fuse1, f1,
                           _to_size(self.reduce2(f2p), f1, self.align_corners))
+
+    def _fuse(self, fusion: nn.Module, finer: Tensor,
+              reduced: Tensor) -> Tensor:
+        """``fusion(finer, reduced)``, or the other order if asked."""
+        if self.reduced_first:
+            return fusion(reduced, finer)
+        return fusion(finer, reduced)
 
 
 @MODELS.register_module()
@@ -306,13 +319,21 @@ class LSAFConvBlock(BaseModule):
     residual blocks (ResNet basic blocks, the first with a 1x1 projection
     shortcut), then a depthwise dilated 3x3 conv -> BN -> ReLU for spatial
     context (the paper: "depthwise convolution"; METHODS.md: "a dilated 3x3
-    conv").
+    conv"). ``depthwise=False`` makes that conv a full 3x3 conv (the
+    authors' public code).
+
+    With ``low_channels=0`` the block has one input: ``f(high)`` is the
+    same stack on ``high`` alone (no upsampling), the public code's entry
+    block of the change decoder.
 
     Args:
         high_channels (int): Channels of the coarser input.
-        low_channels (int): Channels of the finer input.
+        low_channels (int): Channels of the finer input (0: no second
+            input).
         out_channels (int): Output channels.
-        dilation (int): Dilation of the depthwise conv. Defaults to 2.
+        dilation (int): Dilation of the spatial conv. Defaults to 2.
+        depthwise (bool): Depthwise (True, the paper) or full (False, the
+            public code) spatial conv. Defaults to True.
         norm_cfg (dict): Normalisation layer config. Defaults to BN.
         align_corners (bool): ``align_corners`` of the upsampling.
             Defaults to False.
@@ -326,8 +347,14 @@ class LSAFConvBlock(BaseModule):
                  dilation: int = 2,
                  norm_cfg: ConfigType = dict(type='BN', requires_grad=True),
                  align_corners: bool = False,
+                 depthwise: bool = True,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg)
+        if high_channels < 1 or low_channels < 0 or out_channels < 1:
+            raise ValueError(
+                'LSAFConvBlock: high_channels and out_channels must be '
+                'positive and low_channels non-negative, got '
+                f'{high_channels}, {low_channels}, {out_channels}')
         in_channels = high_channels + low_channels
         self.high_channels = high_channels
         self.low_channels = low_channels
@@ -345,25 +372,138 @@ class LSAFConvBlock(BaseModule):
             3,
             padding=dilation,
             dilation=dilation,
-            groups=out_channels,
+            groups=out_channels if depthwise else 1,
             norm_cfg=norm_cfg,
             act_cfg=dict(type='ReLU'))
 
-    def forward(self, high: Tensor, low: Tensor) -> Tensor:
+    def forward(self, high: Tensor, low: Optional[Tensor] = None) -> Tensor:
         """Combine a coarse and a fine map.
 
         Args:
             high (Tensor): (B, C_high, h, w).
-            low (Tensor): (B, C_low, H, W).
+            low (Tensor, optional): (B, C_low, H, W); None (only) when the
+                block was built with ``low_channels=0``.
 
         Returns:
-            Tensor: (B, out_channels, H, W).
+            Tensor: (B, out_channels, H, W) (``(h, w)`` without ``low``).
         """
-        if high.shape[1] != self.high_channels or \
-                low.shape[1] != self.low_channels:
+        if (low is None) != (self.low_channels == 0):
+            raise ValueError(f'LSAFConvBlock: built for low_channels='
+                             f'{self.low_channels}, called with '
+                             f'{"no" if low is None else "a"} second input')
+        low_c = 0 if low is None else low.shape[1]
+        if high.shape[1] != self.high_channels or low_c != self.low_channels:
             raise ValueError(
                 f'LSAFConvBlock: built for {self.high_channels} + '
                 f'{self.low_channels} channels, got {high.shape[1]} + '
-                f'{low.shape[1]}')
-        x = torch.cat([_to_size(high, low, self.align_corners), low], dim=1)
+                f'{low_c}')
+        if low is None:
+            x = high
+        else:
+            x = torch.cat([_to_size(high, low, self.align_corners), low],
+                          dim=1)
         return self.spatial(self.res2(self.res1(x)))
+
+
+@MODELS.register_module()
+class SKDateFusion(BaseModule):
+    """Selective-kernel fusion of two dates, then ``|difference|``.
+
+    The entry of the authors' public change decoder (not in the paper)::
+
+        s = GAP(F_1 + F_2);  z = LeakyReLU_0.2(Conv1x1(s))
+        a_t = softmax over t of Conv1x1_t(z)       (t = 1, 2; per channel)
+        out = cat([a_1 F_1 + a_2 F_2, |F_1 - F_2|])
+
+    Both 1x1 convs are bias-free; the hidden width is
+    ``max(C // reduction, min_hidden)``.
+
+    Args:
+        channels (int): Channels C of each input (the output has 2C).
+        reduction (int): Reduction ratio of the hidden width. Defaults to 4.
+        min_hidden (int): Lower bound of the hidden width. Defaults to 4.
+        negative_slope (float): Slope of the LeakyReLU. Defaults to 0.2.
+        init_cfg (dict, optional): Initialisation config. Defaults to None.
+    """
+
+    def __init__(self,
+                 channels: int,
+                 reduction: int = 4,
+                 min_hidden: int = 4,
+                 negative_slope: float = 0.2,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(init_cfg)
+        hidden = max(
+            _check_channels(type(self).__name__, channels, reduction),
+            min_hidden)
+        self.channels = channels
+        self.squeeze = nn.Conv2d(channels, hidden, 1, bias=False)
+        self.act = nn.LeakyReLU(negative_slope)
+        self.select = nn.ModuleList(
+            [nn.Conv2d(hidden, channels, 1, bias=False) for _ in range(2)])
+
+    def forward(self, feat_1: Tensor, feat_2: Tensor) -> Tensor:
+        """Fuse the two dates.
+
+        Args:
+            feat_1 (Tensor): Date 1, (B, C, H, W).
+            feat_2 (Tensor): Date 2, (B, C, H, W).
+
+        Returns:
+            Tensor: (B, 2C, H, W).
+        """
+        _check_pair(type(self).__name__, feat_1, feat_2, self.channels)
+        z = self.act(
+            self.squeeze((feat_1 + feat_2).mean(dim=(2, 3), keepdim=True)))
+        att = torch.stack([conv(z) for conv in self.select]).softmax(dim=0)
+        fused = att[0] * feat_1 + att[1] * feat_2
+        return torch.cat([fused, torch.abs(feat_1 - feat_2)], dim=1)
+
+
+@MODELS.register_module()
+class LSAFPerDateClassifier(BaseModule):
+    """The public code's semantic classifier of one date.
+
+    ``Conv1x1(ReLU(BN(Conv1x1(f(F'_L, F_C)))))`` with ``f`` a one-scale
+    :class:`LSAFConvBlock` over the concatenation of the date's decoder
+    output ``F'_L`` and the change feature ``F_C`` (same size).
+
+    Args:
+        feat_channels (int): Channels of ``F'_L``.
+        change_channels (int): Channels of ``F_C``.
+        channels (int): Output channels of the ConvBlock.
+        hidden_channels (int): Width of the 1x1 conv-BN-ReLU.
+        num_outputs (int): Logits.
+        dilation (int): Dilation of the ConvBlock's spatial conv.
+        depthwise (bool): Depthwise spatial conv in the ConvBlock.
+        norm_cfg (dict): Normalisation layer config.
+        align_corners (bool): ``align_corners`` of resizing.
+        init_cfg (dict, optional): Initialisation config. Defaults to None.
+    """
+
+    def __init__(self,
+                 feat_channels: int,
+                 change_channels: int,
+                 channels: int,
+                 hidden_channels: int,
+                 num_outputs: int,
+                 dilation: int = 2,
+                 depthwise: bool = True,
+                 norm_cfg: ConfigType = dict(type='BN', requires_grad=True),
+                 align_corners: bool = False,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(init_cfg)
+        self.block = LSAFConvBlock(feat_channels, change_channels, channels,
+                                   dilation, norm_cfg, align_corners,
+                                   depthwise)
+        self.hidden = ConvModule(
+            channels,
+            hidden_channels,
+            1,
+            norm_cfg=norm_cfg,
+            act_cfg=dict(type='ReLU'))
+        self.conv_out = nn.Conv2d(hidden_channels, num_outputs, 1)
+
+    def forward(self, feat: Tensor, change_feat: Tensor) -> Tensor:
+        """Logits ``(B, num_outputs, H, W)`` of one date."""
+        return self.conv_out(self.hidden(self.block(feat, change_feat)))

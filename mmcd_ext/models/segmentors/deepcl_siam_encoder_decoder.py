@@ -27,10 +27,11 @@ class DeepCLSiamEncoderDecoder(SiamEncoderDecoder):
     Knowledge prior (``prior=True``): the per-pixel distance map ``d`` of
     each contrastive level, (B, 1, h, w), is concatenated as one extra
     channel to a fused level that the decode head reads (``prior_indices``;
-    resized bilinearly when the sizes differ), so the head's
-    ``in_channels`` of that level must be one higher per map (the config
-    says so). With ``detach_prior=True`` (default) the maps enter the head
-    as fixed inputs: the decode loss does not reach the backbone through
+    resized bilinearly when the sizes differ); the segmentor raises the
+    head's ``in_channels`` of that level by one per map itself
+    (:meth:`add_prior_channels`), so the config keeps the host's head.
+    With ``detach_prior=True`` (default) the maps enter the head as fixed
+    inputs: the decode loss does not reach the backbone through
     them, only through the host's own path, and the metric is shaped by the
     contrastive loss alone. Without the prior, inference is exactly the
     host's (nothing extra is computed); with it, one distance per chosen
@@ -74,6 +75,19 @@ class DeepCLSiamEncoderDecoder(SiamEncoderDecoder):
                  data_preprocessor: OptConfigType = None,
                  pretrained: Optional[str] = None,
                  init_cfg: OptMultiConfig = None) -> None:
+        prior_cfg = dict(contrastive or {})
+        if prior_cfg.get('prior', False):
+            targets = prior_cfg.get('prior_indices')
+            if targets is None:
+                targets = prior_cfg.get('in_indices')
+            decode_head = self.add_prior_channels(decode_head, targets)
+            if isinstance(auxiliary_head, (list, tuple)):
+                auxiliary_head = [
+                    self.add_prior_channels(h, targets) for h in auxiliary_head
+                ]
+            elif auxiliary_head is not None:
+                auxiliary_head = self.add_prior_channels(
+                    auxiliary_head, targets)
         super().__init__(
             backbone=backbone,
             decode_head=decode_head,
@@ -114,6 +128,56 @@ class DeepCLSiamEncoderDecoder(SiamEncoderDecoder):
                     f'({self.cl_indices}); set in_indices explicitly')
         self.prior_indices = prior_indices
         self.detach_prior = bool(cfg.get('detach_prior', True))
+
+    @staticmethod
+    def add_prior_channels(head: ConfigType,
+                           targets: Optional[Sequence[int]]) -> dict:
+        """A copy of a head config reading one more channel per prior map.
+
+        The head reads fused level ``in_index[j]`` with ``in_channels[j]``
+        channels (or one level: two ints); each distance map attached to
+        that level adds one channel.
+
+        Args:
+            head (dict): The host's head config (``in_channels`` of the
+                host, without the prior).
+            targets (Sequence[int], optional): Fused levels receiving a map
+                (``prior_indices``, else ``in_indices``); None: every level.
+
+        Returns:
+            dict: The head config with ``in_channels`` raised.
+        """
+        head = copy.deepcopy(dict(head))
+        in_channels = head.get('in_channels')
+        in_index = head.get('in_index', -1)
+        if in_channels is None:
+            raise ValueError('DeepCLSiamEncoderDecoder: the decode head '
+                             'config has no in_channels to add the prior '
+                             'channels to (model.decode_head.in_channels)')
+        if isinstance(targets, int):
+            targets = [targets]
+
+        def extra(level: int) -> int:
+            if targets is None:
+                return 1
+            return sum(1 for t in targets if int(t) == level)
+
+        if isinstance(in_channels, (list, tuple)):
+            index = list(in_index) if isinstance(in_index, (list, tuple)) \
+                else list(range(len(in_channels)))
+            if len(index) != len(in_channels):
+                raise ValueError(
+                    f'DeepCLSiamEncoderDecoder: decode head in_channels '
+                    f'{list(in_channels)} and in_index {index} differ in '
+                    f'length')
+            head['in_channels'] = [
+                int(c) + extra(int(i)) for c, i in zip(in_channels, index)
+            ]
+        else:
+            level = in_index[0] if isinstance(in_index, (list, tuple)) \
+                else in_index
+            head['in_channels'] = int(in_channels) + extra(int(level))
+        return head
 
     @staticmethod
     def _index_list(indices: Sequence[int], name: str) -> List[int]:

@@ -32,7 +32,9 @@ class SCDSiamEncoderDecoder(SiamEncoderDecoder):
       (the head's ``change_threshold``), (1, H, W);
     * ``pred_sem_seg_a`` / ``pred_sem_seg_b``: semantic change maps,
       ``argmax(X_t) + 1`` where changed and 0 ("no change") elsewhere,
-      (1, H, W) — what ``SCDMetric`` and the SCD visualiser read;
+      (1, H, W) — what ``SCDMetric`` and the SCD visualiser read (``+ 0``
+      when the head has a "no change" logit, its
+      ``semantic_label_offset``);
     * ``seg_logits``: the stacked logits, (2 (K-1) + 1, H, W).
 
     Args:
@@ -49,7 +51,15 @@ class SCDSiamEncoderDecoder(SiamEncoderDecoder):
         pretrained (str, optional): Deprecated; use the backbone's
             ``init_cfg``. Defaults to None.
         init_cfg (OptMultiConfig): Initialisation config. Defaults to None.
+        per_date_backbone (bool): Run the backbone on each date separately
+            so training BN statistics are per date (the authors' public
+            code), instead of once on both dates stacked. Equal in eval
+            mode. Defaults to False.
     """
+
+    #: Tells the inference API (``ChangeDetector.is_semantic``) and the
+    #: TTA model that the samples carry ``pred_sem_seg_a/b``.
+    semantic_change = True
 
     def __init__(self,
                  backbone: ConfigType,
@@ -60,7 +70,8 @@ class SCDSiamEncoderDecoder(SiamEncoderDecoder):
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
                  pretrained: Optional[str] = None,
-                 init_cfg: OptMultiConfig = None) -> None:
+                 init_cfg: OptMultiConfig = None,
+                 per_date_backbone: bool = False) -> None:
         if neck is not None or auxiliary_head is not None:
             raise ValueError('SCDSiamEncoderDecoder: the head joins the dates '
                              'itself; neck and auxiliary_head must be None')
@@ -72,6 +83,7 @@ class SCDSiamEncoderDecoder(SiamEncoderDecoder):
             data_preprocessor=data_preprocessor,
             pretrained=pretrained,
             init_cfg=init_cfg)
+        self.per_date_backbone = per_date_backbone
         for attr in ('split_logits', 'num_semantic', 'change_threshold'):
             if not hasattr(self.decode_head, attr):
                 raise TypeError(
@@ -90,10 +102,16 @@ class SCDSiamEncoderDecoder(SiamEncoderDecoder):
             list[Tensor]: (2B, C_i, H_i, W_i) per level, date A first.
         """
         img_a, img_b = self.split_dates(inputs)
-        feats = self.backbone(torch.cat([img_a, img_b], dim=0))
-        if isinstance(feats, Tensor):
-            feats = [feats]
-        return list(feats)
+        if not self.per_date_backbone:
+            return self._levels(self.backbone(torch.cat([img_a, img_b])))
+        feats_a = self._levels(self.backbone(img_a))
+        feats_b = self._levels(self.backbone(img_b))
+        return [torch.cat([a, b]) for a, b in zip(feats_a, feats_b)]
+
+    @staticmethod
+    def _levels(feats) -> List[Tensor]:
+        """A backbone's output as a list of levels."""
+        return [feats] if isinstance(feats, Tensor) else list(feats)
 
     def _restore(self, logits: Tensor, meta: dict) -> Tensor:
         """Crop padding, undo flips, resize to ``ori_shape``.
@@ -155,8 +173,9 @@ class SCDSiamEncoderDecoder(SiamEncoderDecoder):
                 logits = self._restore(logits, data_samples[i].metainfo)
             x_1, x_2, x_c = head.split_logits(logits)
             change = (x_c.sigmoid() > head.change_threshold).long()
-            pred_a = (x_1.argmax(dim=0, keepdim=True) + 1) * change
-            pred_b = (x_2.argmax(dim=0, keepdim=True) + 1) * change
+            offset = getattr(head, 'semantic_label_offset', 1)
+            pred_a = (x_1.argmax(dim=0, keepdim=True) + offset) * change
+            pred_b = (x_2.argmax(dim=0, keepdim=True) + offset) * change
             data_samples[i].set_data({
                 'seg_logits': PixelData(data=logits),
                 'pred_sem_seg': PixelData(data=change),

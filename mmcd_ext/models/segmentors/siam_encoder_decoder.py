@@ -6,6 +6,7 @@ from mmseg.models.segmentors import EncoderDecoder
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig
 from torch import Tensor
 
+from mmcd_ext.models.backbones.pretrained import drop_empty_pretrained
 from mmcd_ext.registry import MODELS
 
 
@@ -50,6 +51,9 @@ class SiamEncoderDecoder(EncoderDecoder):
                  data_preprocessor: OptConfigType = None,
                  pretrained: Optional[str] = None,
                  init_cfg: OptMultiConfig = None) -> None:
+        # Pretrained without a checkpoint = from scratch, for any backbone
+        # (mmseg's ResNet would try to load None)
+        backbone = drop_empty_pretrained(backbone)
         super().__init__(
             backbone=backbone,
             decode_head=decode_head,

@@ -1,0 +1,250 @@
+"""tools/dist_infer.sh: 2 CPU processes (torchrun, gloo) on a folder of pairs.
+
+Checks files and completion records only, never the interleaved output of
+the ranks. The single-process reference runs in-process.
+"""
+import importlib.util
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+
+import mmcv
+import numpy as np
+import pytest
+from cd_stub_models import save_checkpoint, stub_config
+
+from mmcd_ext.apis import distributed_infer as di
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+STUBS = osp.join(ROOT, 'tests', 'apis')
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location(
+        'infer_tool_dist', osp.join(ROOT, 'tools', 'infer.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_geotiff(path, data, x0):
+    import rasterio
+    from rasterio.transform import from_origin
+    with rasterio.open(
+            path,
+            'w',
+            driver='GTiff',
+            width=data.shape[2],
+            height=data.shape[1],
+            count=data.shape[0],
+            dtype=data.dtype,
+            crs='EPSG:32633',
+            transform=from_origin(x0, 5800000.0, 2.0, 2.0)) as dst:
+        dst.write(data)
+
+
+@pytest.fixture(scope='module')
+def inputs(tmp_path_factory):
+    """Model files, 5 PNG pairs (one in a sub-folder), 2 GeoTIFF pairs and
+    the outputs of single-process inference on them."""
+    root = tmp_path_factory.mktemp('dist_infer')
+    cfg = stub_config('diff')
+    cfg_path = str(root / 'cfg.py')
+    cfg.dump(cfg_path)
+    ckpt = str(root / 'model.pth')
+    save_checkpoint(cfg, ckpt)
+    for i, name in enumerate(['p0', 'p1', 'p2', 'p3', 'sub/p4']):
+        rng = np.random.default_rng(i)
+        a = rng.integers(0, 190, (36, 44, 3), dtype=np.uint8)
+        b = a.copy()
+        b[3 + i:14 + i, 8:20 + i] += 60
+        mmcv.imwrite(a, str(root / 'A' / f'{name}.png'))
+        mmcv.imwrite(b, str(root / 'B' / f'{name}.png'))
+    for i in range(2):
+        rng = np.random.default_rng(10 + i)
+        a = rng.integers(1, 190, (3, 40, 56), dtype=np.uint8)
+        b = a.copy()
+        b[:, 5:20 + i, 10:30] += 60
+        b[:, 30:35, 40:50 + i] += 60
+        write_geotiff(root / 'A' / f'scene{i}.tif', a, 500000.0 + 200 * i)
+        write_geotiff(root / 'B' / f'scene{i}.tif', b, 500000.0 + 200 * i)
+    files = dict(
+        cfg=cfg_path,
+        ckpt=ckpt,
+        a_dir=str(root / 'A'),
+        b_dir=str(root / 'B'),
+        root=root)
+    ref = str(root / 'single')
+    args = command(files, ref)
+    code = load_tool().main(args[2:4] + args[5:] + ['--no-progress'])
+    assert code == 0
+    files['ref'] = ref
+    return files
+
+
+def command(files, out, *extra):
+    return [
+        'bash',
+        osp.join(ROOT, 'tools', 'dist_infer.sh'), files['cfg'], files['ckpt'],
+        '2', '--a-dir', files['a_dir'], '--b-dir', files['b_dir'], '--out',
+        out, '--probs', '--vector', '--tile', '32', '--overlap', '8', *extra
+    ]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return str(s.getsockname()[1])
+
+
+def run_dist(files, out, *extra, env=None):
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([ROOT, STUBS]),
+        PYTHON=sys.executable,
+        PORT=free_port(),
+        OMP_NUM_THREADS='1',
+        **(env or {}))
+    return subprocess.run(
+        command(files, out, *extra, '--no-progress'),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=300)
+
+
+def tree(folder):
+    """Relative path -> bytes of every file, records left out."""
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if d != di.RECORD_DIR]
+        for name in filenames:
+            path = osp.join(dirpath, name)
+            with open(path, 'rb') as f:
+                found[osp.relpath(path, folder)] = f.read()
+    return found
+
+
+SCENES = [
+    'p0.png', 'p1.png', 'p2.png', 'p3.png', 'sub/p4.png', 'scene0.tif',
+    'scene1.tif'
+]
+
+
+@pytest.mark.slow
+def test_two_processes_write_the_same_files_as_one(inputs, tmp_path):
+    ref = tree(inputs['ref'])
+    # 5 x (change, prob) + 2 x (GeoTIFF, GeoJSON) + merged polygons
+    assert len(ref) == 15 and di.MERGED_VECTOR in ref
+    assert b'"scene": "scene1.tif"' in ref[di.MERGED_VECTOR]
+    out = str(tmp_path / 'dist')
+    proc = run_dist(inputs, out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = tree(out)
+    assert sorted(got) == sorted(ref)
+    for name in ref:
+        assert got[name] == ref[name], name
+    for name in SCENES:  # every scene recorded complete
+        assert di.read_record(out, name)['name'] == name
+
+
+@pytest.mark.slow
+def test_interrupted_run_resumes_without_redoing_finished_scenes(
+        inputs, tmp_path):
+    out = str(tmp_path / 'dist')
+    # rank 1 dies hard while recording its second scene (its outputs are
+    # written, its record is not); torchrun then stops rank 0
+    proc = run_dist(
+        inputs,
+        out,
+        '--resume',
+        env={
+            di.STOP_AFTER_ENV: '1',
+            di.STOP_RANK_ENV: '1'
+        })
+    assert proc.returncode != 0
+    ref = tree(inputs['ref'])
+    done = {n: di.read_record(out, n) for n in SCENES}
+    done = {n: r for n, r in done.items() if r is not None}
+    assert 1 <= len(done) < len(SCENES)
+    assert not osp.exists(osp.join(out, di.MERGED_VECTOR))
+    stamps = {}
+    for name, record in done.items():  # recorded => complete and right
+        assert record['outputs']
+        for path in record['outputs']:
+            assert tree_file(path) == ref[osp.relpath(path, out)]
+            stamps[path] = os.stat(path).st_mtime_ns
+        stamps[di.record_path(out, name)] = os.stat(di.record_path(
+            out, name)).st_mtime_ns
+
+    proc = run_dist(inputs, out, '--resume')
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = tree(out)
+    assert sorted(got) == sorted(ref)  # no temporary file left
+    for name in ref:
+        assert got[name] == ref[name], name
+    for path, stamp in stamps.items():  # finished scenes were not redone
+        assert os.stat(path).st_mtime_ns == stamp, path
+    for name in SCENES:
+        assert di.read_record(out, name) is not None
+
+
+def tree_file(path):
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+@pytest.mark.slow
+def test_semantic_model_transition_total_merged_by_rank0(tmp_path):
+    """SCD stub: per-scene class maps and transition CSVs, and rank 0's
+    transitions.csv summed from the records, equal one process's files."""
+    cfg = stub_config('scd')
+    files = dict(
+        cfg=str(tmp_path / 'scd.py'),
+        ckpt=str(tmp_path / 'scd.pth'),
+        a_dir=str(tmp_path / 'A'),
+        b_dir=str(tmp_path / 'B'))
+    cfg.dump(files['cfg'])
+    save_checkpoint(cfg, files['ckpt'])
+    for i in range(3):
+        rng = np.random.default_rng(20 + i)
+        a = rng.integers(0, 250, (32, 40, 3), dtype=np.uint8)
+        b = a.copy()
+        b[2 + i:12 + i, 5:25] = 255 - b[2 + i:12 + i, 5:25]
+        mmcv.imwrite(a, str(tmp_path / 'A' / f'q{i}.png'))
+        mmcv.imwrite(b, str(tmp_path / 'B' / f'q{i}.png'))
+    args = [
+        files['cfg'], files['ckpt'], '--a-dir', files['a_dir'], '--b-dir',
+        files['b_dir'], '--no-progress'
+    ]
+    ref = str(tmp_path / 'single')
+    assert load_tool().main(args + ['--out', ref]) == 0
+    expected = tree(ref)
+    assert 'transitions.csv' in expected and 'q2_semantic_a.png' in expected
+    out = str(tmp_path / 'dist')
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([ROOT, STUBS]),
+        PYTHON=sys.executable,
+        PORT=free_port(),
+        OMP_NUM_THREADS='1')
+    proc = subprocess.run([
+        'bash',
+        osp.join(ROOT, 'tools', 'dist_infer.sh'), files['cfg'], files['ckpt'],
+        '2', *args[2:], '--out', out
+    ],
+                          cwd=ROOT,
+                          env=env,
+                          stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE,
+                          text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = tree(out)
+    assert sorted(got) == sorted(expected)
+    for name in expected:
+        assert got[name] == expected[name], name

@@ -1,0 +1,61 @@
+"""Convert DSIFN-CD as released into 256 x 256 {A,B,label} patches.
+
+DSIFN-CD is released as ``SRC/{train,val,test}/{t1,t2}/*.jpg`` with the
+change masks in ``SRC/<split>/mask/``, PNG in train and val but TIF in test,
+512 x 512 tiles (3600 / 340 / 48 pairs). This cuts every tile into
+non-overlapping ``--patch-size`` patches (default 256: 4 per tile, 14400 /
+1360 / 192) written as::
+
+    DST/{train,val,test}/{A,B,label}/<name>_<row>_<col>.png
+
+masks one channel of 0/255 whatever their suffix. Each tile is cut on its
+own, so tiles of different sizes are fine as long as the patch size divides
+each (checked before anything is written); ``--patch-size 0`` keeps the
+tiles whole.
+
+Each split is built in a hidden ``DST/.<split>.partial`` folder and renamed
+to ``DST/<split>`` once every split of the run is written; an existing
+``DST/<split>`` holding files is refused unless ``--force``. A sample
+without its partners, A/B/label of different sizes or a label that is not
+a change mask stops the conversion with the file named (one line, exit
+code 1; ``--debug`` for the traceback). The work is done by
+:func:`mmcd_ext.datasets.converters.convert_binary_cd` with the layout
+:data:`mmcd_ext.datasets.converters.DSIFN_CD`.
+
+Example::
+
+    python tools/dataset_converters/dsifn_cd.py data/DSIFN data/dsifn-cd-256
+"""
+import sys
+from typing import Optional, Sequence
+
+from mmcd_ext.datasets.converters import DSIFN_CD, convert_binary_cd
+from mmcd_ext.datasets.converters.binary_cd import parse_args
+from mmcd_ext.utils.cli import tool_errors
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the conversion.
+
+    Args:
+        argv (Sequence[str], optional): Command-line arguments; see
+            ``--help``. Defaults to None.
+
+    Returns:
+        int: Exit code 0; an error exits with code 1 and one line on stderr.
+    """
+    args = parse_args(DSIFN_CD, argv)
+    with tool_errors('tools/dataset_converters/dsifn_cd.py', args.debug):
+        convert_binary_cd(
+            args.src,
+            args.dst,
+            DSIFN_CD,
+            patch_size=args.patch_size,
+            splits=args.splits,
+            force=args.force,
+            progress=not args.quiet)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Convert S2Looking as released into the {A,B,label} layout.
+
+S2Looking is released as ``SRC/{train,val,test}/{Image1,Image2,label,
+label1,label2}/*.png`` (1024 x 1024). This writes::
+
+    DST/{train,val,test}/{A,B,label}/<name>.png
+
+from ``Image1``, ``Image2`` and ``label`` (the binary change; ``label1`` /
+``label2``, built and demolished, are not used). Images are copied as they
+are; the label is written as one channel of 0/255 (a colour label counts a
+pixel as changed where any channel is set; 0/1 labels are mapped to 0/255;
+any other value is an error). ``--patch-size`` cuts the tiles instead.
+
+Each split is built in a hidden ``DST/.<split>.partial`` folder and renamed
+to ``DST/<split>`` once every split of the run is written; an existing
+``DST/<split>`` holding files is refused unless ``--force``. A sample
+without its partners, A/B/label of different sizes or a label that is not
+a change mask stops the conversion with the file named (one line, exit
+code 1; ``--debug`` for the traceback). The work is done by
+:func:`mmcd_ext.datasets.converters.convert_binary_cd` with the layout
+:data:`mmcd_ext.datasets.converters.S2LOOKING`.
+
+Example::
+
+    python tools/dataset_converters/s2looking.py data/S2Looking data/s2looking
+"""
+import sys
+from typing import Optional, Sequence
+
+from mmcd_ext.datasets.converters import S2LOOKING, convert_binary_cd
+from mmcd_ext.datasets.converters.binary_cd import parse_args
+from mmcd_ext.utils.cli import tool_errors
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the conversion.
+
+    Args:
+        argv (Sequence[str], optional): Command-line arguments; see
+            ``--help``. Defaults to None.
+
+    Returns:
+        int: Exit code 0; an error exits with code 1 and one line on stderr.
+    """
+    args = parse_args(S2LOOKING, argv)
+    with tool_errors('tools/dataset_converters/s2looking.py', args.debug):
+        convert_binary_cd(
+            args.src,
+            args.dst,
+            S2LOOKING,
+            patch_size=args.patch_size,
+            splits=args.splits,
+            force=args.force,
+            progress=not args.quiet)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
