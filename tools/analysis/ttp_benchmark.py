@@ -405,11 +405,17 @@ def format_table(table: Dict[str, Dict[str, Dict[str, object]]],
             row = (f'| {v} | {mode} | {s["time_median"]:.2f} '
                    f'({s["time_min"]:.2f}-{s["time_max"]:.2f}) |')
             for r in refs:
+                if mode not in table[r]:
+                    row += ' - |'
+                    continue
                 ratio = s['time_median'] / table[r][mode]['time_median']
                 row += f' {ratio:.2f} |'
             row += (f' {s["time_median"] / floor_s[mode]:.2f} |'
                     f' {s["peak_mib"]:.0f} |')
             for r in refs:
+                if mode not in table[r]:
+                    row += ' - |'
+                    continue
                 row += f' {s["peak_mib"] / table[r][mode]["peak_mib"]:.2f} |'
             lines.append(row)
     return '\n'.join(lines)
@@ -443,7 +449,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                         run_one(args, variant, mode, workdir, index))
                     loads.append(os.getloadavg()[0])
                     index += 1
-            # after every round, so a cut-short run still leaves a table
+                    # after every run, so a cut-short run leaves a table
+                    report(args, runs, done - 1, load_before, loads)
             report(args, runs, done, load_before, loads)
     return 0
 
