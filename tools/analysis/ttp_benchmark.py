@@ -148,6 +148,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='fp32 matrix-product rate of the machine for the FLOP floor. '
         'Default: 180')
     parser.add_argument('--out-json', default=None)
+    parser.add_argument(
+        '--activations',
+        action='store_true',
+        help='instead of the timing runs: bytes saved for backward per '
+        'attn_impl / with_cp and an operator profile, of the encoder alone '
+        'with --layers blocks')
+    parser.add_argument('--layers', type=int, default=3)
     parser.add_argument('--worker', default=None, help=argparse.SUPPRESS)
     parser.add_argument('--mode', default='train', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -339,6 +346,71 @@ def worker(args: argparse.Namespace) -> Dict[str, object]:
     return result
 
 
+def activation_report(args: argparse.Namespace) -> str:
+    """Bytes kept for the backward pass and an operator profile, in-process.
+
+    Builds the encoder alone (``SAMLoRAViT`` with the config's LoRA and
+    gates, random weights, ``--arch``, ``--layers`` blocks with the last of
+    every 3 global as in SAM-B), runs one training forward/backward on
+    ``2 * --batch-size`` random images per (``attn_impl``, ``with_cp``)
+    pair and sums the sizes of the tensors autograd saves
+    (``saved_tensors_hooks``). Then profiles one default step
+    (``torch.profiler``, table by operator, sorted by self CPU time).
+
+    Returns:
+        str: The report (Markdown).
+    """
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from mmcd_ext.models.backbones.sam_lora_vit import CP_LEVELS, SAMLoRAViT
+    torch.set_num_threads(args.threads)
+    arch = dict(SAM_ARCHS[args.arch])
+    arch['num_layers'] = args.layers
+    arch['global_attn_indexes'] = list(range(2, args.layers, 3))
+    model = SAMLoRAViT(
+        arch=arch,
+        img_size=args.shape,
+        window_size=args.window,
+        lora_cfg=dict(rank=16, alpha=16, mode='separate')).train()
+    x = torch.randn(2 * args.batch_size, 3, args.shape, args.shape)
+
+    def saved_mib(impl: str, level: str) -> float:
+        model.set_attn_impl(impl)
+        model.with_cp = level
+        total = [0]
+
+        def pack(tensor):
+            total[0] += tensor.numel() * tensor.element_size()
+            return tensor
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            out = model(x)[0]
+        out.sum().backward()
+        return total[0] / 2**20
+
+    lines = [
+        f'{args.arch} encoder, {args.layers} blocks (global: '
+        f'{arch["global_attn_indexes"]}), {2 * args.batch_size} images of '
+        f'{args.shape}x{args.shape}, window {args.window}: MiB saved for '
+        'backward', '', '| attn_impl | with_cp | saved MiB |', '|---|---|---|'
+    ]
+    for impl in ('eager', 'fused_mask', 'fused'):
+        lines.append(f'| {impl} | none | {saved_mib(impl, "none"):.1f} |')
+    for level in CP_LEVELS[1:]:
+        lines.append(f'| fused | {level} | {saved_mib("fused", level):.1f} |')
+    model.set_attn_impl('fused')
+    model.with_cp = 'none'
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        model(x)[0].sum().backward()
+    lines += [
+        '', 'torch.profiler, one default forward + backward:', '', '```',
+        prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=15),
+        '```'
+    ]
+    return '\n'.join(lines)
+
+
 # -------------------------------------------------------------- orchestra
 def run_one(args: argparse.Namespace, variant: str, mode: str, workdir: str,
             index: int) -> Dict[str, object]:
@@ -424,6 +496,9 @@ def format_table(table: Dict[str, Dict[str, Dict[str, object]]],
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the benchmark (or one worker); returns the exit code."""
     args = parse_args(argv)
+    if args.activations:
+        print(activation_report(args))
+        return 0
     if args.worker is not None:
         result = worker(args)
         with open(args.out_json, 'w') as f:
