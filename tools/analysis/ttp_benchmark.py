@@ -154,6 +154,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='instead of the timing runs: bytes saved for backward per '
         'attn_impl / with_cp and an operator profile, of the encoder alone '
         'with --layers blocks')
+    parser.add_argument(
+        '--cpu-time',
+        action='store_true',
+        help='instead of the timing runs: CPU seconds of the encoder alone '
+        '(--layers blocks) per attention path, in-process')
     parser.add_argument('--layers', type=int, default=3)
     parser.add_argument('--worker', default=None, help=argparse.SUPPRESS)
     parser.add_argument('--mode', default='train', help=argparse.SUPPRESS)
@@ -411,6 +416,80 @@ def activation_report(args: argparse.Namespace) -> str:
     return '\n'.join(lines)
 
 
+def cpu_time_report(args: argparse.Namespace) -> str:
+    """CPU seconds of the encoder alone per attention path, in-process.
+
+    ``SAMLoRAViT`` (``--arch``, ``--layers`` blocks as in
+    :func:`activation_report`, no neck, no gates) on ``2 * --batch-size``
+    random images; per round and path one training forward + backward and
+    one ``no_grad`` forward, timed with ``time.process_time`` (the CPU time
+    of this process: on a machine shared with other jobs it moves far less
+    than wall time; use ``--threads 1``). Paths: ``legacy`` (mmpretrain's
+    block code with the eager attention: the code before the padding-aware
+    windows), ``eager``, ``fused_mask``, ``fused``.
+
+    Returns:
+        str: The report (Markdown): minimum and all rounds per path.
+    """
+    import torch
+    from mmpretrain.models.backbones.vit_sam import TransformerEncoderLayer
+
+    from mmcd_ext.models.backbones.sam_lora_vit import SAMBlock, SAMLoRAViT
+    torch.set_num_threads(args.threads)
+    arch = dict(SAM_ARCHS[args.arch])
+    arch['num_layers'] = args.layers
+    arch['global_attn_indexes'] = list(range(2, args.layers, 3))
+    model = SAMLoRAViT(
+        arch=arch,
+        img_size=args.shape,
+        window_size=args.window,
+        out_channels=0,
+        gate_cfg=None).train()
+    x = torch.randn(2 * args.batch_size, 3, args.shape, args.shape)
+    paths = ('legacy', 'eager', 'fused_mask', 'fused')
+
+    def use(path: str) -> None:
+        for layer in model.layers:
+            layer.__class__ = TransformerEncoderLayer if path == 'legacy' \
+                else SAMBlock
+        model.set_attn_impl('eager' if path == 'legacy' else path)
+
+    def step(train: bool) -> float:
+        start = time.process_time()
+        if train:
+            model.zero_grad()
+            model(x)[0].sum().backward()
+        else:
+            with torch.no_grad():
+                model(x)
+        return time.process_time() - start
+
+    times: Dict[Tuple[str, str], List[float]] = {}
+    for mode in args.modes:
+        use('fused')
+        step(mode == 'train')  # warm-up
+        for _ in range(args.rounds):
+            for path in paths:
+                use(path)
+                times.setdefault((path, mode),
+                                 []).append(step(mode == 'train'))
+    use('fused')
+    lines = [
+        f'{args.arch} encoder, {args.layers} blocks (global: '
+        f'{arch["global_attn_indexes"]}), {2 * args.batch_size} images of '
+        f'{args.shape}x{args.shape}, {args.threads} thread(s): CPU seconds',
+        '', '| path | mode | min | x legacy | rounds |',
+        '|---|---|---|---|---|'
+    ]
+    for mode in args.modes:
+        for path in paths:
+            t = times[(path, mode)]
+            ratio = min(t) / min(times[('legacy', mode)])
+            lines.append(f'| {path} | {mode} | {min(t):.2f} | {ratio:.2f} | '
+                         f'{", ".join(f"{v:.2f}" for v in t)} |')
+    return '\n'.join(lines)
+
+
 # -------------------------------------------------------------- orchestra
 def run_one(args: argparse.Namespace, variant: str, mode: str, workdir: str,
             index: int) -> Dict[str, object]:
@@ -498,6 +577,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     if args.activations:
         print(activation_report(args))
+        return 0
+    if args.cpu_time:
+        print(cpu_time_report(args))
         return 0
     if args.worker is not None:
         result = worker(args)
