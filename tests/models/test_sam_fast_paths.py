@@ -135,6 +135,11 @@ def test_augmented_attention_equals_bias_softmax():
     leaves = (q, k, v, rel_h, rel_w)
     out = augmented_rel_pos_attention(q, k, v, rel_h, rel_w, (h, w), scale)
     grads = torch.autograd.grad(out.square().sum(), leaves)
+    # widths padded to a multiple of 8 (the CUDA setting): same result
+    aligned = augmented_rel_pos_attention(
+        q, k, v, rel_h, rel_w, (h, w), scale, align=8)
+    assert aligned.shape == out.shape
+    assert_close_rel(aligned, out)
     bias = decomposed_rel_pos_bias(q, rel_h, rel_w, (h, w), (h, w))
     logits = (q * scale) @ k.transpose(-2, -1) + bias
     expected = F.softmax(logits, dim=-1) @ v

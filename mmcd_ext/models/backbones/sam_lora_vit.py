@@ -143,9 +143,14 @@ def rel_pos_key_onehots(k_size: Tuple[int, int], dtype: torch.dtype,
     return rows.repeat_interleave(k_w, dim=0), cols.repeat(k_h, 1)
 
 
-def augmented_rel_pos_attention(q: Tensor, k: Tensor, v: Tensor,
-                                rel_pos_h: Tensor, rel_pos_w: Tensor,
-                                size: Tuple[int, int], scale: float) -> Tensor:
+def augmented_rel_pos_attention(q: Tensor,
+                                k: Tensor,
+                                v: Tensor,
+                                rel_pos_h: Tensor,
+                                rel_pos_w: Tensor,
+                                size: Tuple[int, int],
+                                scale: float,
+                                align: Optional[int] = None) -> Tensor:
     """``softmax(q k^T * scale + bias) v`` with SAM's decomposed bias,
     as one plain ``scaled_dot_product_attention`` call.
 
@@ -165,10 +170,15 @@ def augmented_rel_pos_attention(q: Tensor, k: Tensor, v: Tensor,
         rel_pos_w (Tensor): Width table, (L_w, C).
         size (tuple[int, int]): The grid (h, w) of queries and keys.
         scale (float): Logit scale.
+        align (int, optional): Zero-pad the augmented width to a multiple
+            of this (CUDA's fused kernels want multiples of 8; zeros add
+            nothing to the products). Defaults to None: 8 on CUDA, else 1.
 
     Returns:
         Tensor: (..., L, C).
     """
+    if align is None:
+        align = 8 if q.is_cuda else 1
     h, w = size
     table_h = get_rel_pos(h, h, rel_pos_h).to(q.dtype)  # (h, k_h, C)
     table_w = get_rel_pos(w, w, rel_pos_w).to(q.dtype)  # (w, k_w, C)
@@ -181,7 +191,11 @@ def augmented_rel_pos_attention(q: Tensor, k: Tensor, v: Tensor,
     k_aug = torch.cat([k, rows.expand(*lead, h),
                        cols.expand(*lead, w)],
                       dim=-1)
-    v_aug = F.pad(v, (0, h + w))
+    extra = -q_aug.shape[-1] % align
+    if extra:
+        q_aug = F.pad(q_aug, (0, extra))
+        k_aug = F.pad(k_aug, (0, extra))
+    v_aug = F.pad(v, (0, q_aug.shape[-1] - v.shape[-1]))
     out = F.scaled_dot_product_attention(q_aug, k_aug, v_aug, scale=1.0)
     return out[..., :v.shape[-1]]
 
