@@ -344,8 +344,15 @@ def worker(args: argparse.Namespace) -> Dict[str, object]:
         warmup=args.warmup,
         config=args.config)
     generator = torch.Generator().manual_seed(0)
+    import resource
+    before = resource.getrusage(resource.RUSAGE_SELF)
     result = helpers.benchmark_mode(args.mode, model, model.cfg, hparams,
                                     generator)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    # CPU seconds of this process per step (all threads; warm-up included)
+    cpu = (after.ru_utime - before.ru_utime) + (
+        after.ru_stime - before.ru_stime)
+    result['cpu_s_per_step'] = cpu / (args.iters + args.warmup)
     result['backbone_trainable_params'] = trainable
     result['backbone_type'] = type(model.backbone).__name__
     return result
