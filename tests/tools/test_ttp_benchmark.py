@@ -38,10 +38,12 @@ def test_encoder_gflop_hand_counted():
             2 * unpadded / 1e9, rel=1e-12)
     # the figure for SAM-B at 512: about 225 GFLOP per image
     assert bench.encoder_gflop(bench.SAM_ARCHS['base'], 512,
-                               14) == pytest.approx(225, rel=0.01)
+                               14) == pytest.approx(
+                                   225, rel=0.01)
 
 
 def test_format_table_ratios():
+
     def cell(t, m):
         return dict(time_median=t, time_min=t, time_max=t, peak_mib=m)
 
@@ -74,10 +76,12 @@ def test_format_table_ratios():
 
 
 def test_bad_arguments(tmp_path):
-    for argv, match in ((['--shape', '50'], 'multiple of 16'),
-                        (['--rounds', '0'], 'rounds'),
-                        (['--variants', 'baseline'], 'baseline-repo'),
-                        (['--baseline-repo', str(tmp_path)], 'no configs')):
+    for argv, match in ((['--shape',
+                          '50'], 'multiple of 16'), (['--rounds',
+                                                      '0'], 'rounds'),
+                        (['--variants', 'baseline'],
+                         'baseline-repo'), (['--baseline-repo',
+                                             str(tmp_path)], 'no configs')):
         with pytest.raises(SystemExit):
             bench.parse_args(argv)
 
@@ -85,12 +89,13 @@ def test_bad_arguments(tmp_path):
 def test_worker_tiny_train_and_reference(tmp_path):
     for variant in ('cp-windowed', 'sam-reference'):
         out = tmp_path / f'{variant}.json'
-        args = bench.parse_args(TINY_ARGS + [
-            '--worker', variant, '--mode', 'train', '--out-json',
-            str(out)
-        ])
+        args = bench.parse_args(
+            TINY_ARGS +
+            ['--worker', variant, '--mode', 'train', '--out-json',
+             str(out)])
         result = bench.worker(args)
         assert result['time_mean'] > 0 and result['peak_memory_bytes'] > 0
+        assert result['cpu_s_per_step'] > 0
         # LoRA of 4 blocks (3 adapters, rank 16) + 2 gates train
         lora = 4 * (3 * 16 * 32 + 3 * 32 * 16)
         assert result['backbone_trainable_params'] > lora
@@ -103,8 +108,8 @@ def test_worker_tiny_train_and_reference(tmp_path):
 def test_interleaved_rounds_end_to_end(tmp_path, capsys):
     out = tmp_path / 'bench.json'
     assert bench.main(TINY_ARGS + [
-        '--rounds', '1', '--variants', 'default', 'sam-reference',
-        '--modes', 'infer', '--out-json',
+        '--rounds', '1', '--variants', 'default', 'sam-reference', '--modes',
+        'infer', '--out-json',
         str(out)
     ]) == 0
     result = json.loads(out.read_text())
@@ -113,3 +118,21 @@ def test_interleaved_rounds_end_to_end(tmp_path, capsys):
     assert result['results']['default']['infer']['peak_mib'] > 0
     text = capsys.readouterr().out
     assert '| sam-reference | infer |' in text and 'FLOP floor' in text
+
+
+def test_in_process_reports_tiny():
+    args = bench.parse_args(TINY_ARGS + ['--rounds', '1', '--layers', '3'])
+    text = bench.cpu_time_report(args)
+    rows = [line for line in text.splitlines() if line.startswith('| ')]
+    paths = {line.split('|')[1].strip() for line in rows[1:]}
+    assert paths == {'legacy', 'eager', 'fused_mask', 'fused'}
+    assert len(rows) == 1 + 4 * 2  # header + 4 paths x (train, infer)
+    text = bench.activation_report(args)
+    saved = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.split('|')[1:-1]]
+        if len(cells) == 3 and cells[0] in ('eager', 'fused_mask', 'fused'):
+            saved[(cells[0], cells[1])] = float(cells[2])
+    assert len(saved) == 3 + 4
+    assert saved[('fused', 'all')] < saved[('fused', 'none')]
+    assert 'Self CPU' in text

@@ -35,6 +35,12 @@ mode only (checkpointing acts in training; their inference is
 of each run's mean time, its ratio to the first variant (and to
 ``sam-reference`` if measured), to the FLOP floor, and the largest peak RSS.
 
+Two in-process reports of the encoder alone (``--layers`` blocks, no
+timing processes): ``--cpu-time`` (CPU seconds per attention path:
+legacy / eager / fused_mask / fused, training and inference) and
+``--activations`` (bytes autograd keeps for backward per ``attn_impl`` and
+``with_cp`` level, and a ``torch.profiler`` table by operator).
+
 FLOP floor: the encoder's forward multiply-adds counted analytically
 (:func:`encoder_gflop`, 2 FLOPs each, SAM's padded windows included as SAM
 computes them: 225 GFLOP per 512x512 image for SAM-B), divided by
