@@ -39,8 +39,13 @@ model = dict(
             init_mode='identity',
             trainable=True),
         gate_placement='global',  # after the 4 global-attention blocks
-        attn_impl='fused',  # scaled_dot_product_attention
-        with_cp=False,  # True: activation checkpointing of the blocks
+        # 'fused': scaled_dot_product_attention with the relative-position
+        # term in augmented q/k; 'fused_mask' (term as attn_mask), 'eager'
+        attn_impl='fused',
+        # activation checkpointing in training: False/'none', 'mlp' (ln2 +
+        # MLP), 'attn' (ln1 + attention), 'windowed' (windowed blocks),
+        # 'all'/True (every block); configs/ttp/README.md
+        with_cp=False,
         init_cfg=dict(
             type='Pretrained', checkpoint='checkpoints/sam_vit_b_01ec64.pth')),
     decode_head=dict(

@@ -7,7 +7,9 @@ from typing import List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn.functional as F
 from mmengine.logging import MMLogger
-from mmpretrain.models.backbones.vit_sam import Attention, ViTSAM, get_rel_pos
+from mmpretrain.models.backbones.vit_sam import (Attention,
+                                                 TransformerEncoderLayer,
+                                                 ViTSAM, get_rel_pos)
 from mmpretrain.models.utils import resize_pos_embed
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
@@ -18,7 +20,9 @@ from mmcd_ext.models.layers.qkv_lora import QKVLoRALinear
 from mmcd_ext.models.layers.time_travelling_gate import TimeTravellingGate
 from mmcd_ext.registry import MODELS
 
-ATTN_IMPLS = ('fused', 'eager')
+ATTN_IMPLS = ('fused', 'fused_mask', 'eager')
+# activation checkpointing levels (``with_cp``); True = 'all'
+CP_LEVELS = ('none', 'mlp', 'attn', 'windowed', 'all')
 GATE_PLACEMENTS = ('global', 'windowed')
 SAM_WEIGHTS_HINT = (
     "Meta's official SAM checkpoints (sam_vit_b_01ec64.pth, "
@@ -122,22 +126,108 @@ def decomposed_rel_pos_bias(q: Tensor, rel_pos_h: Tensor, rel_pos_w: Tensor,
     return bias.flatten(-4, -3).flatten(-2)
 
 
+def rel_pos_key_onehots(k_size: Tuple[int, int], dtype: torch.dtype,
+                        device: torch.device) -> Tuple[Tensor, Tensor]:
+    """One-hot key rows and columns for the augmented-key attention.
+
+    Args:
+        k_size (tuple[int, int]): (k_h, k_w) of the key grid.
+        dtype (torch.dtype): Output dtype.
+        device (torch.device): Output device.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``(k_h * k_w, k_h)`` with a one at the row of
+        each key, and ``(k_h * k_w, k_w)`` with a one at its column.
+    """
+    k_h, k_w = k_size
+    rows = torch.eye(k_h, dtype=dtype, device=device)
+    cols = torch.eye(k_w, dtype=dtype, device=device)
+    return rows.repeat_interleave(k_w, dim=0), cols.repeat(k_h, 1)
+
+
+def augmented_rel_pos_attention(q: Tensor,
+                                k: Tensor,
+                                v: Tensor,
+                                rel_pos_h: Tensor,
+                                rel_pos_w: Tensor,
+                                size: Tuple[int, int],
+                                scale: float,
+                                align: Optional[int] = None) -> Tensor:
+    """``softmax(q k^T * scale + bias) v`` with SAM's decomposed bias,
+    as one plain ``scaled_dot_product_attention`` call.
+
+    The bias is ``q_i . R_h[h(i) - h(j)] + q_i . R_w[w(i) - w(j)]``
+    (:func:`decomposed_rel_pos_bias`) = ``rel_h[i, h(j)] + rel_w[i, w(j)]``
+    with the small per-query tables ``rel_h`` (L, k_h) and ``rel_w``
+    (L, k_w). Appending them to the scaled queries and the one-hot key row
+    and column to the keys gives ``q'_i . k'_j = scale q_i . k_j +
+    bias[i, j]`` exactly, so no (L, L) mask is built and the fused kernel
+    (with its gradient) runs; ``v`` is zero-padded to the same width
+    (PyTorch's CPU flash kernel needs equal widths) and the padding is
+    dropped from the output.
+
+    Args:
+        q, k, v (Tensor): (..., L, C) with ``L = h * w``.
+        rel_pos_h (Tensor): Height table, (L_h, C).
+        rel_pos_w (Tensor): Width table, (L_w, C).
+        size (tuple[int, int]): The grid (h, w) of queries and keys.
+        scale (float): Logit scale.
+        align (int, optional): Zero-pad the augmented width to a multiple
+            of this (CUDA's fused kernels want multiples of 8; zeros add
+            nothing to the products). Defaults to None: 8 on CUDA, else 1.
+
+    Returns:
+        Tensor: (..., L, C).
+    """
+    if align is None:
+        align = 8 if q.is_cuda else 1
+    h, w = size
+    table_h = get_rel_pos(h, h, rel_pos_h).to(q.dtype)  # (h, k_h, C)
+    table_w = get_rel_pos(w, w, rel_pos_w).to(q.dtype)  # (w, k_w, C)
+    r_q = q.unflatten(-2, (h, w))
+    rel_h = torch.einsum('...hwc,hkc->...hwk', r_q, table_h).flatten(-3, -2)
+    rel_w = torch.einsum('...hwc,wkc->...hwk', r_q, table_w).flatten(-3, -2)
+    rows, cols = rel_pos_key_onehots((h, w), q.dtype, q.device)
+    lead = k.shape[:-1]
+    q_aug = torch.cat([q * scale, rel_h, rel_w], dim=-1)
+    k_aug = torch.cat([k, rows.expand(*lead, h),
+                       cols.expand(*lead, w)],
+                      dim=-1)
+    extra = -q_aug.shape[-1] % align
+    if extra:
+        q_aug = F.pad(q_aug, (0, extra))
+        k_aug = F.pad(k_aug, (0, extra))
+    v_aug = F.pad(v, (0, q_aug.shape[-1] - v.shape[-1]))
+    out = F.scaled_dot_product_attention(q_aug, k_aug, v_aug, scale=1.0)
+    return out[..., :v.shape[-1]]
+
+
 class SAMAttention(Attention):
-    """SAM attention with a fused (default) or eager implementation.
+    """SAM attention with fused (default), masked-fused or eager kernels,
+    and padding-aware windows.
 
     Same parameters and outputs as mmpretrain's ``Attention`` (SAM's
-    attention). ``'fused'`` hands the relative-position term to
-    ``torch.nn.functional.scaled_dot_product_attention`` as a float
-    ``attn_mask``; ``'eager'`` writes out ``softmax(q k^T * scale + bias) v``.
+    attention). Implementations (``attn_impl``), all giving the same
+    outputs and gradients:
 
-    When the relative-position term needs a gradient (training with LoRA:
-    it is computed from the queries), PyTorch (2.14, CPU) has no fused
-    kernel for a differentiable mask and dispatches to its unfused
-    ``_scaled_dot_product_attention_math`` -- the eager computation plus a
-    "safe" softmax that also checks for fully masked rows; ``'fused'`` then
-    runs the eager code directly. Inference, and attention without a
-    differentiable bias, use ``scaled_dot_product_attention`` (the CPU
-    flash-attention kernel).
+    * ``'fused'`` (default): the relative-position term folded into
+      augmented queries and keys (:func:`augmented_rel_pos_attention`), one
+      ``scaled_dot_product_attention`` call without a mask, so PyTorch's
+      fused kernel runs in training too and no (L, L) attention matrix is
+      stored for the backward pass;
+    * ``'fused_mask'``: the term as a float ``attn_mask`` of
+      ``scaled_dot_product_attention``. When the mask needs a gradient
+      (training with LoRA: it is computed from the queries), PyTorch (2.14,
+      CPU) has no fused kernel and dispatches to its unfused math path, so
+      this then runs the eager code directly;
+    * ``'eager'``: ``softmax(q k^T * scale + bias) v`` written out.
+
+    :meth:`forward_windowed` is SAM's windowed attention (zero padding of
+    the normalised tokens to whole windows, attention per window, crop)
+    computed without projecting the padding: a padded token is zero, so its
+    q/k/v is exactly the projection's bias (LoRA adds ``up(down(0)) = 0``);
+    the q/k/v projection runs on the real tokens, the padding is filled
+    with the bias, and only the real tokens' outputs are projected.
 
     Args:
         embed_dims (int): Token width.
@@ -146,7 +236,8 @@ class SAMAttention(Attention):
         use_rel_pos (bool): Decomposed relative positions. Defaults to False.
         input_size (tuple[int, int], optional): Token grid the relative
             tables are made for. Defaults to None.
-        attn_impl (str): ``'fused'`` or ``'eager'``. Defaults to 'fused'.
+        attn_impl (str): ``'fused'``, ``'fused_mask'`` or ``'eager'``.
+            Defaults to 'fused'.
     """
 
     def __init__(self,
@@ -163,25 +254,30 @@ class SAMAttention(Attention):
                              f'{attn_impl!r}')
         self.attn_impl = attn_impl
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Self-attention over a token grid.
+    def attend(self, qkv: Tensor) -> Tensor:
+        """Attention from projected q/k/v, before the output projection.
 
         Args:
-            x (Tensor): (N, H, W, C) (N = batch or batch * windows).
+            qkv (Tensor): (N, H, W, 3C), q, k and v concatenated.
 
         Returns:
             Tensor: (N, H, W, C).
         """
-        n, h, w, _ = x.shape
+        n, h, w, _ = qkv.shape
         # (3, N, heads, H * W, C / heads)
-        qkv = self.qkv(x).reshape(n, h * w, 3, self.num_heads,
-                                  -1).permute(2, 0, 3, 1, 4)
+        qkv = qkv.reshape(n, h * w, 3, self.num_heads,
+                          -1).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
+        if self.attn_impl == 'fused' and self.use_rel_pos:
+            out = augmented_rel_pos_attention(q, k, v, self.rel_pos_h,
+                                              self.rel_pos_w, (h, w),
+                                              self.scale)
+            return out.transpose(1, 2).reshape(n, h, w, -1)
         bias = None
         if self.use_rel_pos:
             bias = decomposed_rel_pos_bias(q, self.rel_pos_h, self.rel_pos_w,
                                            (h, w), (h, w))
-        if self.attn_impl == 'fused' and not (bias is not None
+        if self.attn_impl != 'eager' and not (bias is not None
                                               and bias.requires_grad
                                               and torch.is_grad_enabled()):
             out = F.scaled_dot_product_attention(
@@ -191,8 +287,103 @@ class SAMAttention(Attention):
             if bias is not None:
                 logits = logits + bias
             out = logits.softmax(dim=-1) @ v
-        out = out.transpose(1, 2).reshape(n, h, w, -1)
+        return out.transpose(1, 2).reshape(n, h, w, -1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Self-attention over a token grid.
+
+        Args:
+            x (Tensor): (N, H, W, C) (N = batch or batch * windows).
+
+        Returns:
+            Tensor: (N, H, W, C).
+        """
+        return self.proj(self.attend(self.qkv(x)))
+
+    def forward_windowed(self, x: Tensor, window_size: int) -> Tensor:
+        """SAM's windowed attention without projecting the padding.
+
+        Equal to ``window_unpartition(attn(window_partition(x)))`` of
+        SAM / mmpretrain (zero padding of ``x`` to whole windows).
+
+        Args:
+            x (Tensor): Normalised tokens, (B, H, W, C).
+            window_size (int): Window side.
+
+        Returns:
+            Tensor: (B, H, W, C).
+        """
+        b, h, w, _ = x.shape
+        pad_h = (window_size - h % window_size) % window_size
+        pad_w = (window_size - w % window_size) % window_size
+        if not isinstance(self.qkv, nn.Linear):
+            # unknown projection: its output on zero padding is not known
+            x = F.pad(x, (0, 0, 0, pad_w, 0, pad_h))
+            qkv = self.qkv(x)
+        else:
+            qkv = self.qkv(x)  # real tokens only
+        if qkv.shape[1:3] != (h + pad_h, w + pad_w):
+            bias = self.qkv.bias
+            fill = qkv.new_zeros(qkv.shape[-1]) if bias is None \
+                else bias.to(qkv.dtype)
+            c3 = qkv.shape[-1]
+            if pad_w:
+                qkv = torch.cat([qkv, fill.expand(b, h, pad_w, c3)], dim=2)
+            if pad_h:
+                qkv = torch.cat(
+                    [qkv, fill.expand(b, pad_h, w + pad_w, c3)], dim=1)
+        hp, wp = h + pad_h, w + pad_w
+        nh, nw = hp // window_size, wp // window_size
+        windows = qkv.view(b, nh, window_size, nw, window_size,
+                           -1).transpose(2,
+                                         3).reshape(b * nh * nw, window_size,
+                                                    window_size, -1)
+        out = self.attend(windows)
+        out = out.view(b, nh, nw, window_size, window_size,
+                       -1).transpose(2, 3).reshape(b, hp, wp, -1)
+        if pad_h or pad_w:
+            out = out[:, :h, :w]
         return self.proj(out)
+
+
+class SAMBlock(TransformerEncoderLayer):
+    """mmpretrain's SAM block (``TransformerEncoderLayer``) with padding-aware
+    windows and selective activation checkpointing.
+
+    Same parameters, state dict and outputs; :class:`SAMLoRAViT` turns its
+    blocks into this class (``attn`` must be a :class:`SAMAttention`).
+    ``cp_level`` (set by the backbone, effective in training with
+    gradients): ``'none'``, ``'mlp'`` (recompute ``ln2`` + MLP), ``'attn'``
+    (recompute ``ln1`` + attention) or ``'block'`` (recompute the block).
+    """
+
+    cp_level = 'none'
+
+    def _attn_branch(self, x: Tensor) -> Tensor:
+        x = self.ln1(x)
+        if self.window_size > 0:
+            return self.attn.forward_windowed(x, self.window_size)
+        return self.attn(x)
+
+    def _mlp_branch(self, x: Tensor) -> Tensor:
+        return self.ffn(self.ln2(x), identity=x)
+
+    def _forward(self, x: Tensor, level: str) -> Tensor:
+        if level == 'attn':
+            x = x + checkpoint(self._attn_branch, x, use_reentrant=False)
+        else:
+            x = x + self._attn_branch(x)
+        if level == 'mlp':
+            return checkpoint(self._mlp_branch, x, use_reentrant=False)
+        return self._mlp_branch(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Block forward, (B, H, W, C) -> (B, H, W, C)."""
+        level = self.cp_level if self.training and \
+            torch.is_grad_enabled() else 'none'
+        if level == 'block':
+            return checkpoint(self._forward, x, 'none', use_reentrant=False)
+        return self._forward(x, level)
 
 
 @MODELS.register_module()
@@ -217,7 +408,9 @@ class SAMLoRAViT(ViTSAM):
       the q/k/v biases with ``train_qkv_bias``, the public code). The set
       is logged as a table at build time and returned by
       :meth:`trainable_parameter_names`;
-    * optional activation checkpointing of the blocks (``with_cp``);
+    * blocks turned into :class:`SAMBlock` (padding-aware windows: the
+      q/k/v and output projections skip the window padding) with optional
+      selective activation checkpointing (``with_cp``);
     * checkpoint loading through ``init_cfg=dict(type='Pretrained',
       checkpoint=PATH)`` of Meta's official SAM files (``image_encoder.*``),
       mmpretrain ViTSAM files (``backbone.*``) or our own layout, at any
@@ -247,9 +440,13 @@ class SAMLoRAViT(ViTSAM):
             gates. Defaults to ``dict()`` (paper gate).
         gate_placement (str): ``'global'`` or ``'windowed'``.
             Defaults to 'global'.
-        attn_impl (str): ``'fused'`` or ``'eager'``. Defaults to 'fused'.
-        with_cp (bool): Checkpoint each block's activations in training.
-            Defaults to False.
+        attn_impl (str): ``'fused'``, ``'fused_mask'`` or ``'eager'``
+            (:class:`SAMAttention`). Defaults to 'fused'.
+        with_cp (bool | str): Activation checkpointing in training (less
+            memory, some recomputation): ``'none'`` (or False), ``'mlp'``
+            (recompute every block's ``ln2`` + MLP), ``'attn'`` (its
+            ``ln1`` + attention), ``'windowed'`` (whole windowed blocks),
+            ``'all'`` (or True: every whole block). Defaults to False.
         train_neck (bool): Also train SAM's conv neck. Defaults to False.
         train_qkv_bias (bool): Also train the q/k/v biases of every block
             (the public code: peft's ``bias='lora_only'`` unfreezes the bias
@@ -271,7 +468,7 @@ class SAMLoRAViT(ViTSAM):
                  gate_cfg: Optional[dict] = dict(),
                  gate_placement: str = 'global',
                  attn_impl: str = 'fused',
-                 with_cp: bool = False,
+                 with_cp: Union[bool, str] = False,
                  train_neck: bool = False,
                  train_qkv_bias: bool = False,
                  init_cfg: Optional[dict] = None,
@@ -317,12 +514,12 @@ class SAMLoRAViT(ViTSAM):
                     f'range for {self.num_layers} blocks')
         self.window_size = window_size
         self.attn_impl = attn_impl
-        self.with_cp = with_cp
         self.train_neck = train_neck
         self.train_qkv_bias = train_qkv_bias
         self.gate_placement = gate_placement
         self.lora_cfg = None if lora_cfg is None else dict(lora_cfg)
         self._replace_attention(attn_impl)
+        self.with_cp = with_cp  # after the blocks became SAMBlocks
         if self.lora_cfg is not None:
             for layer in self.layers:
                 layer.attn.qkv = QKVLoRALinear.from_linear(
@@ -375,9 +572,12 @@ class SAMLoRAViT(ViTSAM):
             new = new.to_empty(device=old.proj.weight.device)
             new.load_state_dict(old.state_dict())
             layer.attn = new
+            # same modules and state dict; padding-aware windows and
+            # selective checkpointing (class only, no new tensors)
+            layer.__class__ = SAMBlock
 
     def set_attn_impl(self, attn_impl: str) -> None:
-        """Switch every block between ``'fused'`` and ``'eager'``."""
+        """Switch every block's attention implementation (``ATTN_IMPLS``)."""
         if attn_impl not in ATTN_IMPLS:
             raise ValueError(f'attn_impl must be one of {ATTN_IMPLS}, got '
                              f'{attn_impl!r}')
@@ -534,10 +734,32 @@ class SAMLoRAViT(ViTSAM):
         nn.Module.train(self, mode)
         return self
 
-    def _run_layer(self, layer: nn.Module, x: Tensor) -> Tensor:
-        if self.with_cp and self.training and torch.is_grad_enabled():
-            return checkpoint(layer, x, use_reentrant=False)
-        return layer(x)
+    @property
+    def with_cp(self) -> str:
+        """The activation checkpointing level (one of ``CP_LEVELS``)."""
+        return self._with_cp
+
+    @with_cp.setter
+    def with_cp(self, value: Union[bool, str, None]) -> None:
+        """Set the level: ``CP_LEVELS``, True (``'all'``), False/None."""
+        if value is True:
+            value = 'all'
+        elif value is False or value is None:
+            value = 'none'
+        if value not in CP_LEVELS:
+            raise ValueError(f'with_cp must be a bool or one of {CP_LEVELS}, '
+                             f'got {value!r}')
+        self._with_cp = value
+        for layer in getattr(self, 'layers', ()):
+            if not isinstance(layer, SAMBlock):
+                continue
+            windowed = layer.window_size > 0
+            if value == 'all' or (value == 'windowed' and windowed):
+                layer.cp_level = 'block'
+            elif value in ('mlp', 'attn'):
+                layer.cp_level = value
+            else:
+                layer.cp_level = 'none'
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Encode a batch; with gates, date A and date B are stacked.
@@ -572,7 +794,7 @@ class SAMLoRAViT(ViTSAM):
             x = self.drop_after_pos(x + pos)
         outs = []
         for i, layer in enumerate(self.layers):
-            x = self._run_layer(layer, x)
+            x = layer(x)
             gate = self.gates[str(i)] if str(i) in self.gates else None
             if gate is not None:
                 x = gate(x)
