@@ -248,3 +248,70 @@ def test_semantic_model_transition_total_merged_by_rank0(tmp_path):
     assert sorted(got) == sorted(expected)
     for name in expected:
         assert got[name] == expected[name], name
+
+
+@pytest.mark.parametrize('height,tile,overlap', [(300, 64, 16), (170, 64, 8),
+                                                 (64, 64, 8), (40, 64, 8),
+                                                 (257, 32, 16)])
+@pytest.mark.parametrize('parts', [1, 2, 3, 7])
+def test_strip_partition_owns_every_row_once_on_tile_rows(
+        height, tile, overlap, parts):
+    from mmcd_ext.apis.geo_strips import strip_partition
+    from mmcd_ext.apis.tiling import TileGrid
+    grid = TileGrid(height, 50, tile, overlap)
+    starts = grid.row_starts
+    strips = strip_partition(grid, parts)
+    assert len(strips) == parts
+    owner = np.zeros(height, int)
+    for s in strips:
+        owner[s.y0:s.y1] += 1
+        if s.empty:
+            continue
+        # aligned: owned rows start on a row of tiles and end on the next
+        # row of tiles (or the scene bottom)
+        assert s.y0 == starts[s.row0]
+        assert s.y1 == (starts[s.row1] if s.row1 < len(starts) else height)
+        # the first predicted row of tiles is the first reaching y0
+        assert starts[s.first_row] <= s.y0 < starts[s.first_row] + grid.tile_h
+        assert s.first_row == 0 or \
+            starts[s.first_row - 1] + grid.tile_h <= s.y0
+    assert (owner == 1).all()
+    # contiguous, top to bottom, sizes differ by at most one row of tiles
+    counts = [s.row1 - s.row0 for s in strips]
+    assert sum(counts) == len(starts) and max(counts) - min(counts) <= 1
+    assert [s.y0 for s in strips] == sorted(s.y0 for s in strips)
+
+
+def test_blender_started_at_a_strip_equals_the_whole_scene():
+    """The rows a strip owns blend to the same bits as in one pass."""
+    from mmcd_ext.apis.geo_strips import strip_partition
+    from mmcd_ext.apis.tiling import StripBlender, TileGrid
+    grid = TileGrid(170, 300, 64, 20)
+    rng = np.random.default_rng(3)
+    tiles = {
+        (i, j): (rng.random((1, 64, 64), np.float32),
+                 rng.integers(0, 7, (2, 64, 64)).astype(np.uint8))
+        for i in range(len(grid.row_starts))
+        for j in range(len(grid.col_starts))
+    }
+
+    def blend(first, last):
+        blender = StripBlender(grid, 1, 2, start_row=first)
+        rows = {}
+        for i in range(first, last):
+            for j in range(len(grid.col_starts)):
+                blender.add(j, *tiles[i, j])
+            y0, maps, labels, weight = blender.finish_row()
+            rows[i] = (maps, labels, weight)
+        return rows
+
+    whole = blend(0, len(grid.row_starts))
+    for strip in strip_partition(grid, 3):
+        part = blend(strip.first_row, strip.row1)
+        for i in range(strip.row0, strip.row1):
+            for a, b in zip(part[i], whole[i]):
+                assert a.tobytes() == b.tobytes()
+    # starting later than first_row would lose tiles: the test can fail
+    strip = strip_partition(grid, 3)[1]
+    late = blend(strip.first_row + 1, strip.row1)
+    assert late[strip.row0][0].tobytes() != whole[strip.row0][0].tobytes()
