@@ -137,6 +137,7 @@ def run_strip(detector: ChangeDetector, src_a: Any, src_b: Any,
     info: Dict[str, Any] = dict(
         semantic=None, tiles_predicted=0, valid_pixels=0, changed_pixels=0)
     zeros = np.zeros((2, grid.tile_h, grid.tile_w), np.uint8)
+    os.makedirs(osp.dirname(path), exist_ok=True)
     with rasterio.open(
             path,
             'w',

@@ -315,3 +315,87 @@ def test_blender_started_at_a_strip_equals_the_whole_scene():
     strip = strip_partition(grid, 3)[1]
     late = blend(strip.first_row + 1, strip.row1)
     assert late[strip.row0][0].tobytes() != whole[strip.row0][0].tobytes()
+
+
+def _one_big_scene(root, kind):
+    """Model files and one 300 x 170 (H x W) GeoTIFF pair."""
+    cfg = stub_config(kind)
+    files = dict(
+        cfg=str(root / f'{kind}.py'),
+        ckpt=str(root / f'{kind}.pth'),
+        a_dir=str(root / 'A'),
+        b_dir=str(root / 'B'))
+    cfg.dump(files['cfg'])
+    save_checkpoint(cfg, files['ckpt'])
+    rng = np.random.default_rng(7)
+    a = rng.integers(1, 190, (3, 300, 170), dtype=np.uint8)
+    b = a.copy()
+    b[:, 20:140, 30:90] += 60
+    b[:, 150:290, 100:160] = 255 - b[:, 150:290, 100:160]
+    a[:, 200:230, 5:40] = 0  # no-data in date A
+    for date, data in (('A', a), ('B', b)):
+        import rasterio
+        from rasterio.transform import from_origin
+        os.makedirs(root / date, exist_ok=True)
+        with rasterio.open(
+                root / date / 'big.tif',
+                'w',
+                driver='GTiff',
+                width=170,
+                height=300,
+                count=3,
+                dtype='uint8',
+                nodata=0,
+                crs='EPSG:32633',
+                transform=from_origin(500000.0, 5800000.0, 2.0, 2.0)) as dst:
+            dst.write(data)
+    return files
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('kind', ['fcn', 'scd_head'])
+def test_one_large_scene_in_strips_equals_one_process(tmp_path, kind):
+    """One pair, two processes: each predicts a strip of the tile grid,
+    rank 0 assembles; every file has the bytes one process writes."""
+    files = _one_big_scene(tmp_path, kind)
+    args = [
+        files['cfg'], files['ckpt'], '--a-dir', files['a_dir'], '--b-dir',
+        files['b_dir'], '--probs', '--vector', '--quicklook', '--tile', '64',
+        '--overlap', '16', '--no-progress'
+    ]
+    ref = str(tmp_path / 'single')
+    assert load_tool().main(args + ['--out', ref]) == 0
+    expected = tree(ref)
+    assert 'big_change.tif' in expected and di.MERGED_VECTOR in expected
+    if kind == 'scd_head':
+        assert 'transitions.csv' in expected
+        assert any('class' in n or 'semantic' in n for n in expected
+                   if n.endswith('.tif') and n != 'big_change.tif')
+    out = str(tmp_path / 'dist')
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([ROOT, STUBS]),
+        PYTHON=sys.executable,
+        PORT=free_port(),
+        OMP_NUM_THREADS='1')
+    proc = subprocess.run([
+        'bash',
+        osp.join(ROOT, 'tools', 'dist_infer.sh'), files['cfg'], files['ckpt'],
+        '2', *args[2:], '--out', out
+    ],
+                          cwd=ROOT,
+                          env=env,
+                          stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE,
+                          text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = tree(out)  # no strip temporaries left
+    assert sorted(got) == sorted(expected)
+    for name in expected:
+        assert got[name] == expected[name], name
+    record = di.read_record(out, 'big.tif')
+    assert record['report']['tiles'] == 6 * 4  # rows start 0 48 ... 236
+    # rank 0 predicts rows of tiles 0-2, rank 1 rows 2-5 (row 2 also
+    # covers rank 1's first rows)
+    assert record['report']['tiles_predicted'] == 7 * 4
