@@ -399,3 +399,88 @@ def test_one_large_scene_in_strips_equals_one_process(tmp_path, kind):
     # rank 0 predicts rows of tiles 0-2, rank 1 rows 2-5 (row 2 also
     # covers rank 1's first rows)
     assert record['report']['tiles_predicted'] == 7 * 4
+
+
+class ThreadDist:
+    """A DistContext stand-in for ranks run as threads of one process."""
+
+    def __init__(self, rank, world_size, shared):
+        self.rank, self.world_size, self.shared = rank, world_size, shared
+        self.distributed = True
+
+    @property
+    def is_main(self):
+        return self.rank == 0
+
+    def gather(self, obj):
+        self.shared['box'][self.rank] = obj
+        self.shared['barrier'].wait()
+        out = list(self.shared['box'])
+        self.shared['barrier'].wait()
+        return out
+
+    def broadcast(self, obj):
+        return self.gather(obj)[0]
+
+
+def test_more_ranks_than_rows_of_tiles_gives_the_one_process_file(tmp_path):
+    """5 ranks (threads) on 4 rows of tiles: one rank owns nothing; the
+    change GeoTIFF equals one process's byte for byte, no strip is left."""
+    import threading
+
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from mmcd_ext.apis import ChangeDetector, infer_geotiff
+    detector = ChangeDetector(stub_config('fcn'))
+    rng = np.random.default_rng(5)
+    a = rng.integers(1, 190, (3, 92, 75), dtype=np.uint8)
+    b = a.copy()
+    b[:, 10:50, 20:60] += 60
+    paths = []
+    for name, data in (('a.tif', a), ('b.tif', b)):
+        with rasterio.open(
+                tmp_path / name,
+                'w',
+                driver='GTiff',
+                width=75,
+                height=92,
+                count=3,
+                dtype='uint8',
+                crs='EPSG:32633',
+                transform=from_origin(500000.0, 5800000.0, 2.0, 2.0)) as dst:
+            dst.write(data)
+        paths.append(str(tmp_path / name))
+    opts = dict(tile=32, overlap=8, batch_size=2, probs=True, progress=False)
+    ref = str(tmp_path / 'ref' / 'change.tif')
+    infer_geotiff(detector, *paths, ref, **opts)
+    out = str(tmp_path / 'dist' / 'change.tif')
+    world = 5
+    shared = dict(box=[None] * world, barrier=threading.Barrier(world))
+    summaries, errors = [None] * world, []
+
+    def rank(r):
+        try:
+            summaries[r] = infer_geotiff(
+                detector,
+                *paths,
+                out,
+                dist=ThreadDist(r, world, shared),
+                **opts)
+        except Exception as err:  # reported below
+            errors.append(err)
+            shared['barrier'].abort()
+
+    threads = [threading.Thread(target=rank, args=(r, )) for r in range(world)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert tree_file(out) == tree_file(ref)
+    assert sorted(os.listdir(tmp_path / 'dist')) == ['change.tif']
+    with rasterio.open(ref) as src:
+        data = src.read()
+    valid = int((data[0] != 255).sum())
+    assert {s.valid_pixels for s in summaries} == {valid}
+    assert {s.changed_pixels for s in summaries} == {int((data[0] == 1).sum())}
