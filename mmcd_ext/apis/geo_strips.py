@@ -270,12 +270,14 @@ def run_scene_strips(detector: ChangeDetector, src_a: Any, src_b: Any,
     except Exception as err:  # every rank must learn of it
         info = f'{type(err).__name__}: {err}'
     infos = dist.gather(info)
-    failed = [(r, i) for r, i in enumerate(infos) if isinstance(i, str)]
+    failed = [
+        f'the strip of rank {r} failed: {i}' for r, i in enumerate(infos)
+        if isinstance(i, str)
+    ]
     done = [i for i in infos if isinstance(i, dict)]
     kinds = {i['semantic'] for i in done if i['semantic'] is not None}
     if not failed and len(kinds) > 1:
-        failed = [(0, 'RuntimeError: the model returned semantic maps for '
-                   'some tiles only')]
+        failed = ['the model returned semantic maps for some tiles only']
     valid = sum(i['valid_pixels'] for i in done)
     semantic = any(i['semantic'] for i in done)
     error = None
@@ -294,8 +296,7 @@ def run_scene_strips(detector: ChangeDetector, src_a: Any, src_b: Any,
             remove_file(path)
     error = dist.broadcast(error)  # rank 0's assembly is done
     if failed:
-        rank, message = failed[0]
-        raise RuntimeError(f'strip {rank} of {out_path} failed: {message}')
+        raise RuntimeError(f'{out_path} not written: {failed[0]}')
     if error is not None:
         raise RuntimeError(f'assembling {out_path} failed: {error}')
     if not valid:

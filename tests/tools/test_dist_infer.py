@@ -423,16 +423,9 @@ class ThreadDist:
         return self.gather(obj)[0]
 
 
-def test_more_ranks_than_rows_of_tiles_gives_the_one_process_file(tmp_path):
-    """5 ranks (threads) on 4 rows of tiles: one rank owns nothing; the
-    change GeoTIFF equals one process's byte for byte, no strip is left."""
-    import threading
-
+def _small_pair(tmp_path):
     import rasterio
     from rasterio.transform import from_origin
-
-    from mmcd_ext.apis import ChangeDetector, infer_geotiff
-    detector = ChangeDetector(stub_config('fcn'))
     rng = np.random.default_rng(5)
     a = rng.integers(1, 190, (3, 92, 75), dtype=np.uint8)
     b = a.copy()
@@ -451,13 +444,16 @@ def test_more_ranks_than_rows_of_tiles_gives_the_one_process_file(tmp_path):
                 transform=from_origin(500000.0, 5800000.0, 2.0, 2.0)) as dst:
             dst.write(data)
         paths.append(str(tmp_path / name))
-    opts = dict(tile=32, overlap=8, batch_size=2, probs=True, progress=False)
-    ref = str(tmp_path / 'ref' / 'change.tif')
-    infer_geotiff(detector, *paths, ref, **opts)
-    out = str(tmp_path / 'dist' / 'change.tif')
-    world = 5
+    return paths
+
+
+def _run_threads(world, detector, paths, out, opts):
+    """infer_geotiff on ``world`` ranks run as threads."""
+    import threading
+
+    from mmcd_ext.apis import infer_geotiff
     shared = dict(box=[None] * world, barrier=threading.Barrier(world))
-    summaries, errors = [None] * world, []
+    summaries, errors = [None] * world, [None] * world
 
     def rank(r):
         try:
@@ -467,16 +463,34 @@ def test_more_ranks_than_rows_of_tiles_gives_the_one_process_file(tmp_path):
                 out,
                 dist=ThreadDist(r, world, shared),
                 **opts)
-        except Exception as err:  # reported below
-            errors.append(err)
-            shared['barrier'].abort()
+        except Exception as err:  # returned
+            errors[r] = err
 
-    threads = [threading.Thread(target=rank, args=(r, )) for r in range(world)]
+    threads = [
+        threading.Thread(target=rank, args=(r, ), name=f'rank{r}')
+        for r in range(world)
+    ]
     for t in threads:
         t.start()
     for t in threads:
         t.join(120)
-    assert not errors, errors
+    return summaries, errors
+
+
+def test_more_ranks_than_rows_of_tiles_gives_the_one_process_file(tmp_path):
+    """5 ranks (threads) on 4 rows of tiles: one rank owns nothing; the
+    change GeoTIFF equals one process's byte for byte, no strip is left."""
+    import rasterio
+
+    from mmcd_ext.apis import ChangeDetector, infer_geotiff
+    detector = ChangeDetector(stub_config('fcn'))
+    paths = _small_pair(tmp_path)
+    opts = dict(tile=32, overlap=8, batch_size=2, probs=True, progress=False)
+    ref = str(tmp_path / 'ref' / 'change.tif')
+    infer_geotiff(detector, *paths, ref, **opts)
+    out = str(tmp_path / 'dist' / 'change.tif')
+    summaries, errors = _run_threads(5, detector, paths, out, opts)
+    assert errors == [None] * 5
     assert tree_file(out) == tree_file(ref)
     assert sorted(os.listdir(tmp_path / 'dist')) == ['change.tif']
     with rasterio.open(ref) as src:
@@ -484,3 +498,25 @@ def test_more_ranks_than_rows_of_tiles_gives_the_one_process_file(tmp_path):
     valid = int((data[0] != 255).sum())
     assert {s.valid_pixels for s in summaries} == {valid}
     assert {s.changed_pixels for s in summaries} == {int((data[0] == 1).sum())}
+
+
+def test_a_failing_strip_fails_every_rank_and_leaves_nothing(tmp_path):
+    import threading
+
+    from mmcd_ext.apis import ChangeDetector
+    detector = ChangeDetector(stub_config('fcn'))
+    predict = detector.predict
+
+    def flaky(*args, **kwargs):
+        if threading.current_thread().name == 'rank1':
+            raise ValueError('out of memory on rank 1')
+        return predict(*args, **kwargs)
+
+    detector.predict = flaky
+    paths = _small_pair(tmp_path)
+    out = str(tmp_path / 'dist' / 'change.tif')
+    opts = dict(tile=32, overlap=8, batch_size=2, progress=False)
+    summaries, errors = _run_threads(3, detector, paths, out, opts)
+    assert all('rank 1' in str(e) and 'out of memory' in str(e)
+               for e in errors), errors
+    assert os.listdir(tmp_path / 'dist') == []
