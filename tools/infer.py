@@ -452,8 +452,13 @@ def add_semantic_outputs(args: argparse.Namespace, jobs: List[Job],
 def run_geo_pair(detector: 'ChangeDetector',
                  args: argparse.Namespace,
                  job: Job,
-                 progress: bool = True) -> dict:
-    """Tiled GeoTIFF inference of one pair; returns the summary dict."""
+                 progress: bool = True,
+                 dist: Optional[object] = None) -> dict:
+    """Tiled GeoTIFF inference of one pair; returns the summary dict.
+
+    With ``dist`` (a DistContext), every rank calls it for the same pair
+    and predicts one strip of it; rank 0 writes the outputs.
+    """
     from mmcd_ext.apis import infer_geotiff
     semantic = [
         job.outputs[k] for k in ('class GeoTIFF A', 'class GeoTIFF B')
@@ -476,7 +481,8 @@ def run_geo_pair(detector: 'ChangeDetector',
         progress=progress and not args.no_progress,
         gdal_cache_mb=args.gdal_cache_mb,
         semantic_paths=semantic or None,
-        transitions_path=job.outputs.get('transition summary'))
+        transitions_path=job.outputs.get('transition summary'),
+        dist=dist)
     return summary.to_dict()
 
 
@@ -584,6 +590,11 @@ def run(args: argparse.Namespace) -> int:
         jobs,
         [os.stat(j.path_a).st_size + os.stat(j.path_b).st_size
          for j in jobs], [list(j.outputs.values()) for j in jobs])
+    # fewer GeoTIFF scenes than processes: every rank does a strip of each
+    strips = ctx.distributed and 0 < len(scenes.todo) < ctx.world_size \
+        and all(job.geo for job in scenes.todo)
+    if strips:
+        jobs = scenes.todo
     empty = 0
     checked_semantic = detector.is_semantic
     for job in jobs:
@@ -608,13 +619,17 @@ def run(args: argparse.Namespace) -> int:
                 report)
             continue
         try:
-            report = run_geo_pair(detector, args, job, not scenes.progress)
-            _report(report)
+            report = run_geo_pair(detector, args, job, not scenes.progress,
+                                  ctx if strips else None)
+            if ctx.is_main or not strips:
+                _report(report)
         except NoValidDataError as err:
-            _error(one_line(err))
-            empty += 1
+            if ctx.is_main or not strips:  # counted once
+                _error(one_line(err))
+                empty += 1
             report = dict(pair=[job.path_a, job.path_b], no_valid_data=True)
-        scenes.done(job, job.outputs.values(), report)
+        if ctx.is_main or not strips:  # rank 0 wrote the strips' outputs
+            scenes.done(job, job.outputs.values(), report)
     empty += sum(1 for r in scenes.skipped_reports() if r.get('no_valid_data'))
 
     def merge(records: list) -> None:  # rank 0, every scene's record

@@ -19,6 +19,12 @@ as finished. ``--resume`` skips a scene whose record names the same
 settings (:func:`fingerprint`) and whose recorded outputs are all there
 with their recorded sizes; every other scene is done again.
 
+With fewer scenes than processes, all of them GeoTIFF scenes,
+``tools/infer.py`` does the scenes one after the other with every process
+instead, each predicting a horizontal strip of the scene's tile grid
+(:mod:`mmcd_ext.apis.geo_strips`); rank 0 assembles the outputs, the same
+bytes as one process writes, and records the scene.
+
 After a barrier, rank 0 merges what needs every scene
 (:func:`merge_scene_outputs`): the change polygons of all scenes into one
 GeoJSON, and the transition summaries of a semantic change model into the
@@ -447,6 +453,7 @@ class SceneRun:
         self.progress = progress and ctx.is_main
         self.names: List[str] = []
         self.skipped: List[str] = []
+        self.todo: list = []
         self.recorded = 0
         self._bar: Optional[RunProgress] = None
         self._local: Dict[str, Dict[str, Any]] = {}
@@ -471,7 +478,8 @@ class SceneRun:
                 scene, for the clean-up of temporaries. Defaults to None.
 
         Returns:
-            list: The scenes of this rank, in input order.
+            list: The scenes of this rank, in input order
+            (:attr:`todo` lists those of every rank).
         """
         names = [s.name for s in scenes]
         todo = list(range(len(scenes)))
@@ -492,6 +500,7 @@ class SceneRun:
         todo = self.ctx.broadcast(todo)
         chosen = set(todo)
         self.skipped = [n for i, n in enumerate(names) if i not in chosen]
+        self.todo = [scenes[i] for i in todo]
         self.names = names
         if weights is None:
             weights = [1.0] * len(scenes)

@@ -238,27 +238,26 @@ def _read_tile(src_a: Any, src_b: Any, bands: List[int],
     return a.transpose(1, 2, 0), b.transpose(1, 2, 0), valid
 
 
-def infer_geotiff(
-        detector: ChangeDetector,
-        path_a: str,
-        path_b: str,
-        out_path: str,
-        tile: int = 512,
-        overlap: int = 64,
-        batch_size: int = 4,
-        bands: Optional[Sequence[int]] = None,
-        band_order: Optional[str] = None,
-        probs: bool = False,
-        vector_path: Optional[str] = None,
-        quicklook_path: Optional[str] = None,
-        resample_b: bool = False,
-        progress: bool = True,
-        gdal_cache_mb: int = 64,
-        semantic_paths: Optional[Sequence[str]] = None,
-        transitions_path: Optional[str] = None,
-        class_names: Optional[Sequence[str]] = None,
-        palette: Optional[Sequence[Sequence[int]]] = None
-) -> GeoInferenceSummary:
+def infer_geotiff(detector: ChangeDetector,
+                  path_a: str,
+                  path_b: str,
+                  out_path: str,
+                  tile: int = 512,
+                  overlap: int = 64,
+                  batch_size: int = 4,
+                  bands: Optional[Sequence[int]] = None,
+                  band_order: Optional[str] = None,
+                  probs: bool = False,
+                  vector_path: Optional[str] = None,
+                  quicklook_path: Optional[str] = None,
+                  resample_b: bool = False,
+                  progress: bool = True,
+                  gdal_cache_mb: int = 64,
+                  semantic_paths: Optional[Sequence[str]] = None,
+                  transitions_path: Optional[str] = None,
+                  class_names: Optional[Sequence[str]] = None,
+                  palette: Optional[Sequence[Sequence[int]]] = None,
+                  dist: Optional[Any] = None) -> GeoInferenceSummary:
     """Detect change between two georeferenced scenes of any size.
 
     Args:
@@ -307,9 +306,17 @@ def infer_geotiff(
             (``detector.class_names``).
         palette (Sequence[Sequence[int]], optional): Colour table of the
             class GeoTIFFs. Defaults to None (``detector.class_palette``).
+        dist (DistContext, optional): With more than one process, every
+            process of the run calls this for the same scene: each predicts
+            one horizontal strip of the tile grid and rank 0 assembles the
+            outputs, identical to those of one process
+            (:mod:`mmcd_ext.apis.geo_strips`); only rank 0 writes the
+            vector, quick-look, class GeoTIFFs and transition summary.
+            Defaults to None (this process does the whole scene).
 
     Returns:
-        GeoInferenceSummary: What was written.
+        GeoInferenceSummary: What was written (on ranks other than 0 of
+        ``dist``: the counts, no products).
 
     Raises:
         ImportError: Without rasterio.
@@ -359,9 +366,15 @@ def infer_geotiff(
             src_b = _open_date_b(src_a, raw_b, resample_b)
             try:
                 grid = TileGrid(src_a.height, src_a.width, tile, overlap)
-                summary = _run_scene(detector, src_a, src_b, sel,
-                                     channel_order, grid, out_path, batch_size,
-                                     probs, progress)
+                if dist is not None and dist.world_size > 1:
+                    from .geo_strips import run_scene_strips
+                    summary = run_scene_strips(detector, src_a, src_b, sel,
+                                               channel_order, grid, out_path,
+                                               batch_size, probs, dist)
+                else:
+                    summary = _run_scene(detector, src_a, src_b, sel,
+                                         channel_order, grid, out_path,
+                                         batch_size, probs, progress)
             except NoValidDataError as err:
                 raise NoValidDataError(
                     f'no pixel is valid in both {path_a} and {path_b} '
@@ -370,6 +383,9 @@ def infer_geotiff(
             finally:
                 if src_b is not raw_b:
                     src_b.close()
+        if dist is not None and not dist.is_main:
+            summary.seconds = time.monotonic() - start
+            return summary
         if summary.semantic:
             _semantic_products(summary, semantic_paths, transitions_path,
                                class_names, palette)

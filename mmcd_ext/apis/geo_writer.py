@@ -17,7 +17,7 @@ imports it, or says how to install it, when a function that needs it runs.
 import os
 import os.path as osp
 from types import TracebackType
-from typing import Any, Callable, List, Optional, Sequence, Type
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Type
 
 import numpy as np
 
@@ -68,6 +68,105 @@ def band_names(semantic: bool, probs: bool) -> List[str]:
     if probs:
         names.append('probability of change (percent)')
     return names
+
+
+def open_change_raster(path: str, grid: TileGrid, crs: Any, transform: Any,
+                       semantic: bool, probs: bool) -> Any:
+    """Create the (empty) change GeoTIFF of a scene, open for writing.
+
+    Args:
+        path (str): The file to create.
+        grid (TileGrid): The tiles of the scene (its size is the file's).
+        crs (rasterio.crs.CRS, optional): CRS of the output.
+        transform (affine.Affine): Geotransform of the output.
+        semantic (bool): Add the two semantic class bands.
+        probs (bool): Add the probability band.
+
+    Returns:
+        rasterio.io.DatasetWriter: The open file (bands described).
+    """
+    rasterio = require_rasterio()
+    names = band_names(semantic, probs)
+    dst = rasterio.open(
+        path,
+        'w',
+        driver='GTiff',
+        dtype='uint8',
+        count=len(names),
+        height=grid.height,
+        width=grid.width,
+        crs=crs,
+        transform=transform,
+        nodata=OUT_NODATA,
+        compress='deflate',
+        tiled=True,
+        blockxsize=OUT_BLOCK,
+        blockysize=OUT_BLOCK,
+        BIGTIFF='IF_SAFER')
+    for i, name in enumerate(names, start=1):
+        dst.set_band_description(i, name)
+    if probs:
+        dst.scales = [1.0] * (len(names) - 1) + [0.01]
+    return dst
+
+
+def change_bands(maps: np.ndarray, labels: np.ndarray, valid: np.ndarray,
+                 threshold: float, semantic: bool, probs: bool) -> np.ndarray:
+    """Output bands of blended rows (see the module docstring).
+
+    Args:
+        maps (np.ndarray): ``(1, n, width)`` blended probability.
+        labels (np.ndarray): ``(2, n, width)`` semantic maps of dates A and
+            B (used with ``semantic`` only).
+        valid (np.ndarray): ``(n, width)`` bool, valid in both dates.
+        threshold (float): Probability above which a pixel is changed.
+        semantic (bool): Add the two semantic class bands.
+        probs (bool): Add the probability band.
+
+    Returns:
+        np.ndarray: ``(bands, n, width)`` uint8, :data:`OUT_NODATA` where
+        not ``valid``.
+    """
+    change = (maps[0] > threshold).astype(np.uint8)
+    out = [change]
+    if semantic:
+        out += [lab * change for lab in labels]
+    if probs:
+        out.append(np.rint(maps[0] * 100).astype(np.uint8))
+    bands = np.stack(out)
+    bands[:, ~valid] = OUT_NODATA
+    return bands
+
+
+def write_schedule(grid: TileGrid) -> List[Tuple[int, int]]:
+    """The row windows :class:`ChangeRasterWriter` writes, in order.
+
+    Each row of tiles finishes the scene rows up to the next row of tiles;
+    they are written once whole blocks of :data:`OUT_BLOCK` rows are
+    waiting, the rest at the end. Writing the same windows in the same
+    order gives the same file bytes (the strips of a distributed run are
+    assembled this way).
+
+    Args:
+        grid (TileGrid): The tiles of the scene.
+
+    Returns:
+        list[tuple[int, int]]: ``(first row, number of rows)`` per write.
+    """
+    starts = grid.row_starts
+    ends = starts[1:] + [grid.height]
+    windows = []
+    first, waiting = 0, 0
+    for y0, y1 in zip(starts, ends):
+        waiting += y1 - y0
+        ready = (waiting // OUT_BLOCK) * OUT_BLOCK
+        if ready:
+            windows.append((first, ready))
+            first += ready
+            waiting -= ready
+    if waiting:
+        windows.append((first, waiting))
+    return windows
 
 
 class ChangeRasterWriter:
@@ -242,28 +341,9 @@ class ChangeRasterWriter:
         are written (as no-data) straight away.
         """
         self._semantic = semantic
-        names = band_names(semantic, self.probs)
-        self._dst = self._rasterio.open(
-            self.partial_path,
-            'w',
-            driver='GTiff',
-            dtype='uint8',
-            count=len(names),
-            height=self.grid.height,
-            width=self.grid.width,
-            crs=self.crs,
-            transform=self.transform,
-            nodata=OUT_NODATA,
-            compress='deflate',
-            tiled=True,
-            blockxsize=OUT_BLOCK,
-            blockysize=OUT_BLOCK,
-            BIGTIFF='IF_SAFER')
-        for i, name in enumerate(names, start=1):
-            self._dst.set_band_description(i, name)
-        if self.probs:
-            self._dst.scales = [1.0] * (len(names) - 1) + [0.01]
-        self.band_names = names
+        self._dst = open_change_raster(self.partial_path, self.grid, self.crs,
+                                       self.transform, semantic, self.probs)
+        self.band_names = band_names(semantic, self.probs)
         self._blender = StripBlender(
             self.grid, channels=1, labels=2 if semantic else 0)
         for _ in range(self._rows_ended):
@@ -289,14 +369,9 @@ class ChangeRasterWriter:
         if (valid & (weight <= 0)).any():
             raise RuntimeError(f'rows {y0}..{y0 + n}: valid pixels that no '
                                'tile covered (a bug)')
-        change = (maps[0] > self.threshold).astype(np.uint8)
-        out = [change]
-        if self._semantic:
-            out += [lab * change for lab in labels]
-        if self.probs:
-            out.append(np.rint(maps[0] * 100).astype(np.uint8))
-        bands = np.stack(out)
-        bands[:, ~valid] = OUT_NODATA
+        bands = change_bands(maps, labels, valid, self.threshold,
+                             self._semantic, self.probs)
+        change = bands[0]
         self.valid_pixels += int(valid.sum())
         self.changed_pixels += int(change[valid].sum())
         self._pending = bands if self._pending is None else np.concatenate(

@@ -185,20 +185,28 @@ class StripBlender:
         grid (TileGrid): The windows of the scene.
         channels (int): Number of float maps blended. Defaults to 1.
         labels (int): Number of label maps. Defaults to 0.
+        start_row (int): Index of the first window row added (a strip of
+            the scene; see :mod:`mmcd_ext.apis.geo_strips`). The rows that
+            windows before it also cover come out incomplete. Defaults to
+            0.
     """
 
     def __init__(self,
                  grid: TileGrid,
                  channels: int = 1,
-                 labels: int = 0) -> None:
+                 labels: int = 0,
+                 start_row: int = 0) -> None:
         if channels < 0 or labels < 0:
             raise ValueError('channels and labels must not be negative')
+        if not 0 <= start_row < len(grid.row_starts):
+            raise ValueError(f'start_row must be in [0, '
+                             f'{len(grid.row_starts)}), got {start_row}')
         self.grid = grid
         self.channels = channels
         self.labels = labels
         self._row_w, self._col_w = grid.window_weights()
         self._rows = grid.row_starts
-        self._row_index = 0
+        self._row_index = start_row
         height = grid.tile_h
         self._sum = np.zeros((channels, height, grid.width), np.float32)
         self._weight = np.zeros((height, grid.width), np.float32)
