@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from .atomic import atomic_path
-from .cli import tool_errors
+from .cli import add_debug_option, tool_errors
 
 
 def converter_parser(description: str,
@@ -67,10 +67,7 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
         '--overwrite',
         action='store_true',
         help='replace DST if it exists (never SRC itself)')
-    parser.add_argument(
-        '--debug',
-        action='store_true',
-        help='show the full traceback of an error instead of one line')
+    add_debug_option(parser)
 
 
 def model_of_config(

@@ -29,9 +29,8 @@ Example::
 import sys
 from typing import Optional, Sequence
 
-from mmcd_ext.datasets.converters import CDD, convert_binary_cd
-from mmcd_ext.datasets.converters.binary_cd import parse_args
-from mmcd_ext.utils.cli import tool_errors
+from mmcd_ext.datasets.converters import CDD
+from mmcd_ext.datasets.converters.binary_cd import run_tool
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -44,17 +43,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     Returns:
         int: Exit code 0; an error exits with code 1 and one line on stderr.
     """
-    args = parse_args(CDD, argv)
-    with tool_errors('tools/dataset_converters/cdd.py', args.debug):
-        convert_binary_cd(
-            args.src,
-            args.dst,
-            CDD,
-            patch_size=args.patch_size,
-            splits=args.splits,
-            force=args.force,
-            progress=not args.quiet)
-    return 0
+    return run_tool(CDD, 'tools/dataset_converters/cdd.py', argv)
 
 
 if __name__ == '__main__':

@@ -27,9 +27,8 @@ Example::
 import sys
 from typing import Optional, Sequence
 
-from mmcd_ext.datasets.converters import S2LOOKING, convert_binary_cd
-from mmcd_ext.datasets.converters.binary_cd import parse_args
-from mmcd_ext.utils.cli import tool_errors
+from mmcd_ext.datasets.converters import S2LOOKING
+from mmcd_ext.datasets.converters.binary_cd import run_tool
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -42,17 +41,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     Returns:
         int: Exit code 0; an error exits with code 1 and one line on stderr.
     """
-    args = parse_args(S2LOOKING, argv)
-    with tool_errors('tools/dataset_converters/s2looking.py', args.debug):
-        convert_binary_cd(
-            args.src,
-            args.dst,
-            S2LOOKING,
-            patch_size=args.patch_size,
-            splits=args.splits,
-            force=args.force,
-            progress=not args.quiet)
-    return 0
+    return run_tool(S2LOOKING, 'tools/dataset_converters/s2looking.py', argv)
 
 
 if __name__ == '__main__':
