@@ -5,10 +5,10 @@ and the one-line errors."""
 import argparse
 import os
 import os.path as osp
-from typing import Callable, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from .atomic import atomic_path
 from .cli import add_debug_option, tool_errors
@@ -101,6 +101,45 @@ def model_of_config(
         check_cfg(cfg)
     cfg.model.backbone.init_cfg = None  # no weights file needed
     return cfg, MODELS.build(cfg.model)
+
+
+def load_into_config(state: Dict[str, Tensor],
+                     config: str,
+                     owner: str,
+                     cfg_options: Optional[dict] = None,
+                     check_cfg: Optional[Callable[[object], None]] = None,
+                     hint: str = '') -> nn.Module:
+    """Load a converted ``state`` with ``strict=True`` into ``config``'s model.
+
+    Args:
+        state (dict[str, Tensor]): The converted state dict.
+        config (str): Config file path.
+        owner (str): Starts the error message (the tool's name).
+        cfg_options (dict, optional): Overrides of the config.
+            Defaults to None.
+        check_cfg (callable, optional): See :func:`model_of_config`.
+            Defaults to None.
+        hint (str): Appended to the error message. Defaults to ''.
+
+    Returns:
+        nn.Module: The model holding ``state``.
+
+    Raises:
+        FileNotFoundError: If ``config`` does not exist.
+        ValueError: Missing, unexpected or mis-shaped keys, named
+            (:func:`~mmcd_ext.utils.checkpoint.state_dict_mismatch`).
+    """
+    from .checkpoint import state_dict_mismatch
+
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'{owner}: --config {config!r} not found')
+    _, model = model_of_config(config, cfg_options, check_cfg)
+    problem = state_dict_mismatch(model.state_dict(), state, show=6)
+    if problem:
+        raise ValueError(f'{owner}: the converted checkpoint does not fit '
+                         f'{config}: {problem}{hint}')
+    model.load_state_dict(state, strict=True)
+    return model
 
 
 def save_checkpoint(obj: dict, dst: str) -> None:

@@ -34,15 +34,9 @@ from mmcd_ext.datasets.converters.binary_cd import run_tool
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the conversion.
-
-    Args:
-        argv (Sequence[str], optional): Command-line arguments; see
-            ``--help``. Defaults to None.
-
-    Returns:
-        int: Exit code 0; an error exits with code 1 and one line on stderr.
-    """
+    """Run the conversion (arguments: see ``--help``); exit code 0, or 1
+    with one line on stderr (:func:`~mmcd_ext.datasets.converters.binary_cd.
+    run_tool`)."""
     return run_tool(CDD, 'tools/dataset_converters/cdd.py', argv)
 
 

@@ -41,7 +41,6 @@ for ``r = 16``). ``DST`` is written atomically, never over ``SRC``, and
 replaces an existing file only with ``--overwrite``.
 """
 import argparse
-import os.path as osp
 import re
 import sys
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
@@ -53,7 +52,7 @@ from mmcd_ext.models.backbones.pretrained import read_pretrained
 from mmcd_ext.utils.atomic_files import check_output_file
 from mmcd_ext.utils.converter_cli import (add_config_options,
                                           add_output_options, converter_parser,
-                                          model_of_config, run_converter,
+                                          load_into_config, run_converter,
                                           save_checkpoint)
 
 OWNER = 'opencd_ttp2mmcd'
@@ -299,24 +298,12 @@ def check_against_model(state: Dict[str, Tensor], config: str,
     Raises:
         ValueError: Shape mismatches, missing or unexpected keys (named).
     """
-    _, model = model_of_config(config, cfg_options)
-    expected = model.state_dict()
-    shapes = [
-        f'{k}: ours {tuple(expected[k].shape)} vs converted '
-        f'{tuple(v.shape)}' for k, v in state.items()
-        if k in expected and expected[k].shape != v.shape
-    ]
-    if shapes:
-        raise ValueError(f'{OWNER}: {len(shapes)} tensors do not fit '
-                         f'{config}: ' + '; '.join(shapes[:4]) +
-                         (' ...' if len(shapes) > 4 else ''))
-    result = model.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise ValueError(
-            f'{OWNER}: the converted checkpoint does not match {config}: '
-            f'missing {result.missing_keys[:6]}, unexpected '
-            f'{result.unexpected_keys[:6]} (a different arch or config?)')
-    model.load_state_dict(state, strict=True)
+    load_into_config(
+        state,
+        config,
+        OWNER,
+        cfg_options,
+        hint=' (a different arch or config?)')
     return len(state)
 
 
@@ -353,9 +340,6 @@ def convert(args: argparse.Namespace) -> None:
     Args:
         args (argparse.Namespace): The parsed command line.
     """
-    if args.config is not None and not osp.isfile(args.config):
-        raise FileNotFoundError(f'{OWNER}: --config {args.config!r} not '
-                                'found')
     if args.lora_alpha <= 0:
         raise ValueError(f'{OWNER}: --lora-alpha must be positive, got '
                          f'{args.lora_alpha}')

@@ -42,7 +42,7 @@ from torch import Tensor
 from mmcd_ext.utils.atomic_files import check_output_file
 from mmcd_ext.utils.converter_cli import (add_config_options,
                                           add_output_options, converter_parser,
-                                          model_of_config, run_converter,
+                                          load_into_config, run_converter,
                                           save_checkpoint)
 
 OWNER = 'rsiscd2mmcd'
@@ -324,22 +324,12 @@ def check_against_config(state: Dict[str, Tensor], config: str) -> None:
             raise ValueError(f'{OWNER}: {config} does not build the public '
                              'model: set model.per_date_backbone=True')
 
-    _, model = model_of_config(config, check_cfg=check_public)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    extra = sorted(set(state) - set(expected))
-    shapes = [
-        f'{k}: {tuple(state[k].shape)} vs {tuple(v.shape)}'
-        for k, v in expected.items()
-        if k in state and state[k].shape != v.shape
-    ]
-    if missing or extra or shapes:
-        raise ValueError(
-            f'{OWNER}: the converted checkpoint does not fit {config}: '
-            f'missing {missing}, unexpected {extra}, shape mismatches '
-            f'(converted vs model; num_classes must equal the public '
-            f'model\'s) {shapes}')
-    model.load_state_dict(state, strict=True)
+    load_into_config(
+        state,
+        config,
+        OWNER,
+        check_cfg=check_public,
+        hint=' (num_classes must equal the public model\'s)')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
