@@ -12,13 +12,10 @@ with the images decoded as they are and each label thresholded at 128 to
 one channel of 0/255; a label with more than 5 % of its pixels far from 0
 and 255 (between 65 and 190) is refused as not a change mask.
 
-Each split is built in a hidden ``DST/.<split>.partial`` folder and renamed
-to ``DST/<split>`` once every split of the run is written; an existing
-``DST/<split>`` holding files is refused unless ``--force``. A sample
-without its partners, A/B/label of different sizes or a label that is not
-a change mask stops the conversion with the file named (one line, exit
-code 1; ``--debug`` for the traceback). The work is done by
-:func:`mmcd_ext.datasets.converters.convert_binary_cd` with the layout
+The staging (hidden ``DST/.<split>.partial`` folders), ``--force`` and
+the checks that stop a conversion with the file named (one line, exit code
+1; ``--debug`` for the traceback) are those of
+:func:`mmcd_ext.datasets.converters.convert_binary_cd`; the layout is
 :data:`mmcd_ext.datasets.converters.CDD`.
 
 Example::

@@ -11,13 +11,10 @@ are; the label is written as one channel of 0/255 (a colour label counts a
 pixel as changed where any channel is set; 0/1 labels are mapped to 0/255;
 any other value is an error). ``--patch-size`` cuts the tiles instead.
 
-Each split is built in a hidden ``DST/.<split>.partial`` folder and renamed
-to ``DST/<split>`` once every split of the run is written; an existing
-``DST/<split>`` holding files is refused unless ``--force``. A sample
-without its partners, A/B/label of different sizes or a label that is not
-a change mask stops the conversion with the file named (one line, exit
-code 1; ``--debug`` for the traceback). The work is done by
-:func:`mmcd_ext.datasets.converters.convert_binary_cd` with the layout
+The staging (hidden ``DST/.<split>.partial`` folders), ``--force`` and
+the checks that stop a conversion with the file named (one line, exit code
+1; ``--debug`` for the traceback) are those of
+:func:`mmcd_ext.datasets.converters.convert_binary_cd`; the layout is
 :data:`mmcd_ext.datasets.converters.S2LOOKING`.
 
 Example::
