@@ -66,3 +66,15 @@ def tool_errors(tool: str, debug: bool = False) -> Iterator[None]:
                  if files else 'rerun with --debug for the traceback')
         print(f'{tool}: error: {one_line(err)} ({where})', file=sys.stderr)
         raise SystemExit(1) from None
+
+
+def add_debug_option(parser) -> None:
+    """Add ``--debug`` (full traceback instead of :func:`tool_errors`' line).
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser.
+    """
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show the full traceback of an error instead of one line')

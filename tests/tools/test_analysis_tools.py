@@ -415,7 +415,8 @@ json.dump(dict(argv=sys.argv[1:], pythonpath=os.environ.get("PYTHONPATH")),
           open(os.environ["OUT_FILE"], "w"))' "$@"
 """
 
-SCRIPTS = ('dist_train.sh', 'dist_test.sh', 'slurm_train.sh', 'slurm_test.sh')
+SCRIPTS = ('dist_train.sh', 'dist_test.sh', 'slurm_train.sh', 'slurm_test.sh',
+           'dist_launch.sh', 'slurm_launch.sh')
 
 
 @pytest.fixture

@@ -258,7 +258,7 @@ def test_shape_mismatch_is_refused(tmp_path, capsys):
         tool.main([src, str(tmp_path / 'out.pth'), '--config', config])
     message = capsys.readouterr().err
     assert 'neck.fpn_convs.1.conv.weight' in message
-    assert 'do not fit' in message
+    assert 'does not fit' in message and 'mis-shaped' in message
     assert not osp.exists(tmp_path / 'out.pth')
 
 

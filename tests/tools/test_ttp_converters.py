@@ -219,7 +219,7 @@ def test_converters_interrupted_save_changes_nothing(name, make, tmp_path,
             f.write(b'PK\x03\x04 half')
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(tool.torch, 'save', half_save)
+    monkeypatch.setattr(torch, 'save', half_save)
     with pytest.raises(KeyboardInterrupt):
         tool.main([src, dst, '--overwrite'])
     assert {p: _sha(tmp_path / p) for p in os.listdir(tmp_path)} == before

@@ -30,8 +30,6 @@ import tempfile
 import time
 from typing import Dict, List, Optional
 
-import numpy as np
-
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: Environment variable naming the folder a worker writes its RSS into.
 RSS_DIR_ENV = 'MMCD_BENCH_RSS_DIR'
@@ -81,36 +79,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if any(n < 1 for n in args.procs):
         parser.error('--procs must be >= 1')
     return args
-
-
-def write_pair(path_a: str, path_b: str, size: int, seed: int) -> None:
-    """A ``size x size`` 3-band uint8 GeoTIFF pair, written in strips."""
-    import rasterio
-    from rasterio.transform import from_origin
-    from rasterio.windows import Window
-    rng = np.random.default_rng(seed)
-    profile = dict(
-        driver='GTiff',
-        width=size,
-        height=size,
-        count=3,
-        dtype='uint8',
-        crs='EPSG:32633',
-        transform=from_origin(500000.0 + seed * size, 5800000.0, 1.0, 1.0),
-        compress='deflate',
-        tiled=False)
-    strip = 256
-    with rasterio.open(path_a, 'w', **profile) as dst_a, \
-            rasterio.open(path_b, 'w', **profile) as dst_b:
-        for y0 in range(0, size, strip):
-            n = min(strip, size - y0)
-            base = rng.integers(40, 160, (3, n, size), dtype=np.uint8)
-            changed = base.copy()
-            rows = np.arange(y0, y0 + n)[:, None]
-            cols = np.arange(size)[None, :]
-            changed[:, ((rows % 300) < 50) & ((cols % 300) < 50)] = 240
-            dst_a.write(base, window=Window(0, y0, size, n))
-            dst_b.write(changed, window=Window(0, y0, size, n))
 
 
 def worker(argv: List[str]) -> int:
@@ -191,6 +159,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     import torch
 
     from mmcd_ext.apis import init_model
+    from mmcd_ext.utils.analysis import write_synthetic_scene_pair
     work = args.work_dir or tempfile.mkdtemp(prefix='dist_infer_bench_')
     os.makedirs(work, exist_ok=True)
     try:
@@ -202,9 +171,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         for i in range(args.scenes):
             for folder in ('A', 'B'):
                 os.makedirs(osp.join(work, folder), exist_ok=True)
-            write_pair(
+            write_synthetic_scene_pair(
                 osp.join(work, 'A', f'scene{i}.tif'),
-                osp.join(work, 'B', f'scene{i}.tif'), args.size, i)
+                osp.join(work, 'B', f'scene{i}.tif'),
+                args.size,
+                seed=i,
+                strip=256,
+                period=300,
+                square=50,
+                pixel=1.0,
+                x0=500000.0 + i * args.size,
+                tiled=False)
         rows = []
         for k, procs in enumerate(args.procs):
             row = run(args, work, args.config, ckpt, procs, 29700 + k)

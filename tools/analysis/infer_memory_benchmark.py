@@ -36,8 +36,7 @@ import tempfile
 import time
 from typing import Dict, List, Optional
 
-import numpy as np
-
+from mmcd_ext.utils.analysis import write_synthetic_scene_pair
 from mmcd_ext.utils.atomic_files import write_text
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -163,54 +162,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
-def write_scene(path_a: str,
-                path_b: str,
-                size: int,
-                seed: int = 0,
-                strip: int = 512) -> None:
-    """Write a synthetic ``size x size`` RGB GeoTIFF pair in strips.
-
-    Date A is smooth random texture; date B is date A with a bright square
-    every 400 pixels (the changes). Both are deflate-compressed and tiled,
-    EPSG:32633, 0.5 m pixels.
-
-    Args:
-        path_a (str): Date-A file.
-        path_b (str): Date-B file.
-        size (int): Side of the square scene in pixels.
-        seed (int): Seed of the texture. Defaults to 0.
-        strip (int): Rows written at once. Defaults to 512.
-    """
-    import rasterio
-    from rasterio.transform import from_origin
-    from rasterio.windows import Window
-    rng = np.random.default_rng(seed)
-    profile = dict(
-        driver='GTiff',
-        width=size,
-        height=size,
-        count=3,
-        dtype='uint8',
-        crs='EPSG:32633',
-        transform=from_origin(500000, 5800000, 0.5, 0.5),
-        compress='deflate',
-        tiled=True,
-        blockxsize=256,
-        blockysize=256)
-    with rasterio.open(path_a, 'w', **profile) as dst_a, \
-            rasterio.open(path_b, 'w', **profile) as dst_b:
-        for y0 in range(0, size, strip):
-            n = min(strip, size - y0)
-            base = rng.integers(40, 160, (3, n, size), dtype=np.uint8)
-            changed = base.copy()
-            rows = np.arange(y0, y0 + n)[:, None]
-            cols = np.arange(size)[None, :]
-            square = ((rows % 400) < 60) & ((cols % 400) < 60)
-            changed[:, square] = 240
-            dst_a.write(base, window=Window(0, y0, size, n))
-            dst_b.write(changed, window=Window(0, y0, size, n))
-
-
 def run_measured(cmd: List[str], env: Dict[str, str],
                  log_path: str) -> Dict[str, float]:
     """Run ``cmd``; return its peak RSS (MiB), wall time and exit code.
@@ -255,7 +206,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         for size in args.sizes:
             path_a = osp.join(work, f'scene{size}_a.tif')
             path_b = osp.join(work, f'scene{size}_b.tif')
-            write_scene(path_a, path_b, size)
+            write_synthetic_scene_pair(path_a, path_b, size)
             cmd = [
                 sys.executable,
                 osp.join(REPO_ROOT, 'tools', 'infer.py'), cfg_path, ckpt_path,

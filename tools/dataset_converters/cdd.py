@@ -12,13 +12,10 @@ with the images decoded as they are and each label thresholded at 128 to
 one channel of 0/255; a label with more than 5 % of its pixels far from 0
 and 255 (between 65 and 190) is refused as not a change mask.
 
-Each split is built in a hidden ``DST/.<split>.partial`` folder and renamed
-to ``DST/<split>`` once every split of the run is written; an existing
-``DST/<split>`` holding files is refused unless ``--force``. A sample
-without its partners, A/B/label of different sizes or a label that is not
-a change mask stops the conversion with the file named (one line, exit
-code 1; ``--debug`` for the traceback). The work is done by
-:func:`mmcd_ext.datasets.converters.convert_binary_cd` with the layout
+The staging (hidden ``DST/.<split>.partial`` folders), ``--force`` and
+the checks that stop a conversion with the file named (one line, exit code
+1; ``--debug`` for the traceback) are those of
+:func:`mmcd_ext.datasets.converters.convert_binary_cd`; the layout is
 :data:`mmcd_ext.datasets.converters.CDD`.
 
 Example::
@@ -29,32 +26,15 @@ Example::
 import sys
 from typing import Optional, Sequence
 
-from mmcd_ext.datasets.converters import CDD, convert_binary_cd
-from mmcd_ext.datasets.converters.binary_cd import parse_args
-from mmcd_ext.utils.cli import tool_errors
+from mmcd_ext.datasets.converters import CDD
+from mmcd_ext.datasets.converters.binary_cd import run_tool
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the conversion.
-
-    Args:
-        argv (Sequence[str], optional): Command-line arguments; see
-            ``--help``. Defaults to None.
-
-    Returns:
-        int: Exit code 0; an error exits with code 1 and one line on stderr.
-    """
-    args = parse_args(CDD, argv)
-    with tool_errors('tools/dataset_converters/cdd.py', args.debug):
-        convert_binary_cd(
-            args.src,
-            args.dst,
-            CDD,
-            patch_size=args.patch_size,
-            splits=args.splits,
-            force=args.force,
-            progress=not args.quiet)
-    return 0
+    """Run the conversion (arguments: see ``--help``); exit code 0, or 1
+    with one line on stderr (:func:`~mmcd_ext.datasets.converters.binary_cd.
+    run_tool`)."""
+    return run_tool(CDD, 'tools/dataset_converters/cdd.py', argv)
 
 
 if __name__ == '__main__':

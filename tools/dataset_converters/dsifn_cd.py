@@ -13,13 +13,10 @@ own, so tiles of different sizes are fine as long as the patch size divides
 each (checked before anything is written); ``--patch-size 0`` keeps the
 tiles whole.
 
-Each split is built in a hidden ``DST/.<split>.partial`` folder and renamed
-to ``DST/<split>`` once every split of the run is written; an existing
-``DST/<split>`` holding files is refused unless ``--force``. A sample
-without its partners, A/B/label of different sizes or a label that is not
-a change mask stops the conversion with the file named (one line, exit
-code 1; ``--debug`` for the traceback). The work is done by
-:func:`mmcd_ext.datasets.converters.convert_binary_cd` with the layout
+The staging (hidden ``DST/.<split>.partial`` folders), ``--force`` and
+the checks that stop a conversion with the file named (one line, exit code
+1; ``--debug`` for the traceback) are those of
+:func:`mmcd_ext.datasets.converters.convert_binary_cd`; the layout is
 :data:`mmcd_ext.datasets.converters.DSIFN_CD`.
 
 Example::
@@ -29,32 +26,15 @@ Example::
 import sys
 from typing import Optional, Sequence
 
-from mmcd_ext.datasets.converters import DSIFN_CD, convert_binary_cd
-from mmcd_ext.datasets.converters.binary_cd import parse_args
-from mmcd_ext.utils.cli import tool_errors
+from mmcd_ext.datasets.converters import DSIFN_CD
+from mmcd_ext.datasets.converters.binary_cd import run_tool
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the conversion.
-
-    Args:
-        argv (Sequence[str], optional): Command-line arguments; see
-            ``--help``. Defaults to None.
-
-    Returns:
-        int: Exit code 0; an error exits with code 1 and one line on stderr.
-    """
-    args = parse_args(DSIFN_CD, argv)
-    with tool_errors('tools/dataset_converters/dsifn_cd.py', args.debug):
-        convert_binary_cd(
-            args.src,
-            args.dst,
-            DSIFN_CD,
-            patch_size=args.patch_size,
-            splits=args.splits,
-            force=args.force,
-            progress=not args.quiet)
-    return 0
+    """Run the conversion (arguments: see ``--help``); exit code 0, or 1
+    with one line on stderr (:func:`~mmcd_ext.datasets.converters.binary_cd.
+    run_tool`)."""
+    return run_tool(DSIFN_CD, 'tools/dataset_converters/dsifn_cd.py', argv)
 
 
 if __name__ == '__main__':

@@ -29,6 +29,8 @@ import sys
 from typing import Optional, Sequence
 
 from mmcd_ext.datasets.converters import convert_levir_cd
+from mmcd_ext.datasets.converters.cli import (add_run_options,
+                                              parse_with_patch_size)
 from mmcd_ext.datasets.converters.levir_cd import SPLITS
 from mmcd_ext.utils.cli import tool_errors
 
@@ -62,20 +64,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         'test')
     parser.add_argument(
         '--suffix', default='.png', help='file suffix. Default: .png')
-    parser.add_argument(
-        '--force',
-        action='store_true',
-        help='replace an existing DST/<split> once the new one is complete '
+    add_run_options(
+        parser, 'replace an existing DST/<split> once the new one is complete '
         '(it may hold only {A,B,label}/**/*SUFFIX files)')
-    parser.add_argument('--quiet', action='store_true', help='no progress bar')
-    parser.add_argument(
-        '--debug',
-        action='store_true',
-        help='show the full traceback of an error instead of one line')
-    args = parser.parse_args(argv)
-    if args.patch_size <= 0:
-        parser.error(f'--patch-size must be positive, got {args.patch_size}')
-    return args
+    return parse_with_patch_size(parser, argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

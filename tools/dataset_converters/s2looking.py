@@ -11,13 +11,10 @@ are; the label is written as one channel of 0/255 (a colour label counts a
 pixel as changed where any channel is set; 0/1 labels are mapped to 0/255;
 any other value is an error). ``--patch-size`` cuts the tiles instead.
 
-Each split is built in a hidden ``DST/.<split>.partial`` folder and renamed
-to ``DST/<split>`` once every split of the run is written; an existing
-``DST/<split>`` holding files is refused unless ``--force``. A sample
-without its partners, A/B/label of different sizes or a label that is not
-a change mask stops the conversion with the file named (one line, exit
-code 1; ``--debug`` for the traceback). The work is done by
-:func:`mmcd_ext.datasets.converters.convert_binary_cd` with the layout
+The staging (hidden ``DST/.<split>.partial`` folders), ``--force`` and
+the checks that stop a conversion with the file named (one line, exit code
+1; ``--debug`` for the traceback) are those of
+:func:`mmcd_ext.datasets.converters.convert_binary_cd`; the layout is
 :data:`mmcd_ext.datasets.converters.S2LOOKING`.
 
 Example::
@@ -27,32 +24,15 @@ Example::
 import sys
 from typing import Optional, Sequence
 
-from mmcd_ext.datasets.converters import S2LOOKING, convert_binary_cd
-from mmcd_ext.datasets.converters.binary_cd import parse_args
-from mmcd_ext.utils.cli import tool_errors
+from mmcd_ext.datasets.converters import S2LOOKING
+from mmcd_ext.datasets.converters.binary_cd import run_tool
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the conversion.
-
-    Args:
-        argv (Sequence[str], optional): Command-line arguments; see
-            ``--help``. Defaults to None.
-
-    Returns:
-        int: Exit code 0; an error exits with code 1 and one line on stderr.
-    """
-    args = parse_args(S2LOOKING, argv)
-    with tool_errors('tools/dataset_converters/s2looking.py', args.debug):
-        convert_binary_cd(
-            args.src,
-            args.dst,
-            S2LOOKING,
-            patch_size=args.patch_size,
-            splits=args.splits,
-            force=args.force,
-            progress=not args.quiet)
-    return 0
+    """Run the conversion (arguments: see ``--help``); exit code 0, or 1
+    with one line on stderr (:func:`~mmcd_ext.datasets.converters.binary_cd.
+    run_tool`)."""
+    return run_tool(S2LOOKING, 'tools/dataset_converters/s2looking.py', argv)
 
 
 if __name__ == '__main__':

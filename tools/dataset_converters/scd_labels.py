@@ -25,6 +25,7 @@ import sys
 from typing import Optional, Sequence
 
 from mmcd_ext.datasets.converters import convert_label_folder
+from mmcd_ext.datasets.converters.cli import add_run_options
 from mmcd_ext.datasets.palettes import SCD_PALETTES
 from mmcd_ext.utils.cli import tool_errors
 
@@ -51,16 +52,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='which palette decodes the colours')
     parser.add_argument(
         '--suffix', default='.png', help='label file suffix. Default: .png')
-    parser.add_argument(
-        '--force',
-        action='store_true',
-        help='replace a non-empty DST once the new one is complete (it may '
+    add_run_options(
+        parser, 'replace a non-empty DST once the new one is complete (it may '
         'hold only *SUFFIX files)')
-    parser.add_argument('--quiet', action='store_true', help='no progress bar')
-    parser.add_argument(
-        '--debug',
-        action='store_true',
-        help='show the full traceback of an error instead of one line')
     return parser.parse_args(argv)
 
 

@@ -22,6 +22,8 @@ import sys
 from typing import Optional, Sequence
 
 from mmcd_ext.datasets.converters import convert_whu_cd
+from mmcd_ext.datasets.converters.cli import (add_run_options,
+                                              parse_with_patch_size)
 from mmcd_ext.utils.cli import tool_errors
 
 
@@ -54,20 +56,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         type=float,
         default=0.2,
         help='share of tile columns (rightmost) for test. Default: 0.2')
-    parser.add_argument(
-        '--force',
-        action='store_true',
-        help='replace existing DST/<split> folders once the new ones are '
-        'complete')
-    parser.add_argument('--quiet', action='store_true', help='no progress bar')
-    parser.add_argument(
-        '--debug',
-        action='store_true',
-        help='show the full traceback of an error instead of one line')
-    args = parser.parse_args(argv)
-    if args.patch_size <= 0:
-        parser.error(f'--patch-size must be positive, got {args.patch_size}')
-    return args
+    add_run_options(parser)
+    return parse_with_patch_size(parser, argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -19,19 +19,15 @@ complete); it may not be ``SRC`` (symbolic links resolved), and an existing
 ``--debug`` shows the traceback.
 """
 import argparse
-import os
-import os.path as osp
 import sys
 from typing import Optional, Sequence
 
-import torch
-
 import mmcd_ext  # noqa: F401  (allow-lists Runner checkpoint types)
 from mmcd_ext.models.layers.qkv_lora import merge_lora_state_dict
-from mmcd_ext.utils.atomic import atomic_path
 from mmcd_ext.utils.atomic_files import check_output_file
 from mmcd_ext.utils.checkpoint import read_checkpoint, weights_of
-from mmcd_ext.utils.cli import tool_errors
+from mmcd_ext.utils.converter_cli import (add_output_options, converter_parser,
+                                          run_converter, save_checkpoint)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -44,21 +40,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     Returns:
         argparse.Namespace: The parsed arguments.
     """
-    parser = argparse.ArgumentParser(
-        description='Merge LoRA adapters into the frozen q/k/v weights.')
-    parser.add_argument(
-        'src',
-        help='trained checkpoint (Runner format or a '
-        'plain state dict)')
-    parser.add_argument('dst', help='output checkpoint')
-    parser.add_argument(
-        '--overwrite',
-        action='store_true',
-        help='replace DST if it exists (never SRC itself)')
-    parser.add_argument(
-        '--debug',
-        action='store_true',
-        help='show the full traceback of an error instead of one line')
+    parser = converter_parser(
+        'Merge LoRA adapters into the frozen q/k/v weights.',
+        'trained checkpoint (Runner format or a plain state dict)',
+        'output checkpoint')
+    add_output_options(parser)
     return parser.parse_args(argv)
 
 
@@ -85,9 +71,7 @@ def merge(args: argparse.Namespace) -> None:
     out = {'state_dict': merged}
     if wrapped and 'meta' in ckpt:
         out['meta'] = ckpt['meta']
-    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
-    with atomic_path(args.dst) as tmp:
-        torch.save(out, tmp)
+    save_checkpoint(out, args.dst)
     print(f'merged {count} LoRA adapters: {args.src} -> {args.dst}')
 
 
@@ -101,10 +85,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     Returns:
         int: Exit code 0; an error exits with code 1 and one line on stderr.
     """
-    args = parse_args(argv)
-    with tool_errors('tools/model_converters/merge_lora.py', args.debug):
-        merge(args)
-    return 0
+    return run_converter('tools/model_converters/merge_lora.py', parse_args,
+                         merge, argv)
 
 
 if __name__ == '__main__':

@@ -41,8 +41,6 @@ for ``r = 16``). ``DST`` is written atomically, never over ``SRC``, and
 replaces an existing file only with ``--overwrite``.
 """
 import argparse
-import os
-import os.path as osp
 import re
 import sys
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
@@ -51,9 +49,11 @@ import torch
 from torch import Tensor
 
 from mmcd_ext.models.backbones.pretrained import read_pretrained
-from mmcd_ext.utils.atomic import atomic_path
 from mmcd_ext.utils.atomic_files import check_output_file
-from mmcd_ext.utils.cli import tool_errors
+from mmcd_ext.utils.converter_cli import (add_config_options,
+                                          add_output_options, converter_parser,
+                                          load_into_config, run_converter,
+                                          save_checkpoint)
 
 OWNER = 'opencd_ttp2mmcd'
 HINT = ('a checkpoint saved by open-cd (or KyanChen/TTP) training TTP, '
@@ -298,34 +298,12 @@ def check_against_model(state: Dict[str, Tensor], config: str,
     Raises:
         ValueError: Shape mismatches, missing or unexpected keys (named).
     """
-    from mmengine.config import Config
-
-    from mmcd_ext.registry import MODELS
-    from mmcd_ext.utils import register_all_modules
-
-    register_all_modules()
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    cfg.model.backbone.init_cfg = None  # no SAM file needed for the check
-    model = MODELS.build(cfg.model)
-    expected = model.state_dict()
-    shapes = [
-        f'{k}: ours {tuple(expected[k].shape)} vs converted '
-        f'{tuple(v.shape)}' for k, v in state.items()
-        if k in expected and expected[k].shape != v.shape
-    ]
-    if shapes:
-        raise ValueError(f'{OWNER}: {len(shapes)} tensors do not fit '
-                         f'{config}: ' + '; '.join(shapes[:4]) +
-                         (' ...' if len(shapes) > 4 else ''))
-    result = model.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise ValueError(
-            f'{OWNER}: the converted checkpoint does not match {config}: '
-            f'missing {result.missing_keys[:6]}, unexpected '
-            f'{result.unexpected_keys[:6]} (a different arch or config?)')
-    model.load_state_dict(state, strict=True)
+    load_into_config(
+        state,
+        config,
+        OWNER,
+        cfg_options,
+        hint=' (a different arch or config?)')
     return len(state)
 
 
@@ -339,38 +317,20 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     Returns:
         argparse.Namespace: The parsed arguments.
     """
-    from mmengine.config import DictAction
-
-    parser = argparse.ArgumentParser(
-        description='Convert an open-cd TTP checkpoint to the layout of '
-        'configs/ttp/ttp_sam-l_levir_public-code.py.')
-    parser.add_argument('src', help='open-cd checkpoint')
-    parser.add_argument('dst', help='output file')
+    parser = converter_parser(
+        'Convert an open-cd TTP checkpoint to the layout of '
+        'configs/ttp/ttp_sam-l_levir_public-code.py.', 'open-cd checkpoint')
     parser.add_argument(
         '--lora-alpha',
         type=float,
         default=32.,
         help="peft lora_alpha of the run (not stored in the file). "
         'Default: 32, the public tuner\'s')
-    parser.add_argument(
-        '--config',
-        default=None,
-        help='also build this config\'s model and load the result with '
-        'strict=True')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        default=None,
-        help='overrides of --config, key=value')
-    parser.add_argument(
-        '--overwrite',
-        action='store_true',
-        help='replace DST if it exists (never SRC itself)')
-    parser.add_argument(
-        '--debug',
-        action='store_true',
-        help='show the full traceback of an error instead of one line')
+    add_config_options(
+        parser, 'also build this config\'s model and load the result with '
+        'strict=True',
+        cfg_options=True)
+    add_output_options(parser)
     return parser.parse_args(argv)
 
 
@@ -380,9 +340,6 @@ def convert(args: argparse.Namespace) -> None:
     Args:
         args (argparse.Namespace): The parsed command line.
     """
-    if args.config is not None and not osp.isfile(args.config):
-        raise FileNotFoundError(f'{OWNER}: --config {args.config!r} not '
-                                'found')
     if args.lora_alpha <= 0:
         raise ValueError(f'{OWNER}: --lora-alpha must be positive, got '
                          f'{args.lora_alpha}')
@@ -395,9 +352,7 @@ def convert(args: argparse.Namespace) -> None:
     if args.config is not None:
         check_against_model(state, args.config, args.cfg_options)
         checked = f'; loads into {args.config} with strict=True'
-    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
-    with atomic_path(args.dst) as tmp:
-        torch.save({'state_dict': state}, tmp)
+    save_checkpoint({'state_dict': state}, args.dst)
     print(f'{args.src}: {len(state)} tensors ({len(unmapped)} unmapped '
           f'keys) -> {args.dst}{checked}')
 
@@ -412,10 +367,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     Returns:
         int: Exit code 0; an error exits with code 1 and one line on stderr.
     """
-    args = parse_args(argv)
-    with tool_errors('tools/model_converters/opencd_ttp2mmcd.py', args.debug):
-        convert(args)
-    return 0
+    return run_converter('tools/model_converters/opencd_ttp2mmcd.py',
+                         parse_args, convert, argv)
 
 
 if __name__ == '__main__':

@@ -32,7 +32,6 @@ built from that config (every key and shape must match) and the config's
 head switches are checked against the public code's.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -40,9 +39,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from mmcd_ext.utils.atomic import atomic_path
 from mmcd_ext.utils.atomic_files import check_output_file
-from mmcd_ext.utils.cli import tool_errors
+from mmcd_ext.utils.converter_cli import (add_config_options,
+                                          add_output_options, converter_parser,
+                                          load_into_config, run_converter,
+                                          save_checkpoint)
 
 OWNER = 'rsiscd2mmcd'
 
@@ -308,64 +309,39 @@ def check_against_config(state: Dict[str, Tensor], config: str) -> None:
         ValueError: The head switches differ from the public code's, or
             keys / shapes differ (listed).
     """
-    from mmengine.config import Config
 
-    from mmcd_ext.registry import MODELS
-    from mmcd_ext.utils import register_all_modules
+    def check_public(cfg) -> None:
+        head = cfg.model.decode_head
+        wrong = {
+            k: head.get(k)
+            for k, v in PUBLIC_HEAD_SWITCHES.items() if head.get(k) != v
+        }
+        if wrong:
+            raise ValueError(f'{OWNER}: {config} does not build the public '
+                             f'model: model.decode_head has {wrong}, the '
+                             f'public code needs {PUBLIC_HEAD_SWITCHES}')
+        if not cfg.model.get('per_date_backbone', False):
+            raise ValueError(f'{OWNER}: {config} does not build the public '
+                             'model: set model.per_date_backbone=True')
 
-    register_all_modules()
-    cfg = Config.fromfile(config)
-    head = cfg.model.decode_head
-    wrong = {
-        k: head.get(k)
-        for k, v in PUBLIC_HEAD_SWITCHES.items() if head.get(k) != v
-    }
-    if wrong:
-        raise ValueError(f'{OWNER}: {config} does not build the public '
-                         f'model: model.decode_head has {wrong}, the public '
-                         f'code needs {PUBLIC_HEAD_SWITCHES}')
-    if not cfg.model.get('per_date_backbone', False):
-        raise ValueError(f'{OWNER}: {config} does not build the public '
-                         'model: set model.per_date_backbone=True')
-    cfg.model.backbone.init_cfg = None
-    model = MODELS.build(cfg.model)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    extra = sorted(set(state) - set(expected))
-    shapes = [
-        f'{k}: {tuple(state[k].shape)} vs {tuple(v.shape)}'
-        for k, v in expected.items()
-        if k in state and state[k].shape != v.shape
-    ]
-    if missing or extra or shapes:
-        raise ValueError(
-            f'{OWNER}: the converted checkpoint does not fit {config}: '
-            f'missing {missing}, unexpected {extra}, shape mismatches '
-            f'(converted vs model; num_classes must equal the public '
-            f'model\'s) {shapes}')
-    model.load_state_dict(state, strict=True)
+    load_into_config(
+        state,
+        config,
+        OWNER,
+        check_cfg=check_public,
+        hint=' (num_classes must equal the public model\'s)')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse the command line."""
-    parser = argparse.ArgumentParser(
-        description='Convert a state dict of the authors\' LSAFNet code '
-        '(STORMTROOPERRR/RSISCD) to the layout of the public-code configs.')
-    parser.add_argument('src', help='source state dict (.pth)')
-    parser.add_argument('dst', help='output file')
-    parser.add_argument(
-        '--config',
-        default=None,
-        help='also load the result strictly into this config\'s model, '
+    parser = converter_parser(
+        'Convert a state dict of the authors\' LSAFNet code '
+        '(STORMTROOPERRR/RSISCD) to the layout of the public-code configs.',
+        'source state dict (.pth)')
+    add_config_options(
+        parser, 'also load the result strictly into this config\'s model, '
         'e.g. configs/lsafnet/lsafnet_r34_second_public-code.py')
-    parser.add_argument(
-        '--overwrite',
-        action='store_true',
-        help='replace DST if it exists (never SRC itself)')
-    parser.add_argument(
-        '--debug',
-        action='store_true',
-        help='show the full traceback of an error instead of one line')
+    add_output_options(parser)
     return parser.parse_args(argv)
 
 
@@ -390,14 +366,11 @@ def convert(args: argparse.Namespace) -> None:
     state = convert_state(raw, args.src)
     if args.config:
         check_against_config(state, args.config)
-    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
-    with atomic_path(args.dst) as tmp:
-        torch.save(
-            {
-                'state_dict': state,
-                'meta': dict(
-                    converted_from=osp.basename(args.src), tool=OWNER)
-            }, tmp)
+    save_checkpoint(
+        {
+            'state_dict': state,
+            'meta': dict(converted_from=osp.basename(args.src), tool=OWNER)
+        }, args.dst)
     checked = f', loads into {args.config}' if args.config else ''
     print(f'{args.src}: {len(raw)} tensors -> {len(state)} in {args.dst} '
           f'({len(DROPPED)} dropped{checked})')
@@ -405,10 +378,8 @@ def convert(args: argparse.Namespace) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the conversion; an error exits 1 with one line on stderr."""
-    args = parse_args(argv)
-    with tool_errors('tools/model_converters/rsiscd2mmcd.py', args.debug):
-        convert(args)
-    return 0
+    return run_converter('tools/model_converters/rsiscd2mmcd.py', parse_args,
+                         convert, argv)
 
 
 if __name__ == '__main__':

@@ -28,12 +28,9 @@ complete); it may not be ``SRC`` (symbolic links resolved), and an existing
 ``--debug`` shows the traceback.
 """
 import argparse
-import os
-import os.path as osp
 import sys
 from typing import Dict, Optional, Sequence, Tuple
 
-import torch
 from torch import Tensor
 
 from mmcd_ext.models.backbones.pretrained import (convert_state_dict,
@@ -43,9 +40,9 @@ from mmcd_ext.models.backbones.sam_lora_vit import (SAM_KEY_RULES,
                                                     SAM_PREFIXES,
                                                     SAM_WEIGHTS_HINT,
                                                     resize_sam_position)
-from mmcd_ext.utils.atomic import atomic_path
 from mmcd_ext.utils.atomic_files import check_output_file
-from mmcd_ext.utils.cli import tool_errors
+from mmcd_ext.utils.converter_cli import (add_output_options, converter_parser,
+                                          run_converter, save_checkpoint)
 
 OWNER = 'sam2mmcd'
 
@@ -91,11 +88,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     Returns:
         argparse.Namespace: The parsed arguments.
     """
-    parser = argparse.ArgumentParser(
-        description='Convert a SAM encoder checkpoint (official, mmpretrain '
+    parser = converter_parser(
+        'Convert a SAM encoder checkpoint (official, mmpretrain '
         'or segment_anything layout) to SAMLoRAViT keys.')
-    parser.add_argument('src', help='source checkpoint')
-    parser.add_argument('dst', help='output file')
     parser.add_argument(
         '--img-size',
         type=int,
@@ -111,14 +106,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--prefix',
         default='backbone.',
         help="key prefix in DST. Default: 'backbone.'")
-    parser.add_argument(
-        '--overwrite',
-        action='store_true',
-        help='replace DST if it exists (never SRC itself)')
-    parser.add_argument(
-        '--debug',
-        action='store_true',
-        help='show the full traceback of an error instead of one line')
+    add_output_options(parser)
     return parser.parse_args(argv)
 
 
@@ -148,13 +136,11 @@ def convert(args: argparse.Namespace) -> None:
             resize_sam_position,
             owner=OWNER,
             source=args.src)
-    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
-    with atomic_path(args.dst) as tmp:
-        torch.save(
-            {'state_dict': {
-                args.prefix + k: v
-                for k, v in state.items()
-            }}, tmp)
+    save_checkpoint(
+        {'state_dict': {
+            args.prefix + k: v
+            for k, v in state.items()
+        }}, args.dst)
     stripped = f'prefix {prefix!r} stripped' if prefix else 'no prefix'
     print(f'{args.src} ({stripped}): {len(state)} tensors -> {args.dst}')
 
@@ -169,10 +155,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     Returns:
         int: Exit code 0; an error exits with code 1 and one line on stderr.
     """
-    args = parse_args(argv)
-    with tool_errors('tools/model_converters/sam2mmcd.py', args.debug):
-        convert(args)
-    return 0
+    return run_converter('tools/model_converters/sam2mmcd.py', parse_args,
+                         convert, argv)
 
 
 if __name__ == '__main__':

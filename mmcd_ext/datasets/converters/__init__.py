@@ -2,9 +2,10 @@
 
 They live in the package, next to the datasets whose layouts they write,
 rather than beside the scripts: the scripts in ``tools/dataset_converters``
-only parse arguments and call :func:`convert_levir_cd`,
-:func:`convert_whu_cd`, :func:`convert_binary_cd` (S2Looking, DSIFN-CD,
-CDD) or :func:`convert_label_folder`, so the shared code
+only parse arguments (with the pieces of :mod:`.cli`) and call
+:func:`convert_levir_cd`, :func:`convert_whu_cd`, :func:`convert_label_folder`
+or, for S2Looking, DSIFN-CD and CDD, :func:`.binary_cd.run_tool` (their
+whole ``main``), so the shared code
 is imported like any other module (no ``sys.path`` edits), the tests call
 it directly, and the folder checks reuse
 :func:`mmcd_ext.datasets.file_pairing.pair_folders`, the same pairing the

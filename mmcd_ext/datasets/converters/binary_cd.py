@@ -34,7 +34,9 @@ import numpy as np
 from mmengine.utils import ProgressBar
 
 from mmcd_ext.utils.atomic_files import write_bytes, write_image
+from mmcd_ext.utils.cli import tool_errors
 from ..file_pairing import pair_folders, short_listing
+from .cli import add_run_options, parse_with_patch_size
 from .levir_cd import FOLDERS, cut_patches, read_tile
 from .paths import check_output, check_src_dst, staged_folders
 
@@ -392,18 +394,35 @@ def parse_args(layout: ReleasedLayout,
         default=list(layout.splits),
         choices=list(layout.splits),
         help='splits to convert. Default: all')
-    parser.add_argument(
-        '--force',
-        action='store_true',
-        help='replace existing DST/<split> folders once the new ones are '
-        'complete')
-    parser.add_argument('--quiet', action='store_true', help='no progress bar')
-    parser.add_argument(
-        '--debug',
-        action='store_true',
-        help='show the full traceback of an error instead of one line')
-    args = parser.parse_args(argv)
-    if args.patch_size < 0:
-        parser.error(f'--patch-size must be >= 0, got {args.patch_size}')
+    add_run_options(parser)
+    args = parse_with_patch_size(parser, argv, allow_zero=True)
     args.patch_size = args.patch_size or None
     return args
+
+
+def run_tool(layout: ReleasedLayout,
+             tool: str,
+             argv: Optional[Sequence[str]] = None) -> int:
+    """The ``main`` of a release converter script: parse, convert, and turn
+    an error into one line on stderr (exit code 1).
+
+    Args:
+        layout (ReleasedLayout): The release's layout.
+        tool (str): The script, named in front of an error line.
+        argv (Sequence[str], optional): Arguments; ``sys.argv[1:]`` when
+            None. Defaults to None.
+
+    Returns:
+        int: Exit code 0.
+    """
+    args = parse_args(layout, argv)
+    with tool_errors(tool, args.debug):
+        convert_binary_cd(
+            args.src,
+            args.dst,
+            layout,
+            patch_size=args.patch_size,
+            splits=args.splits,
+            force=args.force,
+            progress=not args.quiet)
+    return 0
