@@ -34,7 +34,10 @@ def test_save_checkpoint_creates_the_folder_and_round_trips(tmp_path):
                   for p in tmp_path.glob('new/dir/*')) == ['out.pth']
 
 
-def test_run_converter_turns_an_error_into_one_line(capsys):
+def test_run_converter_turns_an_error_into_one_line(capsys, monkeypatch):
+    # a run log left open by an earlier test in this process would be named
+    # instead of --debug: a converter runs in a process of its own
+    monkeypatch.setattr('mmcd_ext.utils.cli._log_files', lambda: [])
 
     def fail(args):
         raise ValueError(f'{args.src}: broken')
