@@ -553,6 +553,8 @@ def run(args: argparse.Namespace) -> int:
     from mmcd_ext.apis.geo_inference import NoValidDataError, is_geo_path
     from mmcd_ext.apis.scd_outputs import run_transitions_path
     from mmcd_ext.utils.cli import one_line
+    from mmcd_ext.utils.cpu_malloc import tune_cpu_malloc
+    tune_cpu_malloc()
     try:
         jobs, found, plan = prepare(args)
     except (OSError, ValueError) as err:

@@ -19,6 +19,8 @@ import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from mmcd_ext.utils.cpu_malloc import tune_cpu_malloc
+
 
 def _replace_norm(node: Any, old: str, new: str) -> int:
     """Replace ``type=old`` norm configs by ``type=new`` in place."""
@@ -104,9 +106,12 @@ def init_process_group(launcher: str,
 def setup_launch(cfg: Config, launcher: str) -> Config:
     """Adapt ``cfg`` to the launcher and the devices of this machine.
 
-    With CUDA available nothing changes. Without it, SyncBN becomes BN and,
-    for a distributed launch, a gloo process group is created from the
-    torchrun / slurm environment, and DDP gets ``device_ids=None``.
+    glibc is first told to keep freed memory for reuse
+    (:func:`~mmcd_ext.utils.cpu_malloc.tune_cpu_malloc`; host memory only,
+    ``MMCD_CPU_MALLOC=0`` turns it off). With CUDA available nothing else
+    changes. Without it, SyncBN becomes BN and, for a distributed launch, a
+    gloo process group is created from the torchrun / slurm environment,
+    and DDP gets ``device_ids=None``.
 
     Args:
         cfg (Config): The config; modified in place.
@@ -116,6 +121,7 @@ def setup_launch(cfg: Config, launcher: str) -> Config:
         Config: ``cfg``.
     """
     cfg.launcher = launcher
+    print_log(f'CPU malloc: {tune_cpu_malloc()}', logger='current')
     if torch.cuda.is_available():
         return cfg
     replaced = syncbn_to_bn(cfg)

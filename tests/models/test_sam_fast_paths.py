@@ -133,11 +133,13 @@ def test_augmented_attention_equals_bias_softmax():
     rel_w = torch.randn(2 * w - 1, c, generator=gen, requires_grad=True)
     scale = c**-0.5
     leaves = (q, k, v, rel_h, rel_w)
-    out = augmented_rel_pos_attention(q, k, v, rel_h, rel_w, (h, w), scale)
+    grid_q, grid_k, grid_v = (t.unflatten(-2, (h, w)) for t in (q, k, v))
+    out = augmented_rel_pos_attention(grid_q, grid_k, grid_v, rel_h, rel_w,
+                                      scale)
     grads = torch.autograd.grad(out.square().sum(), leaves)
     # widths padded to a multiple of 8 (the CUDA setting): same result
     aligned = augmented_rel_pos_attention(
-        q, k, v, rel_h, rel_w, (h, w), scale, align=8)
+        grid_q, grid_k, grid_v, rel_h, rel_w, scale, align=8)
     assert aligned.shape == out.shape
     assert_close_rel(aligned, out)
     bias = decomposed_rel_pos_bias(q, rel_h, rel_w, (h, w), (h, w))

@@ -390,3 +390,40 @@ def test_activation_checkpointing_gives_same_gradients():
     assert grads[0].keys() == grads[1].keys() and grads[0]
     for name in grads[0]:
         torch.testing.assert_close(grads[1][name], grads[0][name])
+
+
+@pytest.mark.parametrize('mode', ['separate', 'joint'])
+def test_lora_training_and_inference_paths_equal_eq1(mode):
+    """The in-place training path and the merged-weight inference path
+    against W* = W0 + s up @ down written out, with gradients (float64)."""
+    gen = torch.Generator().manual_seed(3)
+    layer = QKVLoRALinear(6, 18, rank=2, alpha=3, mode=mode).double()
+    with torch.no_grad():
+        layer.lora_up.copy_(torch.randn(layer.lora_up.shape, generator=gen))
+    layer.weight.requires_grad_(False)
+    layer.bias.requires_grad_(False)
+    x = torch.randn(2, 3, 4, 6, generator=gen, dtype=torch.float64)
+    x.requires_grad_(True)
+    width = 18 // layer.num_adapters
+    blocks = []
+    for t in range(layer.num_adapters):
+        down = layer.lora_down.weight[2 * t:2 * (t + 1)]
+        blocks.append(layer.weight[width * t:width * (t + 1)] +
+                      1.5 * layer.lora_up[t] @ down)
+    expected = x @ torch.cat(blocks).t() + layer.bias
+    params = [x, layer.lora_up, layer.lora_down.weight]
+    grads = torch.autograd.grad(expected.square().sum(), params)
+    out = layer(x)
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    for got, want in zip(
+            torch.autograd.grad(out.square().sum(), params), grads):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    with torch.no_grad():  # merged weight, one product
+        torch.testing.assert_close(layer(x), expected, rtol=1e-12, atol=1e-12)
+    # dropout on the adapter input keeps the two-product path in training
+    layer.lora_dropout.p = 0.5
+    layer.train()
+    with torch.no_grad():
+        torch.manual_seed(0)
+        dropped = layer(x)
+    assert not torch.allclose(dropped, expected)

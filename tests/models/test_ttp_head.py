@@ -134,3 +134,50 @@ def test_bad_input_is_an_error():
     head = build()
     with pytest.raises(ValueError, match='16 channels'):
         head(torch.randn(1, 8, 4, 4))
+
+
+def test_per_level_fusion_equals_concatenation_in_training(monkeypatch):
+    """Proj2 applied per level before the resize (the default) against
+    Proj2 on the concatenation (eq. 3 as written): same output and same
+    gradient of every parameter and of the input, in float64 with BN in
+    training mode."""
+    torch.manual_seed(0)
+    head = TTPHead(
+        in_channels=16,
+        channels=8,
+        level_channels=8,
+        num_classes=2,
+        out_channels=1,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        dropout_ratio=0.0,
+        loss_decode=dict(type='mmseg.CrossEntropyLoss', use_sigmoid=True))
+    head = head.double().train()
+    assert head.fusion_commutes()
+    x = torch.randn(2, 16, 8, 6, dtype=torch.float64, requires_grad=True)
+    params = [x] + list(head.parameters())
+
+    def run():
+        out = head(x)
+        return [out] + list(torch.autograd.grad(out.square().sum(), params))
+
+    fast = run()
+    monkeypatch.setattr(TTPHead, 'fusion_commutes', lambda self: False)
+    written = run()
+    assert fast[0].shape == (2, 1, 32, 24)
+    for a, b in zip(fast, written):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_fusion_that_does_not_commute_runs_as_written(monkeypatch):
+    head = build()
+    assert head.fusion_commutes()
+    head.fusion.order = ('norm', 'conv', 'act')  # no norm here: same math
+    assert not head.fusion_commutes()
+    calls = []
+    monkeypatch.setattr(
+        head.fusion, 'forward',
+        lambda x: calls.append(x.shape) or conv_relu(x, head.fusion))
+    x = torch.randn(1, 16, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(head(x), eq3(head, x))
+    assert calls == [(1, 5 * 8, 32, 32)]  # Proj2 on the concatenation

@@ -21,7 +21,12 @@ Variants (``configs/ttp/ttp_sam-b_levir.py`` with random weights):
   ``SAMLoRAViT``: the public implementation as the reference;
 * ``baseline`` (only with ``--baseline-repo PATH``) -- the ``default``
   variant run from another checkout of this repository (e.g. the commit
-  before a change), so old and new code are measured side by side.
+  before a change), so old and new code are measured side by side;
+* ``default-no-malloc``, ``baseline-malloc`` -- every variant's process
+  first tunes glibc's malloc as the tools do
+  (``mmcd_ext/utils/cpu_malloc.py``) except ``baseline`` (the old
+  checkout's tools did not); these two swap that, so the effect of the
+  allocator and of the code changes can be told apart.
 
 Each measurement is this script's ``--worker`` mode in a fresh process (so
 the process' peak RSS belongs to that variant and mode alone): build the
@@ -44,9 +49,11 @@ legacy / eager / fused_mask / fused, training and inference) and
 FLOP floor: the encoder's forward multiply-adds counted analytically
 (:func:`encoder_gflop`, 2 FLOPs each, SAM's padded windows included as SAM
 computes them: 225 GFLOP per 512x512 image for SAM-B), divided by
-``--peak-gflops`` (the machine's fp32 matrix-product rate, 180 GFLOP/s on
-the 2 cores measured here); a train step's floor is twice the forward
-(frozen weights: the backward pass needs the input gradients only).
+``--peak-gflops`` (the machine's fp32 matrix-product rate; measured before
+the runs by timing ``addmm`` at the encoder's product shapes with
+``--threads`` threads unless given); a train step's floor is twice the
+forward (frozen weights: the backward pass needs the input gradients
+only).
 """
 import argparse
 import importlib.util
@@ -84,8 +91,19 @@ VARIANTS: Dict[str, Dict[str, object]] = {
         'model.backbone.with_cp': 'all'
     },
     'sam-reference': {},
+    'default-no-malloc': {},
     'baseline': {},
+    'baseline-malloc': {},
 }
+# variants run from --baseline-repo
+BASELINE_VARIANTS = ('baseline', 'baseline-malloc')
+# variants whose process does not tune glibc's malloc (the tools do:
+# mmcd_ext/utils/cpu_malloc.py); the old checkout's tools did not
+MALLOC_OFF = ('default-no-malloc', 'baseline')
+# product shapes of SAM-B's q/k/v, MLP and projection matmuls (4 images at
+# 512 px: 4096 tokens) for the measured matrix-product rate
+PEAK_SHAPES = ((4096, 768, 2304), (4096, 768, 3072), (4096, 3072, 768),
+               (4096, 768, 768))
 MODES = ('train', 'infer')
 TINY_ARCH = dict(
     embed_dims=32,
@@ -150,9 +168,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--peak-gflops',
         type=float,
-        default=180.0,
+        default=None,
         help='fp32 matrix-product rate of the machine for the FLOP floor. '
-        'Default: 180')
+        "Default: measured (best addmm rate at the encoder's shapes)")
     parser.add_argument('--out-json', default=None)
     parser.add_argument(
         '--activations',
@@ -178,11 +196,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if args.shape % 16:
         parser.error(f'--shape must be a multiple of 16 (the SAM patch), '
                      f'got {args.shape}')
-    if args.peak_gflops <= 0:
+    if args.peak_gflops is not None and args.peak_gflops <= 0:
         parser.error('--peak-gflops must be > 0')
     if args.worker is None:
-        if 'baseline' in args.variants and not args.baseline_repo:
-            parser.error("variant 'baseline' needs --baseline-repo PATH")
+        for name in BASELINE_VARIANTS:
+            if name in args.variants and not args.baseline_repo:
+                parser.error(f'variant {name!r} needs --baseline-repo PATH')
         if args.baseline_repo and not osp.isfile(
                 osp.join(args.baseline_repo, args.config)):
             parser.error(f'--baseline-repo {args.baseline_repo}: no '
@@ -310,6 +329,14 @@ def worker(args: argparse.Namespace) -> Dict[str, object]:
     """Build one variant and time one mode (runs in its own process)."""
     import torch
 
+    if args.worker not in MALLOC_OFF:
+        # this script's own module, so the old checkout's runs can use it
+        spec = importlib.util.spec_from_file_location(
+            'cpu_malloc',
+            osp.join(REPO_ROOT, 'mmcd_ext', 'utils', 'cpu_malloc.py'))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.tune_cpu_malloc(environ={})
     from mmcd_ext.apis import init_model
     helpers = _load_benchmark_helpers()
     torch.set_num_threads(args.threads)
@@ -504,12 +531,40 @@ def cpu_time_report(args: argparse.Namespace) -> str:
 
 
 # -------------------------------------------------------------- orchestra
+def measure_peak_gflops(threads: int, repeats: int = 5) -> float:
+    """Best fp32 ``addmm`` rate at the encoder's product shapes.
+
+    Args:
+        threads (int): Torch threads.
+        repeats (int): Timed calls per shape (after one warm-up).
+            Defaults to 5.
+
+    Returns:
+        float: GFLOP/s (2 FLOPs per multiply-add), the best over shapes
+        and calls.
+    """
+    import torch
+    torch.set_num_threads(threads)
+    generator = torch.Generator().manual_seed(0)
+    best = 0.0
+    for m, k, n in PEAK_SHAPES:
+        a = torch.randn(m, k, generator=generator)
+        b = torch.randn(k, n, generator=generator)
+        bias = torch.randn(n, generator=generator)
+        torch.addmm(bias, a, b)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            torch.addmm(bias, a, b)
+            best = max(best, 2 * m * k * n / (time.perf_counter() - start))
+    return best / 1e9
+
+
 def run_one(args: argparse.Namespace, variant: str, mode: str, workdir: str,
             index: int) -> Dict[str, object]:
     """One worker run in a fresh process; returns its result."""
     out_json = osp.join(workdir, f'{index}_{variant}_{mode}.json')
     cwd = REPO_ROOT
-    if variant == 'baseline':
+    if variant in BASELINE_VARIANTS:
         cwd = osp.abspath(args.baseline_repo)
     cmd = [
         sys.executable,
@@ -606,6 +661,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         }
         for v in args.variants
     }
+    if args.peak_gflops is None:
+        args.peak_gflops = measure_peak_gflops(args.threads)
+        print(f'measured fp32 matrix-product rate: '
+              f'{args.peak_gflops:.0f} GFLOP/s ({args.threads} threads)')
     load_before = os.getloadavg()
     loads = []
     with tempfile.TemporaryDirectory(prefix='ttp_bench_') as workdir:
@@ -669,6 +728,7 @@ def report(args: argparse.Namespace,
         machine=platform.processor() or platform.machine(),
         cpu_count=os.cpu_count(),
         load_average=dict(start=load_before, after_runs=loads),
+        peak_gflops=args.peak_gflops,
         gflop_per_image=gflop,
         gflop_per_image_unpadded=gflop_real,
         floor_s=floor_s,

@@ -136,13 +136,14 @@ def rel_pos_key_onehots(k_size: Tuple[int, int], dtype: torch.dtype,
         device (torch.device): Output device.
 
     Returns:
-        tuple[Tensor, Tensor]: ``(k_h * k_w, k_h)`` with a one at the row of
-        each key, and ``(k_h * k_w, k_w)`` with a one at its column.
+        tuple[Tensor, Tensor]: ``(k_h, k_w, k_h)`` with a one at the row of
+        each key, and ``(k_h, k_w, k_w)`` with a one at its column.
     """
     k_h, k_w = k_size
     rows = torch.eye(k_h, dtype=dtype, device=device)
     cols = torch.eye(k_w, dtype=dtype, device=device)
-    return rows.repeat_interleave(k_w, dim=0), cols.repeat(k_h, 1)
+    return (rows.unsqueeze(1).expand(k_h, k_w, k_h),
+            cols.unsqueeze(0).expand(k_h, k_w, k_w))
 
 
 def augmented_rel_pos_attention(q: Tensor,
@@ -150,7 +151,6 @@ def augmented_rel_pos_attention(q: Tensor,
                                 v: Tensor,
                                 rel_pos_h: Tensor,
                                 rel_pos_w: Tensor,
-                                size: Tuple[int, int],
                                 scale: float,
                                 align: Optional[int] = None) -> Tensor:
     """``softmax(q k^T * scale + bias) v`` with SAM's decomposed bias,
@@ -159,47 +159,59 @@ def augmented_rel_pos_attention(q: Tensor,
     The bias is ``q_i . R_h[h(i) - h(j)] + q_i . R_w[w(i) - w(j)]``
     (:func:`decomposed_rel_pos_bias`) = ``rel_h[i, h(j)] + rel_w[i, w(j)]``
     with the small per-query tables ``rel_h`` (L, k_h) and ``rel_w``
-    (L, k_w). Appending them to the scaled queries and the one-hot key row
-    and column to the keys gives ``q'_i . k'_j = scale q_i . k_j +
-    bias[i, j]`` exactly, so no (L, L) mask is built and the fused kernel
-    (with its gradient) runs; ``v`` is zero-padded to the same width
-    (PyTorch's CPU flash kernel needs equal widths) and the padding is
-    dropped from the output.
+    (L, k_w). Appending them (divided by ``scale``: the tables are divided,
+    not the queries) to the queries and the one-hot key row and column to
+    the keys gives ``scale * q'_i . k'_j = scale q_i . k_j + bias[i, j]``
+    exactly, so no (L, L) mask is built and the fused kernel (with its
+    gradient) runs; ``v`` is zero-padded to the same width (PyTorch's CPU
+    flash kernel needs equal widths) and the padding is dropped from the
+    output.
+
+    q, k and v come as token grids of any strides (e.g. strided views of
+    a fused q/k/v projection, windows of a padded map): the concatenations
+    that build the augmented tensors are their only copy.
 
     Args:
-        q, k, v (Tensor): (..., L, C) with ``L = h * w``.
+        q, k, v (Tensor): (..., h, w, C), the same grid for all three.
         rel_pos_h (Tensor): Height table, (L_h, C).
         rel_pos_w (Tensor): Width table, (L_w, C).
-        size (tuple[int, int]): The grid (h, w) of queries and keys.
         scale (float): Logit scale.
         align (int, optional): Zero-pad the augmented width to a multiple
             of this (CUDA's fused kernels want multiples of 8; zeros add
             nothing to the products). Defaults to None: 8 on CUDA, else 1.
 
     Returns:
-        Tensor: (..., L, C).
+        Tensor: (..., h * w, C) (a view of the kernel's wider output).
     """
     if align is None:
         align = 8 if q.is_cuda else 1
-    h, w = size
-    table_h = get_rel_pos(h, h, rel_pos_h).to(q.dtype)  # (h, k_h, C)
-    table_w = get_rel_pos(w, w, rel_pos_w).to(q.dtype)  # (w, k_w, C)
-    r_q = q.unflatten(-2, (h, w))
-    rel_h = torch.einsum('...hwc,hkc->...hwk', r_q, table_h).flatten(-3, -2)
-    rel_w = torch.einsum('...hwc,wkc->...hwk', r_q, table_w).flatten(-3, -2)
+    h, w, c = q.shape[-3:]
+    table_h = get_rel_pos(h, h, rel_pos_h).to(q.dtype) / scale
+    table_w = get_rel_pos(w, w, rel_pos_w).to(q.dtype) / scale
+    rel_h = torch.einsum('...hwc,hkc->...hwk', q, table_h)
+    rel_w = torch.einsum('...hwc,wkc->...hwk', q, table_w)
     rows, cols = rel_pos_key_onehots((h, w), q.dtype, q.device)
-    lead = k.shape[:-1]
-    q_aug = torch.cat([q * scale, rel_h, rel_w], dim=-1)
-    k_aug = torch.cat([k, rows.expand(*lead, h),
-                       cols.expand(*lead, w)],
-                      dim=-1)
+    lead = k.shape[:-3]
+    q_aug = torch.cat([q, rel_h, rel_w], dim=-1)
+    k_aug = torch.cat(
+        [k, rows.expand(*lead, h, w, h),
+         cols.expand(*lead, h, w, w)], dim=-1)
     extra = -q_aug.shape[-1] % align
     if extra:
         q_aug = F.pad(q_aug, (0, extra))
         k_aug = F.pad(k_aug, (0, extra))
-    v_aug = F.pad(v, (0, q_aug.shape[-1] - v.shape[-1]))
-    out = F.scaled_dot_product_attention(q_aug, k_aug, v_aug, scale=1.0)
-    return out[..., :v.shape[-1]]
+    width = q_aug.shape[-1]
+    v_aug = F.pad(v, (0, width - c))
+
+    def tokens(t: Tensor) -> Tensor:
+        # (..., heads, h, w, D) -> (N, heads, L, D): SDPA's layout
+        if t.dim() >= 5:
+            return t.reshape(-1, t.shape[-4], h * w, width)
+        return t.reshape(*t.shape[:-3], h * w, width)
+
+    out = F.scaled_dot_product_attention(
+        tokens(q_aug), tokens(k_aug), tokens(v_aug), scale=scale)
+    return out.view(*q.shape[:-3], h * w, width)[..., :c]
 
 
 class SAMAttention(Attention):
@@ -264,15 +276,17 @@ class SAMAttention(Attention):
             Tensor: (N, H, W, C).
         """
         n, h, w, _ = qkv.shape
+        if self.attn_impl == 'fused' and self.use_rel_pos:
+            # (3, N, heads, H, W, C / heads), strided views of qkv
+            q, k, v = qkv.view(n, h, w, 3, self.num_heads,
+                               -1).permute(3, 0, 4, 1, 2, 5).unbind(0)
+            out = augmented_rel_pos_attention(q, k, v, self.rel_pos_h,
+                                              self.rel_pos_w, self.scale)
+            return out.transpose(1, 2).reshape(n, h, w, -1)
         # (3, N, heads, H * W, C / heads)
         qkv = qkv.reshape(n, h * w, 3, self.num_heads,
                           -1).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
-        if self.attn_impl == 'fused' and self.use_rel_pos:
-            out = augmented_rel_pos_attention(q, k, v, self.rel_pos_h,
-                                              self.rel_pos_w, (h, w),
-                                              self.scale)
-            return out.transpose(1, 2).reshape(n, h, w, -1)
         bias = None
         if self.use_rel_pos:
             bias = decomposed_rel_pos_bias(q, self.rel_pos_h, self.rel_pos_w,
@@ -314,33 +328,41 @@ class SAMAttention(Attention):
             Tensor: (B, H, W, C).
         """
         b, h, w, _ = x.shape
-        pad_h = (window_size - h % window_size) % window_size
-        pad_w = (window_size - w % window_size) % window_size
+        ws = window_size
+        pad_h = (ws - h % ws) % ws
+        pad_w = (ws - w % ws) % ws
         if not isinstance(self.qkv, nn.Linear):
             # unknown projection: its output on zero padding is not known
-            x = F.pad(x, (0, 0, 0, pad_w, 0, pad_h))
-            qkv = self.qkv(x)
+            qkv = self.qkv(F.pad(x, (0, 0, 0, pad_w, 0, pad_h)))
         else:
             qkv = self.qkv(x)  # real tokens only
-        if qkv.shape[1:3] != (h + pad_h, w + pad_w):
-            bias = self.qkv.bias
-            fill = qkv.new_zeros(qkv.shape[-1]) if bias is None \
-                else bias.to(qkv.dtype)
-            c3 = qkv.shape[-1]
-            if pad_w:
-                qkv = torch.cat([qkv, fill.expand(b, h, pad_w, c3)], dim=2)
-            if pad_h:
-                qkv = torch.cat(
-                    [qkv, fill.expand(b, pad_h, w + pad_w, c3)], dim=1)
+            if pad_h or pad_w:
+                # the padded tokens' q/k/v: the bias (zero without one)
+                qkv = F.pad(qkv, (0, 0, 0, pad_w, 0, pad_h))
+                bias = self.qkv.bias
+                if bias is not None:
+                    qkv[:, h:] = bias.to(qkv.dtype)
+                    qkv[:, :h, w:] = bias.to(qkv.dtype)
         hp, wp = h + pad_h, w + pad_w
-        nh, nw = hp // window_size, wp // window_size
-        windows = qkv.view(b, nh, window_size, nw, window_size,
-                           -1).transpose(2,
-                                         3).reshape(b * nh * nw, window_size,
-                                                    window_size, -1)
-        out = self.attend(windows)
-        out = out.view(b, nh, nw, window_size, window_size,
-                       -1).transpose(2, 3).reshape(b, hp, wp, -1)
+        nh, nw = hp // ws, wp // ws
+        c3 = qkv.shape[-1]
+        if self.attn_impl == 'fused' and self.use_rel_pos:
+            # windows as strided views (B, nh, nw, heads, ws, ws, C / heads)
+            # of the padded map: the augmented concatenation is their copy
+            q, k, v = qkv.view(b, nh, ws, nw, ws, 3, self.num_heads,
+                               -1).permute(5, 0, 1, 3, 6, 2, 4, 7).unbind(0)
+            out = augmented_rel_pos_attention(q, k, v, self.rel_pos_h,
+                                              self.rel_pos_w, self.scale)
+            # (B, nh, nw, heads, ws * ws, C / heads) -> (B, hp, wp, C)
+            out = out.unflatten(-2,
+                                (ws, ws)).permute(0, 1, 4, 2, 5, 3,
+                                                  6).reshape(b, hp, wp, -1)
+        else:
+            windows = qkv.view(b, nh, ws, nw, ws, c3).transpose(2, 3).reshape(
+                b * nh * nw, ws, ws, c3)
+            out = self.attend(windows)
+            out = out.view(b, nh, nw, ws, ws,
+                           -1).transpose(2, 3).reshape(b, hp, wp, -1)
         if pad_h or pad_w:
             out = out[:, :h, :w]
         return self.proj(out)
@@ -384,6 +406,12 @@ class SAMBlock(TransformerEncoderLayer):
         if level == 'block':
             return checkpoint(self._forward, x, 'none', use_reentrant=False)
         return self._forward(x, level)
+
+
+def _block_then_gate(block: SAMBlock, gate: nn.Module, x: Tensor) -> Tensor:
+    """A block without its own checkpointing, then its gate (the segment
+    checkpointed together at ``with_cp='all'`` / ``'windowed'``)."""
+    return gate(block._forward(x, 'none'))
 
 
 @MODELS.register_module()
@@ -446,7 +474,9 @@ class SAMLoRAViT(ViTSAM):
             memory, some recomputation): ``'none'`` (or False), ``'mlp'``
             (recompute every block's ``ln2`` + MLP), ``'attn'`` (its
             ``ln1`` + attention), ``'windowed'`` (whole windowed blocks),
-            ``'all'`` (or True: every whole block). Defaults to False.
+            ``'all'`` (or True: every whole block). A time-travelling
+            gate after a whole-block checkpoint is recomputed with it.
+            Defaults to False.
         train_neck (bool): Also train SAM's conv neck. Defaults to False.
         train_qkv_bias (bool): Also train the q/k/v biases of every block
             (the public code: peft's ``bias='lora_only'`` unfreezes the bias
@@ -793,11 +823,18 @@ class SAMLoRAViT(ViTSAM):
                     num_extra_tokens=0).view(1, *grid, self.embed_dims)
             x = self.drop_after_pos(x + pos)
         outs = []
+        recompute = self.training and torch.is_grad_enabled()
         for i, layer in enumerate(self.layers):
-            x = layer(x)
             gate = self.gates[str(i)] if str(i) in self.gates else None
-            if gate is not None:
-                x = gate(x)
+            if gate is not None and recompute and layer.cp_level == 'block':
+                # a checkpointed block takes its gate into the same
+                # segment: only the block's input is kept
+                x = checkpoint(
+                    _block_then_gate, layer, gate, x, use_reentrant=False)
+            else:
+                x = layer(x)
+                if gate is not None:
+                    x = gate(x)
             if i in self.out_indices:
                 feat = x.permute(0, 3, 1, 2)
                 if self.out_channels > 0:

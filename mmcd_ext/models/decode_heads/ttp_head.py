@@ -34,6 +34,13 @@ class TTPHead(BaseDecodeHead):
     limits upsampling to 1/4 during training. mmseg's loss and prediction
     upsample the logits to the label size.
 
+    Proj2's 1x1 convolution is computed per level before the resize
+    (``W cat(resize(F_i)) = sum_i resize(W_i F_i)``: a 1x1 conv and bilinear
+    resizing commute), which gives the same output with about a quarter of
+    the head's multiply-adds and without the (B, 5 x channels, 4h, 4w)
+    concatenation; a Proj2 that is not a plain 1x1 conv-norm-act runs as
+    written.
+
     ``multi_level=False`` keeps only the identity level (the "w/o ml"
     ablation of Table 1): one 1x1 projection, resize to 4h x 4w, fusion,
     classification.
@@ -139,13 +146,49 @@ class TTPHead(BaseDecodeHead):
             raise ValueError(f'TTPHead expects {self.in_channels} '
                              f'channels, got {tuple(x.shape)}')
         size = (x.shape[2] * 4, x.shape[3] * 4)
-        feats = [
-            resize(
-                proj(level),
-                size=size,
-                mode='bilinear',
-                align_corners=self.align_corners)
-            for proj, level in zip(self.level_projs, self.build_levels(x))
-        ]
-        fused = self.fusion(torch.cat(feats, dim=1))
+        levels = self.build_levels(x)
+        if not self.fusion_commutes():
+            feats = [
+                resize(
+                    proj(level),
+                    size=size,
+                    mode='bilinear',
+                    align_corners=self.align_corners)
+                for proj, level in zip(self.level_projs, levels)
+            ]
+            return self.cls_seg(self.fusion(torch.cat(feats, dim=1)))
+        # Proj2's 1x1 conv on cat(resize(F_i)) = sum_i resize(W_i F_i):
+        # bilinear resizing mixes pixels, the 1x1 conv mixes channels, so
+        # they commute; each level's share of the conv runs at its own
+        # size, and the (B, L * channels, 4h, 4w) concatenation is never
+        # built (the same sum, 4x fewer multiply-adds at 512 px)
+        weights = self.fusion.conv.weight.split(self.channels, dim=1)
+        fused = None
+        for proj, level, weight in zip(self.level_projs, levels, weights):
+            part = F.conv2d(proj(level), weight)
+            if part.shape[2:] != size:
+                part = resize(
+                    part,
+                    size=size,
+                    mode='bilinear',
+                    align_corners=self.align_corners)
+            fused = part if fused is None else fused + part
+        if self.fusion.conv.bias is not None:
+            fused = fused + self.fusion.conv.bias.view(1, -1, 1, 1)
+        if self.fusion.with_norm:
+            fused = self.fusion.norm(fused)
+        if self.fusion.with_activation:
+            fused = self.fusion.activate(fused)
         return self.cls_seg(fused)
+
+    def fusion_commutes(self) -> bool:
+        """Whether Proj2 is a plain 1x1 conv, then norm, then activation
+        (so it can be applied per level before resizing)."""
+        conv = self.fusion.conv
+        return (isinstance(conv, nn.Conv2d)
+                and type(conv).forward is nn.Conv2d.forward
+                and conv.kernel_size == (1, 1) and conv.stride == (1, 1)
+                and conv.padding == (0, 0) and conv.dilation == (1, 1)
+                and conv.groups == 1
+                and tuple(self.fusion.order) == ('conv', 'norm', 'act')
+                and not getattr(self.fusion, 'with_spectral_norm', False))

@@ -130,19 +130,44 @@ class QKVLoRALinear(nn.Linear):
     def forward(self, x: Tensor) -> Tensor:
         """Apply ``W* x + b`` with ``W* = W0 + s * up @ down`` (eq. 1).
 
+        Two exact computations of the same output:
+
+        * when nothing needs a gradient and the adapter input is not
+          dropped (inference): one product with the merged weight
+          ``W0 + delta_weight()`` (a (3d, d) sum per call, far cheaper than
+          the adapters' passes over the tokens);
+        * otherwise (training): the frozen product, then each adapter's
+          update added in place into its q/k/v column block
+          (``addmm_`` with ``s * down x`` and ``up_t^T``): no (…, 3, d)
+          update tensor, no layout copy, no separate scale and sum.
+
         Args:
             x (Tensor): (..., d).
 
         Returns:
             Tensor: (..., 3d), q, k and v concatenated.
         """
-        out = F.linear(x, self.weight, self.bias)
         if self.merged:
-            return out
-        hidden = self.lora_down(self.lora_dropout(x))
-        hidden = hidden.unflatten(-1, (self.num_adapters, self.rank))
-        delta = torch.einsum('...tr,tor->...to', hidden, self.lora_up)
-        return out + delta.flatten(-2) * self.lora_scaling
+            return F.linear(x, self.weight, self.bias)
+        dropout_active = self.training and self.lora_dropout.p > 0
+        needs_grad = torch.is_grad_enabled() and (
+            x.requires_grad or self.lora_up.requires_grad or
+            self.lora_down.weight.requires_grad or self.weight.requires_grad)
+        if not needs_grad and not dropout_active:
+            weight = self.weight + self.delta_weight().to(self.weight.dtype)
+            return F.linear(x, weight, self.bias)
+        out = F.linear(x, self.weight, self.bias)
+        hidden = self.lora_down(self.lora_dropout(x)) * self.lora_scaling
+        out_2d = out.view(-1, self.out_features)
+        # in-place products are not autocast: match the output's dtype
+        hidden_2d = hidden.reshape(-1,
+                                   self.num_adapters * self.rank).to(out.dtype)
+        up = self.lora_up.to(out.dtype)
+        width, rank = self.adapter_out, self.rank
+        for t in range(self.num_adapters):
+            out_2d[:, t * width:(t + 1) * width].addmm_(
+                hidden_2d[:, t * rank:(t + 1) * rank], up[t].t())
+        return out
 
     @torch.no_grad()
     def merge(self) -> None:
