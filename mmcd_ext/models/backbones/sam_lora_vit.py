@@ -169,10 +169,15 @@ def augmented_rel_pos_attention(q: Tensor,
 
     q, k and v come as token grids of any strides (e.g. strided views of
     a fused q/k/v projection, windows of a padded map): the concatenations
-    that build the augmented tensors are their only copy.
+    that build the augmented tensors are their only copy. The queries may
+    be the top-left ``q_h x q_w`` part of the key grid (a window whose
+    padding rows / columns need no output): positions and relative offsets
+    are those of the key grid.
 
     Args:
-        q, k, v (Tensor): (..., h, w, C), the same grid for all three.
+        q (Tensor): (..., q_h, q_w, C).
+        k, v (Tensor): (..., h, w, C), the key grid (``q_h <= h``,
+            ``q_w <= w``).
         rel_pos_h (Tensor): Height table, (L_h, C).
         rel_pos_w (Tensor): Width table, (L_w, C).
         scale (float): Logit scale.
@@ -181,13 +186,15 @@ def augmented_rel_pos_attention(q: Tensor,
             nothing to the products). Defaults to None: 8 on CUDA, else 1.
 
     Returns:
-        Tensor: (..., h * w, C) (a view of the kernel's wider output).
+        Tensor: (..., q_h * q_w, C) (a view of the kernel's wider output).
     """
     if align is None:
         align = 8 if q.is_cuda else 1
-    h, w, c = q.shape[-3:]
-    table_h = get_rel_pos(h, h, rel_pos_h).to(q.dtype) / scale
-    table_w = get_rel_pos(w, w, rel_pos_w).to(q.dtype) / scale
+    q_h, q_w, c = q.shape[-3:]
+    h, w = k.shape[-3:-1]
+    # (q_h, h, C) and (q_w, w, C): the key grid's tables, query rows kept
+    table_h = get_rel_pos(h, h, rel_pos_h)[:q_h].to(q.dtype) / scale
+    table_w = get_rel_pos(w, w, rel_pos_w)[:q_w].to(q.dtype) / scale
     rel_h = torch.einsum('...hwc,hkc->...hwk', q, table_h)
     rel_w = torch.einsum('...hwc,wkc->...hwk', q, table_w)
     rows, cols = rel_pos_key_onehots((h, w), q.dtype, q.device)
@@ -204,14 +211,15 @@ def augmented_rel_pos_attention(q: Tensor,
     v_aug = F.pad(v, (0, width - c))
 
     def tokens(t: Tensor) -> Tensor:
-        # (..., heads, h, w, D) -> (N, heads, L, D): SDPA's layout
+        # (..., heads, a, b, D) -> (N, heads, a * b, D): SDPA's layout
+        length = t.shape[-3] * t.shape[-2]
         if t.dim() >= 5:
-            return t.reshape(-1, t.shape[-4], h * w, width)
-        return t.reshape(*t.shape[:-3], h * w, width)
+            return t.reshape(-1, t.shape[-4], length, width)
+        return t.reshape(*t.shape[:-3], length, width)
 
     out = F.scaled_dot_product_attention(
         tokens(q_aug), tokens(k_aug), tokens(v_aug), scale=scale)
-    return out.view(*q.shape[:-3], h * w, width)[..., :c]
+    return out.view(*q.shape[:-3], q_h * q_w, width)[..., :c]
 
 
 class SAMAttention(Attention):
@@ -314,6 +322,57 @@ class SAMAttention(Attention):
         """
         return self.proj(self.attend(self.qkv(x)))
 
+    def _fused_windows(self, qkv: Tensor, size: Tuple[int, int],
+                       ws: int) -> Tensor:
+        """Windowed ``'fused'`` attention with real queries only.
+
+        The windows are strided views of the padded q/k/v map (the
+        augmented concatenation is their only copy). Padding tokens are
+        keys and values of the windows they pad (SAM's semantics) but their
+        outputs are cropped, so they are not queries: the windows are
+        attended in up to four groups (whole windows; the last window row
+        and column with ``h % ws`` / ``w % ws`` query rows / columns; their
+        corner), each writing its real tokens' outputs into place.
+
+        Args:
+            qkv (Tensor): Padded q/k/v, (B, hp, wp, 3C), ``hp``, ``wp``
+                multiples of ``ws``.
+            size (tuple[int, int]): The real grid (h, w).
+            ws (int): Window side.
+
+        Returns:
+            Tensor: (B, h, w, C), before the output projection.
+        """
+        b, hp, wp, c3 = qkv.shape
+        h, w = size
+        nh, nw = hp // ws, wp // ws
+        # (B, nh, nw, heads, ws, ws, C / heads) each
+        q, k, v = qkv.view(b, nh, ws, nw, ws, 3, self.num_heads,
+                           -1).permute(5, 0, 1, 3, 6, 2, 4, 7).unbind(0)
+        out = qkv.new_empty(b, h, w, c3 // 3)
+
+        def spans(real: int) -> List[Tuple[int, int, int]]:
+            # (first window, end window, real rows in each)
+            whole = real // ws
+            parts = [(0, whole, ws)] if whole else []
+            if real % ws:
+                parts.append((whole, whole + 1, real % ws))
+            return parts
+
+        for i0, i1, rows in spans(h):
+            for j0, j1, cols in spans(w):
+                part = augmented_rel_pos_attention(
+                    q[:, i0:i1, j0:j1, :, :rows, :cols], k[:, i0:i1, j0:j1],
+                    v[:, i0:i1,
+                      j0:j1], self.rel_pos_h, self.rel_pos_w, self.scale)
+                # (B, ni, nj, heads, rows * cols, d) -> its place in out
+                part = part.unflatten(-2, (rows, cols)).permute(
+                    0, 1, 4, 2, 5, 3, 6)
+                top, left = i0 * ws, j0 * ws
+                out[:, top:top + (i1 - i0) * rows,
+                    left:left + (j1 - j0) * cols].view(part.shape).copy_(part)
+        return out
+
     def forward_windowed(self, x: Tensor, window_size: int) -> Tensor:
         """SAM's windowed attention without projecting the padding.
 
@@ -347,16 +406,7 @@ class SAMAttention(Attention):
         nh, nw = hp // ws, wp // ws
         c3 = qkv.shape[-1]
         if self.attn_impl == 'fused' and self.use_rel_pos:
-            # windows as strided views (B, nh, nw, heads, ws, ws, C / heads)
-            # of the padded map: the augmented concatenation is their copy
-            q, k, v = qkv.view(b, nh, ws, nw, ws, 3, self.num_heads,
-                               -1).permute(5, 0, 1, 3, 6, 2, 4, 7).unbind(0)
-            out = augmented_rel_pos_attention(q, k, v, self.rel_pos_h,
-                                              self.rel_pos_w, self.scale)
-            # (B, nh, nw, heads, ws * ws, C / heads) -> (B, hp, wp, C)
-            out = out.unflatten(-2,
-                                (ws, ws)).permute(0, 1, 4, 2, 5, 3,
-                                                  6).reshape(b, hp, wp, -1)
+            return self.proj(self._fused_windows(qkv, (h, w), ws))
         else:
             windows = qkv.view(b, nh, ws, nw, ws, c3).transpose(2, 3).reshape(
                 b * nh * nw, ws, ws, c3)
