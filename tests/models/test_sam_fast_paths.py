@@ -204,3 +204,33 @@ def test_with_cp_values():
         SAMLoRAViT(arch=TINY, img_size=64, window_size=4, with_cp='some')
     built = SAMLoRAViT(arch=TINY, img_size=64, window_size=4, with_cp='attn')
     assert {layer.cp_level for layer in built.layers} == {'attn'}
+
+
+@pytest.mark.parametrize('size', [(9, 11), (8, 8), (3, 2)])
+def test_window_groups_equal_padded_windows_with_grads(size):
+    """The 'fused' windowed path (whole windows, last window row / column
+    and corner attended as separate query groups, several windows per
+    group at 9x11) against zero-pad + partition + mmpretrain's attention +
+    crop: outputs and the gradients of the input and every parameter."""
+    model = tiny_model(seed=5)
+    attn = model.layers[0].attn
+    assert attn.attn_impl == 'fused' and attn.use_rel_pos
+    gen = torch.Generator().manual_seed(6)
+    x = torch.randn(2, *size, 32, generator=gen, requires_grad=True)
+    weight = torch.randn(2, *size, 32, generator=gen)
+    params = [x] + [p for p in attn.parameters() if p.requires_grad]
+
+    def run(fn):
+        out = fn()
+        return [out] + list(torch.autograd.grad((out * weight).sum(), params))
+
+    def reference():
+        windows, pad_hw = window_partition(x, 4)
+        return window_unpartition(
+            Attention.forward(attn, windows), 4, pad_hw, size)
+
+    got = run(lambda: attn.forward_windowed(x, 4))
+    want = run(reference)
+    assert got[0].shape == (2, *size, 32)
+    for a, b in zip(got, want):
+        assert_close_rel(a, b)
