@@ -156,7 +156,7 @@ class QKVLoRALinear(nn.Linear):
         if not needs_grad and not dropout_active:
             weight = self.weight + self.delta_weight().to(self.weight.dtype)
             return F.linear(x, weight, self.bias)
-        out = F.linear(x, self.weight, self.bias)
+        out = F.linear(x, self.weight, self.bias).contiguous()  # a view next
         hidden = self.lora_down(self.lora_dropout(x)) * self.lora_scaling
         out_2d = out.view(-1, self.out_features)
         # in-place products are not autocast: match the output's dtype
