@@ -222,6 +222,117 @@ def augmented_rel_pos_attention(q: Tensor,
     return out.view(*q.shape[:-3], q_h * q_w, width)[..., :c]
 
 
+class WindowGroups:
+    """Where the real queries of a padded window map are (one layout).
+
+    The windows of a (B, hp, wp, 3C) q/k/v map fall into up to four groups
+    by their real rows / columns: whole windows, the last window row
+    (``h % ws`` real rows), the last window column (``w % ws`` real
+    columns) and their corner. :meth:`qkv_views` gives each group's
+    queries (real rows / columns only), keys and values, :meth:`out_views`
+    each group's place in the (B, h, w, C) output.
+
+    Args:
+        shape (tuple): (B, hp, wp, 3C), ``hp``, ``wp`` multiples of ``ws``.
+        size (tuple[int, int]): The real grid (h, w).
+        ws (int): Window side.
+        heads (int): Attention heads.
+    """
+
+    def __init__(self, shape: Tuple[int, ...], size: Tuple[int, int], ws: int,
+                 heads: int) -> None:
+        self.shape = tuple(shape)
+        self.size = tuple(size)
+        self.ws = ws
+        self.heads = heads
+
+        def spans(real: int) -> List[Tuple[int, int, int]]:
+            # (first window, end window, real rows in each)
+            whole = real // ws
+            parts = [(0, whole, ws)] if whole else []
+            if real % ws:
+                parts.append((whole, whole + 1, real % ws))
+            return parts
+
+        self.groups = [(i0, i1, rows, j0, j1, cols)
+                       for i0, i1, rows in spans(size[0])
+                       for j0, j1, cols in spans(size[1])]
+
+    def qkv_views(self, qkv: Tensor) -> List[Tensor]:
+        """q, k, v of every group, strided views of ``qkv``.
+
+        Returns:
+            list[Tensor]: ``[q_0, k_0, v_0, q_1, ...]``; q (B, ni, nj,
+            heads, rows, cols, d), k and v (B, ni, nj, heads, ws, ws, d).
+        """
+        b, hp, wp, _ = self.shape
+        ws = self.ws
+        q, k, v = qkv.view(b, hp // ws, ws, wp // ws, ws, 3, self.heads,
+                           -1).permute(5, 0, 1, 3, 6, 2, 4, 7).unbind(0)
+        views = []
+        for i0, i1, rows, j0, j1, cols in self.groups:
+            views += [
+                q[:, i0:i1, j0:j1, :, :rows, :cols], k[:, i0:i1, j0:j1],
+                v[:, i0:i1, j0:j1]
+            ]
+        return views
+
+    def out_views(self, out: Tensor) -> List[Tensor]:
+        """Every group's place in ``out`` (B, h, w, C), as (B, ni, nj,
+        heads, rows, cols, d) strided views."""
+        views = []
+        for i0, i1, rows, j0, j1, cols in self.groups:
+            top, left = i0 * self.ws, j0 * self.ws
+            region = out[:, top:top + (i1 - i0) * rows,
+                         left:left + (j1 - j0) * cols]
+            views.append(
+                region.unflatten(1, (i1 - i0, rows)).unflatten(
+                    3, (j1 - j0, cols)).unflatten(-1,
+                                                  (self.heads, -1)).permute(
+                                                      0, 1, 3, 5, 2, 4, 6))
+        return views
+
+
+class _GatherWindowGroups(torch.autograd.Function):
+    """Views of the window groups' q/k/v; the backward writes all their
+    gradients into one zero buffer (instead of one zero-filled map per
+    slice)."""
+
+    @staticmethod
+    def forward(ctx, qkv: Tensor, layout: WindowGroups) -> Tuple[Tensor, ...]:
+        ctx.layout = layout
+        return tuple(layout.qkv_views(qkv))
+
+    @staticmethod
+    def backward(ctx, *grads: Optional[Tensor]):
+        layout = ctx.layout
+        grad = grads[0].new_zeros(layout.shape)
+        for view, g in zip(layout.qkv_views(grad), grads):
+            if g is not None:
+                view.copy_(g)  # q, k, v regions of the groups are disjoint
+        return grad, None
+
+
+class _ScatterWindowGroups(torch.autograd.Function):
+    """The groups' outputs, (B, ni, nj, heads, rows * cols, d) each, put in
+    place in one (B, h, w, C) map; the backward hands each group its
+    region of the gradient."""
+
+    @staticmethod
+    def forward(ctx, layout: WindowGroups, *parts: Tensor) -> Tensor:
+        ctx.layout = layout
+        b = layout.shape[0]
+        out = parts[0].new_empty(b, *layout.size, layout.shape[-1] // 3)
+        for view, part in zip(layout.out_views(out), parts):
+            view.copy_(part.view(view.shape))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        views = ctx.layout.out_views(grad)
+        return (None, *[v.flatten(-3, -2) for v in views])
+
+
 class SAMAttention(Attention):
     """SAM attention with fused (default), masked-fused or eager kernels,
     and padding-aware windows.
@@ -343,35 +454,14 @@ class SAMAttention(Attention):
         Returns:
             Tensor: (B, h, w, C), before the output projection.
         """
-        b, hp, wp, c3 = qkv.shape
-        h, w = size
-        nh, nw = hp // ws, wp // ws
-        # (B, nh, nw, heads, ws, ws, C / heads) each
-        q, k, v = qkv.view(b, nh, ws, nw, ws, 3, self.num_heads,
-                           -1).permute(5, 0, 1, 3, 6, 2, 4, 7).unbind(0)
-        out = qkv.new_empty(b, h, w, c3 // 3)
-
-        def spans(real: int) -> List[Tuple[int, int, int]]:
-            # (first window, end window, real rows in each)
-            whole = real // ws
-            parts = [(0, whole, ws)] if whole else []
-            if real % ws:
-                parts.append((whole, whole + 1, real % ws))
-            return parts
-
-        for i0, i1, rows in spans(h):
-            for j0, j1, cols in spans(w):
-                part = augmented_rel_pos_attention(
-                    q[:, i0:i1, j0:j1, :, :rows, :cols], k[:, i0:i1, j0:j1],
-                    v[:, i0:i1,
-                      j0:j1], self.rel_pos_h, self.rel_pos_w, self.scale)
-                # (B, ni, nj, heads, rows * cols, d) -> its place in out
-                part = part.unflatten(-2, (rows, cols)).permute(
-                    0, 1, 4, 2, 5, 3, 6)
-                top, left = i0 * ws, j0 * ws
-                out[:, top:top + (i1 - i0) * rows,
-                    left:left + (j1 - j0) * cols].view(part.shape).copy_(part)
-        return out
+        layout = WindowGroups(qkv.shape, size, ws, self.num_heads)
+        views = _GatherWindowGroups.apply(qkv, layout)
+        parts = [
+            augmented_rel_pos_attention(q, k, v, self.rel_pos_h,
+                                        self.rel_pos_w, self.scale)
+            for q, k, v in zip(views[0::3], views[1::3], views[2::3])
+        ]
+        return _ScatterWindowGroups.apply(layout, *parts)
 
     def forward_windowed(self, x: Tensor, window_size: int) -> Tensor:
         """SAM's windowed attention without projecting the padding.
