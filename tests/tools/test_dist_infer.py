@@ -77,19 +77,18 @@ def inputs(tmp_path_factory):
         b_dir=str(root / 'B'),
         root=root)
     ref = str(root / 'single')
-    args = command(files, ref)
-    code = load_tool().main(args[2:4] + args[5:] + ['--no-progress'])
+    code = load_tool().main(
+        [cfg_path, ckpt, *tool_args(files, ref), '--no-progress'])
     assert code == 0
     files['ref'] = ref
     return files
 
 
-def command(files, out, *extra):
+def tool_args(files, out, *extra):
+    """tools/infer.py options on the fixture's folders (after CFG CKPT)."""
     return [
-        'bash',
-        osp.join(ROOT, 'tools', 'dist_infer.sh'), files['cfg'], files['ckpt'],
-        '2', '--a-dir', files['a_dir'], '--b-dir', files['b_dir'], '--out',
-        out, '--probs', '--vector', '--tile', '32', '--overlap', '8', *extra
+        '--a-dir', files['a_dir'], '--b-dir', files['b_dir'], '--out', out,
+        '--probs', '--vector', '--tile', '32', '--overlap', '8', *extra
     ]
 
 
@@ -99,7 +98,8 @@ def free_port():
         return str(s.getsockname()[1])
 
 
-def run_dist(files, out, *extra, env=None):
+def launch_dist_infer(files, args, env=None):
+    """``tools/dist_infer.sh CFG CKPT 2 ARGS``: 2 CPU processes."""
     env = dict(
         os.environ,
         PYTHONPATH=os.pathsep.join([ROOT, STUBS]),
@@ -107,14 +107,22 @@ def run_dist(files, out, *extra, env=None):
         PORT=free_port(),
         OMP_NUM_THREADS='1',
         **(env or {}))
-    return subprocess.run(
-        command(files, out, *extra, '--no-progress'),
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        timeout=300)
+    return subprocess.run([
+        'bash',
+        osp.join(ROOT, 'tools', 'dist_infer.sh'), files['cfg'], files['ckpt'],
+        '2', *args
+    ],
+                          cwd=ROOT,
+                          env=env,
+                          stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE,
+                          text=True,
+                          timeout=300)
+
+
+def run_dist(files, out, *extra, env=None):
+    return launch_dist_infer(
+        files, tool_args(files, out, *extra, '--no-progress'), env=env)
 
 
 def tree(folder):
@@ -226,23 +234,7 @@ def test_semantic_model_transition_total_merged_by_rank0(tmp_path):
     expected = tree(ref)
     assert 'transitions.csv' in expected and 'q2_semantic_a.png' in expected
     out = str(tmp_path / 'dist')
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join([ROOT, STUBS]),
-        PYTHON=sys.executable,
-        PORT=free_port(),
-        OMP_NUM_THREADS='1')
-    proc = subprocess.run([
-        'bash',
-        osp.join(ROOT, 'tools', 'dist_infer.sh'), files['cfg'], files['ckpt'],
-        '2', *args[2:], '--out', out
-    ],
-                          cwd=ROOT,
-                          env=env,
-                          stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE,
-                          text=True,
-                          timeout=300)
+    proc = launch_dist_infer(files, [*args[2:], '--out', out])
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = tree(out)
     assert sorted(got) == sorted(expected)
@@ -372,23 +364,7 @@ def test_one_large_scene_in_strips_equals_one_process(tmp_path, kind):
         assert any('class' in n or 'semantic' in n for n in expected
                    if n.endswith('.tif') and n != 'big_change.tif')
     out = str(tmp_path / 'dist')
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join([ROOT, STUBS]),
-        PYTHON=sys.executable,
-        PORT=free_port(),
-        OMP_NUM_THREADS='1')
-    proc = subprocess.run([
-        'bash',
-        osp.join(ROOT, 'tools', 'dist_infer.sh'), files['cfg'], files['ckpt'],
-        '2', *args[2:], '--out', out
-    ],
-                          cwd=ROOT,
-                          env=env,
-                          stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE,
-                          text=True,
-                          timeout=300)
+    proc = launch_dist_infer(files, [*args[2:], '--out', out])
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = tree(out)  # no strip temporaries left
     assert sorted(got) == sorted(expected)
