@@ -492,17 +492,16 @@ class SAMAttention(Attention):
                 if bias is not None:
                     qkv[:, h:] = bias.to(qkv.dtype)
                     qkv[:, :h, w:] = bias.to(qkv.dtype)
+        if self.attn_impl == 'fused' and self.use_rel_pos:
+            return self.proj(self._fused_windows(qkv, (h, w), ws))
         hp, wp = h + pad_h, w + pad_w
         nh, nw = hp // ws, wp // ws
         c3 = qkv.shape[-1]
-        if self.attn_impl == 'fused' and self.use_rel_pos:
-            return self.proj(self._fused_windows(qkv, (h, w), ws))
-        else:
-            windows = qkv.view(b, nh, ws, nw, ws, c3).transpose(2, 3).reshape(
-                b * nh * nw, ws, ws, c3)
-            out = self.attend(windows)
-            out = out.view(b, nh, nw, ws, ws,
-                           -1).transpose(2, 3).reshape(b, hp, wp, -1)
+        windows = qkv.view(b, nh, ws, nw, ws,
+                           c3).transpose(2, 3).reshape(b * nh * nw, ws, ws, c3)
+        out = self.attend(windows)
+        out = out.view(b, nh, nw, ws, ws,
+                       -1).transpose(2, 3).reshape(b, hp, wp, -1)
         if pad_h or pad_w:
             out = out[:, :h, :w]
         return self.proj(out)
