@@ -15,9 +15,11 @@ from mmpretrain.models.backbones.vit_sam import (Attention,
                                                  window_partition,
                                                  window_unpartition)
 
-from mmcd_ext.models.backbones.sam_lora_vit import (
-    CP_LEVELS, SAMAttention, SAMBlock, SAMLoRAViT, augmented_rel_pos_attention,
-    decomposed_rel_pos_bias)
+from mmcd_ext.models.backbones.sam_lora_vit import (CP_LEVELS, SAMBlock,
+                                                    SAMLoRAViT)
+from mmcd_ext.models.layers.sam_attention import (SAMAttention,
+                                                  augmented_rel_pos_attention,
+                                                  decomposed_rel_pos_bias)
 
 TINY = dict(
     embed_dims=32,

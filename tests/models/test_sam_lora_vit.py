@@ -8,10 +8,10 @@ from mmpretrain.models.backbones import ViTSAM
 from segment_anything.modeling.image_encoder import ImageEncoderViT
 
 from mmcd_ext.models.backbones.sam_lora_vit import (SAMLoRAViT,
-                                                    decomposed_rel_pos_bias,
                                                     resize_sam_position)
 from mmcd_ext.models.layers.qkv_lora import (QKVLoRALinear,
                                              merge_lora_state_dict)
+from mmcd_ext.models.layers.sam_attention import decomposed_rel_pos_bias
 
 TINY = dict(
     embed_dims=32,
